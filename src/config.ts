@@ -1,0 +1,119 @@
+// Environment -> validated configuration. Every variable is checked once at startup so a
+// typo fails fast with one clear line per bad variable instead of a confusing runtime error.
+import { z } from 'zod';
+
+const intMs = (def: number, min = 1) =>
+  z.coerce.number().int().min(min).default(def);
+
+const hostPortList = z
+  .string()
+  .transform((s) => s.split(',').map((p) => p.trim()).filter(Boolean))
+  .pipe(
+    z
+      .array(z.string().regex(/^[^:\s]+:\d{1,5}$/, 'expected host:port'))
+      .min(1, 'expected at least one host:port'),
+  );
+
+const csv = z
+  .string()
+  .transform((s) => s.split(',').map((p) => p.trim()).filter(Boolean));
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+export const configSchema = z
+  .object({
+    PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+    HOST: z.string().min(1).default('0.0.0.0'),
+    REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+    REDIS_SENTINELS: hostPortList.optional(),
+    REDIS_SENTINEL_NAME: z.string().min(1).default('mymaster'),
+    REDIS_CLUSTER_NODES: hostPortList.optional(),
+    REDIS_PASSWORD: z.string().optional(),
+    REDIS_COMMAND_TIMEOUT_MS: intMs(2000),
+    MESH_NAMESPACE: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and - only (max 64)')
+      .default('default'),
+    HEARTBEAT_INTERVAL_MS: intMs(5000, 10),
+    STALE_TIMEOUT_MS: intMs(15000, 20),
+    CLEANUP_INTERVAL_MS: intMs(7000, 10),
+    CLEANUP_BATCH_SIZE: intMs(500),
+    INBOX_MAX: intMs(10000),
+    MESSAGE_TTL_MS: intMs(86_400_000, 0),
+    MAX_PAYLOAD_BYTES: intMs(256 * 1024, 1),
+    BODY_LIMIT_BYTES: intMs(1024 * 1024, 1024),
+    LONG_POLL_MAX_S: intMs(60),
+    SSE_KEEPALIVE_MS: intMs(15000, 10),
+    EVENTS_MAXLEN: intMs(10000, 100),
+    SHUTDOWN_TIMEOUT_MS: intMs(10000, 100),
+    LOG_LEVEL: z
+      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+      .default('info'),
+    AUTH_MODE: z.enum(['none', 'token', 'instance']).default('none'),
+    AUTH_TOKENS: csv.default([]),
+    ADMIN_TOKENS: csv.default([]),
+    METRICS_TOKEN: z.string().optional(),
+    RUN_MAINTENANCE: bool.default(true),
+  })
+  .superRefine((c, ctx) => {
+    if (c.STALE_TIMEOUT_MS <= c.HEARTBEAT_INTERVAL_MS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['STALE_TIMEOUT_MS'],
+        message: `must be greater than HEARTBEAT_INTERVAL_MS (${c.HEARTBEAT_INTERVAL_MS})`,
+      });
+    }
+    if (c.REDIS_SENTINELS && c.REDIS_CLUSTER_NODES) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['REDIS_CLUSTER_NODES'],
+        message: 'set either REDIS_SENTINELS or REDIS_CLUSTER_NODES, not both',
+      });
+    }
+    if (c.AUTH_MODE === 'token' && c.AUTH_TOKENS.length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['AUTH_TOKENS'],
+        message: 'AUTH_MODE=token needs at least one token in AUTH_TOKENS',
+      });
+    }
+  });
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {
+  constructor(public readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment; throws ConfigError with one line per bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // Empty strings mean "unset" (docker-compose and k8s often pass FOO= for absent values).
+  const cleaned = Object.fromEntries(
+    Object.entries(env).filter(([, v]) => v !== undefined && v !== ''),
+  );
+  const parsed = configSchema.safeParse(cleaned);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue) => {
+    const name = issue.path.join('.') || '(config)';
+    const value = typeof issue.path[0] === 'string' ? cleaned[issue.path[0]] : undefined;
+    const shown = value === undefined ? '' : ` (got ${JSON.stringify(redactIfSecret(name, value))})`;
+    return `${name}: ${issue.message}${shown}`;
+  });
+  throw new ConfigError(problems);
+}
+
+function redactIfSecret(name: string, value: string): string {
+  return /TOKEN|PASSWORD/.test(name) ? '<redacted>' : value;
+}
+
+/** Builds a config for tests and tools: defaults plus overrides, validated the same way. */
+export function configFrom(overrides: Record<string, string | number | boolean> = {}): Config {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(overrides)) env[k] = String(v);
+  return loadConfig(env);
+}
