@@ -1,0 +1,117 @@
+// buildApp(config) -> a ready-to-listen Fastify instance with every dependency wired; no listen().
+// Tests use it directly (several apps sharing one Redis behave like several replicas); main.ts adds
+// listen and graceful shutdown.
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { pino, type Logger } from 'pino';
+import { v4 as uuidv4 } from 'uuid';
+import type { Config } from './config.js';
+import { createRedis, type RedisClient } from './redis/client.js';
+import { meshKeys } from './redis/keys.js';
+import { Scripts } from './redis/scripts.js';
+import type { RegistryContext } from './registry/context.js';
+import { InstanceService } from './registry/instances.js';
+import { Maintenance } from './registry/maintenance.js';
+import { MessageService } from './registry/messages.js';
+import { WakeBus } from './registry/wakeups.js';
+import { Auth } from './http/plugins/auth.js';
+import errorsPlugin from './http/plugins/errors.js';
+import { healthRoutes } from './http/routes/health.js';
+import { messageRoutes } from './http/routes/messages.js';
+import { registryRoutes } from './http/routes/registry.js';
+import { VERSION } from './version.js';
+
+export interface AppServices {
+  config: Config;
+  redis: RedisClient;
+  instances: InstanceService;
+  messages: MessageService;
+  wake: WakeBus;
+  maintenance: Maintenance | null;
+  auth: Auth;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    mesh: AppServices;
+  }
+}
+
+export interface BuildOptions {
+  logger?: Logger;
+  /** Start the BullMQ maintenance worker (default: config.RUN_MAINTENANCE). */
+  maintenance?: boolean;
+}
+
+export function createLogger(config: Config): Logger {
+  return pino({
+    level: config.LOG_LEVEL,
+    // Tokens never reach the logs.
+    redact: { paths: ['req.headers.authorization', 'req.headers["x-instance-token"]', 'instance_token'], censor: '[redacted]' },
+  });
+}
+
+export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
+  const logger = options.logger ?? createLogger(config);
+  const keys = meshKeys(config.MESH_NAMESPACE);
+  const redis = createRedis(config, { name: 'commands', maxRetriesPerRequest: 1 });
+  const subscriber = createRedis(config, { name: 'wake-subscriber', maxRetriesPerRequest: null, subscriber: true });
+  const wake = new WakeBus(redis, subscriber, keys.wakeChannel, logger);
+  const ctx: RegistryContext = { config, keys, scripts: new Scripts(redis), wake };
+  const instances = new InstanceService(ctx);
+  const messages = new MessageService(ctx);
+  const auth = new Auth(config, instances);
+  const runMaintenance = options.maintenance ?? config.RUN_MAINTENANCE;
+  const bullConnection = runMaintenance
+    ? createRedis(config, { name: 'maintenance', maxRetriesPerRequest: null })
+    : null;
+  const maintenance = bullConnection
+    ? new Maintenance({ config, connection: bullConnection, prefix: keys.bullPrefix, instances, messages, log: logger })
+    : null;
+
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => uuidv4(),
+    disableRequestLogging: false,
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.decorate('mesh', { config, redis, instances, messages, wake, maintenance, auth });
+
+  let shuttingDown = false;
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.addHook('preClose', async () => {
+    shuttingDown = true;
+    // Wake long-polls and end SSE streams so close() does not wait for their deadlines.
+    wake.close();
+  });
+  app.addHook('onClose', async () => {
+    await maintenance?.close();
+    await Promise.allSettled([redis.quit(), subscriber.quit(), bullConnection?.quit()]);
+  });
+
+  await app.register(errorsPlugin);
+  await app.register(healthRoutes, {
+    redis,
+    instances,
+    version: VERSION,
+    namespace: config.MESH_NAMESPACE,
+    isShuttingDown: () => shuttingDown,
+    startedAt: Date.now(),
+  });
+  await app.register(registryRoutes, { instances, auth });
+  await app.register(messageRoutes, { messages, wake, auth, config });
+
+  await wake.start();
+  await maintenance?.start();
+  if (config.AUTH_MODE === 'none') {
+    logger.warn('AUTH_MODE=none: anyone who can reach this server can act as any instance (seed-compatible default)');
+  }
+  return app;
+}

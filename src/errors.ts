@@ -1,0 +1,39 @@
+// Typed errors -> HTTP status + stable machine code, in one place. Services throw these; the error
+// plugin turns them into `{ error, code, ... }` bodies.
+
+export class MeshError extends Error {
+  constructor(
+    public readonly statusCode: number,
+    public readonly code: string,
+    message: string,
+    public readonly extra: Record<string, unknown> = {},
+    public readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = 'MeshError';
+  }
+}
+
+export const errors = {
+  badRequest: (message: string, code = 'invalid_request', extra: Record<string, unknown> = {}) =>
+    new MeshError(400, code, message, extra),
+  instanceNotFound: (id: string) =>
+    new MeshError(404, 'instance_not_found', `Instance '${id}' is not registered (or its heartbeat lapsed); register again`),
+  // Wire contract: this exact text is what spec-ai clients show.
+  targetNotFound: (id: string) => new MeshError(400, 'target_not_found', `Target instance '${id}' not found`, { target_instance: id }),
+  sourceNotFound: (id: string) =>
+    new MeshError(404, 'source_not_found', `Source instance '${id}' is not registered (or its heartbeat lapsed)`, { source_instance: id }),
+  noCapableInstance: (capability: string) =>
+    new MeshError(400, 'no_capable_instance', `No live instance has capability '${capability}'`, { capability }),
+  inboxFull: (target: string) =>
+    new MeshError(429, 'inbox_full', `Inbox of '${target}' is full; retry after it acknowledges messages`, { target }, { 'retry-after': '1' }),
+  idInUse: (id: string) =>
+    new MeshError(409, 'instance_id_in_use', `Instance id '${id}' is registered and live; re-registering it needs its instance token`),
+  unauthorized: (message = 'Missing or invalid bearer token') => new MeshError(401, 'unauthorized', message),
+  forbidden: (message: string) => new MeshError(403, 'forbidden', message),
+  timeout: (message: string) => new MeshError(504, 'timeout', message),
+  unavailable: (message = 'Redis is unavailable; retry shortly') =>
+    new MeshError(503, 'unavailable', message, {}, { 'retry-after': '1' }),
+  payloadTooLarge: (limit: number) =>
+    new MeshError(413, 'payload_too_large', `Payload exceeds the limit of ${limit} bytes`, { limit }),
+};

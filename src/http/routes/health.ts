@@ -1,0 +1,65 @@
+// Liveness (process is up), readiness (Redis answers and we are not shutting down) and the
+// seed-compatible /health.
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { RedisClient } from '../../redis/client.js';
+import type { InstanceService } from '../../registry/instances.js';
+import { errorBody, healthResponse, probeResponse } from '../schemas.js';
+
+export interface HealthDeps {
+  redis: RedisClient;
+  instances: InstanceService;
+  version: string;
+  namespace: string;
+  isShuttingDown: () => boolean;
+  startedAt: number;
+}
+
+export const healthRoutes: FastifyPluginAsyncZod<HealthDeps> = async (app, deps) => {
+  const ready = async (): Promise<string | null> => {
+    if (deps.isShuttingDown()) return 'shutting down';
+    if (deps.redis.status !== 'ready') return `redis ${deps.redis.status}`;
+    try {
+      await deps.redis.ping();
+      return null;
+    } catch (err) {
+      return `redis ping failed: ${err instanceof Error ? err.message : String(err)}`;
+    }
+  };
+
+  app.get('/livez', { schema: { tags: ['health'], response: { 200: probeResponse } }, logLevel: 'warn' }, async () => ({
+    status: 'ok',
+  }));
+
+  app.get(
+    '/readyz',
+    { schema: { tags: ['health'], response: { 200: probeResponse, 503: probeResponse } }, logLevel: 'warn' },
+    async (_request, reply) => {
+      const problem = await ready();
+      if (problem) {
+        reply.code(503).header('retry-after', '1');
+        return { status: 'unavailable', reason: problem };
+      }
+      return { status: 'ready' };
+    },
+  );
+
+  app.get(
+    '/health',
+    { schema: { tags: ['health'], response: { 200: healthResponse, 503: errorBody } }, logLevel: 'warn' },
+    async (_request, reply) => {
+      const problem = await ready();
+      if (problem) {
+        reply.code(503).header('retry-after', '1');
+        return { error: `not ready: ${problem}`, code: 'unavailable' };
+      }
+      return {
+        status: 'ok' as const,
+        version: deps.version,
+        uptime_seconds: Math.floor((Date.now() - deps.startedAt) / 1000),
+        active_sessions: await deps.instances.liveCount(),
+        namespace: deps.namespace,
+        redis: 'ready',
+      };
+    },
+  );
+};

@@ -1,0 +1,133 @@
+// /registry/*: register, heartbeat, deregister, listings and leader. Handlers only translate
+// between HTTP and the InstanceService; all rules live in the Lua scripts behind it.
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { errors } from '../../errors.js';
+import type { InstanceService } from '../../registry/instances.js';
+import type { Auth } from '../plugins/auth.js';
+import {
+  agentsQuery,
+  agentsResponse,
+  errorBody,
+  heartbeatBody,
+  heartbeatResponse,
+  idParams,
+  leaderResponse,
+  meshInstance,
+  registerBody,
+  registerResponse,
+} from '../schemas.js';
+
+export interface RegistryRouteDeps {
+  instances: InstanceService;
+  auth: Auth;
+}
+
+export const registryRoutes: FastifyPluginAsyncZod<RegistryRouteDeps> = async (app, { instances, auth }) => {
+  app.post(
+    '/registry/register',
+    {
+      schema: {
+        summary: 'Register an instance (or refresh a live one)',
+        tags: ['registry'],
+        body: registerBody,
+        response: { 200: registerResponse, 400: errorBody, 401: errorBody, 409: errorBody },
+      },
+    },
+    async (request) => {
+      const grant = auth.forRegister(request, request.body.instance_id);
+      const result = await instances.register(request.body, grant.ownership);
+      return {
+        success: true as const,
+        instance_id: request.body.instance_id,
+        is_leader: result.leader_id === request.body.instance_id,
+        leader_id: result.leader_id,
+        leader_term: result.leader_term,
+        peers: result.peers,
+        instance_token: result.created ? grant.token : null,
+      };
+    },
+  );
+
+  app.get(
+    '/registry/agents',
+    {
+      schema: {
+        summary: 'List live instances (oldest first)',
+        tags: ['registry'],
+        querystring: agentsQuery,
+        response: { 200: agentsResponse, 400: errorBody, 401: errorBody },
+      },
+    },
+    async (request) => {
+      await auth.forRead(request);
+      const { capability, limit, cursor } = request.query;
+      return instances.list({ capability, limit, after: cursor });
+    },
+  );
+
+  app.get(
+    '/registry/agents/:id',
+    {
+      schema: {
+        summary: 'One live instance',
+        tags: ['registry'],
+        params: idParams,
+        response: { 200: meshInstance, 404: errorBody, 401: errorBody },
+      },
+    },
+    async (request) => {
+      await auth.forRead(request);
+      const inst = await instances.get(request.params.id);
+      if (!inst) throw errors.instanceNotFound(request.params.id);
+      return inst;
+    },
+  );
+
+  app.get(
+    '/registry/leader',
+    {
+      schema: { summary: 'Current leader and term', tags: ['registry'], response: { 200: leaderResponse, 401: errorBody } },
+    },
+    async (request) => {
+      await auth.forRead(request);
+      return instances.leader();
+    },
+  );
+
+  app.post(
+    '/registry/heartbeat/:id',
+    {
+      schema: {
+        summary: 'Renew an instance; 404 means re-register',
+        tags: ['registry'],
+        params: idParams,
+        body: heartbeatBody,
+        response: { 200: heartbeatResponse, 404: heartbeatResponse, 400: errorBody, 401: errorBody, 403: errorBody },
+      },
+    },
+    async (request, reply) => {
+      await auth.forInstance(request, request.params.id);
+      const r = await instances.heartbeat(request.params.id, request.body.status, request.body.metrics ?? null);
+      if (!r.found) reply.code(404);
+      return { acknowledged: r.found, leader_id: r.leader_id, should_sync: false, leader_term: r.leader_term };
+    },
+  );
+
+  app.delete(
+    '/registry/deregister/:id',
+    {
+      schema: {
+        summary: 'Remove an instance and its queues',
+        tags: ['registry'],
+        params: idParams,
+        response: { 204: z.null(), 404: z.null(), 401: errorBody, 403: errorBody },
+      },
+    },
+    async (request, reply) => {
+      const ownership = await auth.forInstance(request, request.params.id);
+      const removed = await instances.deregister(request.params.id, ownership);
+      return reply.code(removed ? 204 : 404).send(null);
+    },
+  );
+};

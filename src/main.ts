@@ -1,0 +1,31 @@
+// Process entry: config, logger, app, listen, graceful shutdown (SIGTERM/SIGINT: stop accepting,
+// finish in-flight requests, end long-polls and streams, close BullMQ and Redis, exit 0).
+import closeWithGrace from 'close-with-grace';
+import { buildApp, createLogger } from './app.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const logger = createLogger(config);
+  const app = await buildApp(config, { logger });
+  closeWithGrace({ delay: config.SHUTDOWN_TIMEOUT_MS, logger }, async ({ signal, err }) => {
+    if (err) logger.error({ err }, 'shutting down after an error');
+    else logger.info({ signal }, 'shutting down');
+    await app.close();
+  });
+  await app.listen({ port: config.PORT, host: config.HOST });
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,80 @@
+// One place that turns config into ioredis clients for standalone, Sentinel or Cluster.
+import { Cluster, Redis, type RedisOptions, type ClusterOptions } from 'ioredis';
+import type { Config } from '../config.js';
+
+export type RedisClient = Redis | Cluster;
+
+export type RedisTopology = 'standalone' | 'sentinel' | 'cluster';
+
+export function topologyOf(config: Config): RedisTopology {
+  if (config.REDIS_CLUSTER_NODES) return 'cluster';
+  if (config.REDIS_SENTINELS) return 'sentinel';
+  return 'standalone';
+}
+
+function hostPort(s: string): { host: string; port: number } {
+  const i = s.lastIndexOf(':');
+  return { host: s.slice(0, i), port: Number(s.slice(i + 1)) };
+}
+
+export interface ClientPurpose {
+  /** Shown in CLIENT LIST, helps operators tell connections apart. */
+  name: string;
+  /**
+   * null = queue commands forever (BullMQ's blocking connections need this);
+   * a number = fail fast so HTTP requests answer 503 instead of hanging while Redis is away.
+   */
+  maxRetriesPerRequest: number | null;
+  /** Subscriber connections on Cluster use sharded pub/sub. */
+  subscriber?: boolean;
+}
+
+export function createRedis(config: Config, purpose: ClientPurpose): RedisClient {
+  const base: RedisOptions = {
+    connectionName: `agent-mesh:${purpose.name}`,
+    maxRetriesPerRequest: purpose.maxRetriesPerRequest,
+    enableOfflineQueue: true,
+    // Reconnect forever with a capped backoff: Redis coming back must heal the replica by itself.
+    retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
+    ...(config.REDIS_PASSWORD ? { password: config.REDIS_PASSWORD } : {}),
+    ...(purpose.maxRetriesPerRequest === null ? {} : { commandTimeout: config.REDIS_COMMAND_TIMEOUT_MS }),
+  };
+  if (config.REDIS_CLUSTER_NODES) {
+    const options: ClusterOptions = {
+      redisOptions: base,
+      clusterRetryStrategy: (times) => Math.min(100 * times, 2000),
+      shardedSubscribers: purpose.subscriber === true,
+    };
+    return new Redis.Cluster(config.REDIS_CLUSTER_NODES.map(hostPort), options);
+  }
+  if (config.REDIS_SENTINELS) {
+    return new Redis({
+      ...base,
+      sentinels: config.REDIS_SENTINELS.map(hostPort),
+      name: config.REDIS_SENTINEL_NAME,
+      // Follow a failover at once instead of writing to a demoted master for ~10 s.
+      failoverDetector: true,
+    });
+  }
+  return new Redis(config.REDIS_URL, base);
+}
+
+/** Waits until the client is ready (or throws after timeoutMs). */
+export async function waitReady(client: RedisClient, timeoutMs: number): Promise<void> {
+  if (client.status === 'ready') return;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`Redis not ready after ${timeoutMs} ms (status ${client.status})`));
+    }, timeoutMs);
+    const onReady = () => {
+      cleanup();
+      resolve();
+    };
+    const cleanup = () => {
+      clearTimeout(timer);
+      client.off('ready', onReady);
+    };
+    client.on('ready', onReady);
+  });
+}

@@ -1,0 +1,48 @@
+// Every key of one mesh shares the hash tag `{<namespace>}`, so each Lua script touches a single
+// cluster slot and the whole namespace lives on one shard. See docs/redis-keys.md.
+
+export interface MeshKeys {
+  /** `mesh:{ns}:` - scripts derive per-member keys from it (inst:<id>, cap:<name>, inbox:<id>). */
+  readonly prefix: string;
+  readonly deadlines: string;
+  readonly joined: string;
+  readonly seq: string;
+  readonly leader: string;
+  readonly term: string;
+  readonly events: string;
+  readonly broadcast: string;
+  readonly broadcastIndex: string;
+  readonly inboxOldest: string;
+  readonly roundRobin: string;
+  /** Pub/sub channel that wakes long-polls, SSE streams and request/response waiters. */
+  readonly wakeChannel: string;
+  /** BullMQ prefix: the same hash tag, so maintenance jobs live on the namespace's shard. */
+  readonly bullPrefix: string;
+  inst(id: string): string;
+  cap(name: string): string;
+  inbox(id: string): string;
+  inboxIndex(id: string): string;
+}
+
+export function meshKeys(namespace: string): MeshKeys {
+  const prefix = `mesh:{${namespace}}:`;
+  return {
+    prefix,
+    deadlines: `${prefix}deadlines`,
+    joined: `${prefix}joined`,
+    seq: `${prefix}seq`,
+    leader: `${prefix}leader`,
+    term: `${prefix}term`,
+    events: `${prefix}events`,
+    broadcast: `${prefix}broadcast`,
+    broadcastIndex: `${prefix}bidx`,
+    inboxOldest: `${prefix}inbox_oldest`,
+    roundRobin: `${prefix}rr`,
+    wakeChannel: `${prefix}wake`,
+    bullPrefix: `mesh:{${namespace}}:bull`,
+    inst: (id) => `${prefix}inst:${id}`,
+    cap: (name) => `${prefix}cap:${name}`,
+    inbox: (id) => `${prefix}inbox:${id}`,
+    inboxIndex: (id) => `${prefix}inboxidx:${id}`,
+  };
+}

@@ -1,0 +1,28 @@
+--[[
+  Removes an instance and everything it owns (record, indexes, inbox, broadcast group). If it
+  led, the oldest live member takes over in the same step, so there is never a leaderless gap.
+  A lapsed record is purged too but reported as unknown, like heartbeat does.
+
+  KEYS[1] inst:<id>   KEYS[2] deadlines   KEYS[3] leader   KEYS[4] term   KEYS[5] events
+  ARGV[1] prefix  ARGV[2] id  ARGV[3] events maxlen
+  ARGV[4] token hash presented ('' = none)  ARGV[5] '1' to require the instance's token
+          ARGV[6] '1' when the caller is an admin (token check skipped)
+
+  Returns { code, leader|false, term }; code 1 removed, 0 unknown/lapsed, -1 token mismatch
+]]
+-- @include "base"
+
+local P, id = ARGV[1], ARGV[2]
+local maxlen = tonumber(ARGV[3])
+local now = nowMs()
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return { 0, false, currentTerm(P) }
+end
+local live = isLive(P, id, now)
+if live and ARGV[5] == '1' and ARGV[6] ~= '1' then
+  local tok = redis.call('HGET', KEYS[1], 'tok')
+  if tok and tok ~= ARGV[4] then return { -1, false, currentTerm(P) } end
+end
+purgeMember(P, id, live and 'deregistered' or 'expired', maxlen)
+local leader, term = ensureLeader(P, now, maxlen)
+return { live and 1 or 0, leader, term }

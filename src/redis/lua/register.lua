@@ -1,0 +1,67 @@
+--[[
+  Registers an instance, or refreshes the record of a live one (same id re-registering keeps its
+  join order, created_at and leadership). A lapsed record under the same id is purged first, so
+  the newcomer starts with empty queues and joins at the back of the leadership line.
+
+  KEYS[1] inst:<id>   KEYS[2] deadlines   KEYS[3] joined   KEYS[4] leader   KEYS[5] term
+  KEYS[6] seq         KEYS[7] events      KEYS[8] broadcast
+  (derived from ARGV[1]: cap:<name>, tokens, inbox:<id>, inboxidx:<id>, inbox_oldest)
+
+  ARGV[1] prefix  ARGV[2] id  ARGV[3] hostname  ARGV[4] port  ARGV[5] capabilities (JSON array)
+  ARGV[6] agent_profiles (JSON array)  ARGV[7] stale timeout ms  ARGV[8] events maxlen
+  ARGV[9] token hash to store for a new registration ('' = none)
+  ARGV[10] token hash presented by the caller ('' = none)
+  ARGV[11] '1' when a live id may only be re-registered by its token holder
+
+  Returns { code, leader|false, term, created(0/1), created_at_ms }
+    code 1 ok, -1 id in use (live, token missing or wrong)
+]]
+-- @include "base"
+
+local P, id = ARGV[1], ARGV[2]
+local maxlen = tonumber(ARGV[8])
+local now = nowMs()
+local inst = KEYS[1]
+
+local live = isLive(P, id, now)
+if live and ARGV[11] == '1' then
+  local tok = redis.call('HGET', inst, 'tok')
+  if tok and tok ~= ARGV[10] then
+    return { -1, false, 0, 0, 0 }
+  end
+end
+
+local created = 0
+if live then
+  local old = redis.call('HMGET', inst, 'caps', 'host', 'port', 'profiles')
+  for _, c in ipairs(cjson.decode(old[1] or '[]')) do
+    redis.call('SREM', P .. 'cap:' .. c, id)
+  end
+  if old[1] ~= ARGV[5] or old[2] ~= ARGV[3] or old[3] ~= ARGV[4] or old[4] ~= ARGV[6] then
+    addEvent(P, maxlen, 'type', 'updated', 'instance_id', id, 'what', 'registration')
+  end
+else
+  if redis.call('EXISTS', inst) == 1 then
+    purgeMember(P, id, 'expired', maxlen)
+  end
+  created = 1
+  local seq = redis.call('INCR', KEYS[6])
+  redis.call('ZADD', KEYS[3], seq, id)
+  redis.call('HSET', inst, 'created', now, 'seq', seq)
+  if ARGV[9] ~= '' then
+    redis.call('HSET', inst, 'tok', ARGV[9])
+    redis.call('HSET', P .. 'tokens', ARGV[9], id)
+  end
+  -- The member's broadcast cursor starts now: it never sees broadcasts sent before it joined.
+  redis.call('XGROUP', 'CREATE', KEYS[8], 'g:' .. id, '$', 'MKSTREAM')
+  addEvent(P, maxlen, 'type', 'joined', 'instance_id', id)
+end
+
+redis.call('HSET', inst, 'host', ARGV[3], 'port', ARGV[4], 'caps', ARGV[5], 'profiles', ARGV[6], 'hb', now)
+for _, c in ipairs(cjson.decode(ARGV[5])) do
+  redis.call('SADD', P .. 'cap:' .. c, id)
+end
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[7]), id)
+
+local leader, term = ensureLeader(P, now, maxlen)
+return { 1, leader, term, created, tonumber(redis.call('HGET', inst, 'created')) }

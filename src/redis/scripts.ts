@@ -1,0 +1,61 @@
+// Loads the Lua scripts under ./lua, inlines their `-- @include "name"` lines (files in
+// ./lua/includes), and registers them with ioredis' defineCommand. ioredis sends EVALSHA and falls
+// back to EVAL on NOSCRIPT, so a SCRIPT FLUSH or a restarted/failed-over Redis reloads them
+// transparently. The typed wrappers here are the only code that knows the scripts' reply layouts.
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { RedisClient } from './client.js';
+
+const LUA_DIR = join(dirname(fileURLToPath(import.meta.url)), 'lua');
+
+/** Script name -> number of KEYS it declares (the rest of the arguments are ARGV). */
+export const SCRIPT_KEYS = {
+  register: 8,
+  heartbeat: 5,
+  deregister: 5,
+  list: 5,
+  cleanup: 4,
+  send: 5,
+  fetch: 2,
+  ack: 2,
+  'expire-messages': 3,
+  'live-count': 1,
+  peek: 2,
+} as const;
+
+export type ScriptName = keyof typeof SCRIPT_KEYS;
+
+const INCLUDE = /^-- @include "([\w-]+)"\s*$/gm;
+
+export function loadScriptSource(name: string): string {
+  const raw = readFileSync(join(LUA_DIR, `${name}.lua`), 'utf8');
+  return raw.replace(INCLUDE, (_, inc: string) => readFileSync(join(LUA_DIR, 'includes', `${inc}.lua`), 'utf8'));
+}
+
+type Arg = string | number;
+type ScriptFn = (...args: Arg[]) => Promise<unknown>;
+
+/** Calls registered scripts by name; one instance per Redis client. */
+export class Scripts {
+  private readonly fns = new Map<ScriptName, ScriptFn>();
+
+  constructor(readonly client: RedisClient) {
+    for (const [name, numberOfKeys] of Object.entries(SCRIPT_KEYS) as [ScriptName, number][]) {
+      const command = `mesh_${name.replace(/-/g, '_')}`;
+      client.defineCommand(command, { numberOfKeys, lua: loadScriptSource(name) });
+      const fn = (client as unknown as Record<string, ScriptFn>)[command];
+      if (typeof fn !== 'function') throw new Error(`defineCommand did not define ${command}`);
+      this.fns.set(name, fn.bind(client));
+    }
+  }
+
+  run(name: ScriptName, keys: string[], args: Arg[]): Promise<unknown> {
+    const fn = this.fns.get(name);
+    if (!fn) throw new Error(`unknown script ${name}`);
+    if (keys.length !== SCRIPT_KEYS[name]) {
+      throw new Error(`script ${name} takes ${SCRIPT_KEYS[name]} keys, got ${keys.length}`);
+    }
+    return fn(...keys, ...args);
+  }
+}

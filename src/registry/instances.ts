@@ -1,0 +1,189 @@
+// Registration, heartbeat, deregistration and listing. Each operation is one Lua script call; this
+// module only shapes arguments and maps the scripts' compact replies to wire types.
+import { errors } from '../errors.js';
+import { isoFromMs, type RegistryContext } from './context.js';
+import type { LeaderInfo, MeshInstance, Metrics } from './types.js';
+
+export interface RegisterInput {
+  instance_id: string;
+  hostname: string;
+  port: number;
+  capabilities: string[];
+  agent_profiles: string[];
+}
+
+/** Ownership of an instance id (AUTH_MODE=instance): token hashes, never raw tokens. */
+export interface OwnershipCheck {
+  /** Hash stored with a new registration. */
+  newTokenHash?: string;
+  /** Hash of the token the caller presented. */
+  presentedHash?: string;
+  /** When true, a live id can only be re-registered/deregistered by its token holder. */
+  enforce: boolean;
+  /** Admins may deregister anyone. */
+  admin?: boolean;
+}
+
+export interface RegisterResult extends LeaderInfo {
+  created: boolean;
+  peers: MeshInstance[];
+}
+
+export interface HeartbeatResult extends LeaderInfo {
+  found: boolean;
+  leaderChanged: boolean;
+}
+
+export interface ListOptions {
+  capability?: string;
+  after?: string;
+  limit?: number;
+}
+
+export interface ListResult extends LeaderInfo {
+  instances: MeshInstance[];
+  next_cursor: string | null;
+}
+
+type Row = [string, string, string, string, string, string, string, string | null, string | null];
+
+function toInstance(row: Row, leaderId: string | null): MeshInstance {
+  const [id, host, port, caps, profiles, created, hb, status, metrics] = row;
+  return {
+    instance_id: id,
+    hostname: host,
+    port: Number(port),
+    capabilities: JSON.parse(caps) as string[],
+    is_leader: id === leaderId,
+    last_heartbeat: isoFromMs(hb),
+    created_at: isoFromMs(created),
+    agent_profiles: JSON.parse(profiles) as string[],
+    status: status || null,
+    metrics: metrics ? (JSON.parse(metrics) as Metrics) : null,
+  };
+}
+
+const leaderOf = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+
+export class InstanceService {
+  constructor(private readonly ctx: RegistryContext) {}
+
+  private get eventsMax(): number {
+    return this.ctx.config.EVENTS_MAXLEN;
+  }
+
+  async register(input: RegisterInput, own: OwnershipCheck = { enforce: false }): Promise<RegisterResult> {
+    const { keys, config } = this.ctx;
+    const reply = (await this.ctx.scripts.run(
+      'register',
+      [keys.inst(input.instance_id), keys.deadlines, keys.joined, keys.leader, keys.term, keys.seq, keys.events, keys.broadcast],
+      [
+        keys.prefix,
+        input.instance_id,
+        input.hostname,
+        input.port,
+        JSON.stringify(input.capabilities),
+        JSON.stringify(input.agent_profiles),
+        config.STALE_TIMEOUT_MS,
+        this.eventsMax,
+        own.newTokenHash ?? '',
+        own.presentedHash ?? '',
+        own.enforce ? '1' : '0',
+      ],
+    )) as [number, string | false, number, number, number];
+    if (reply[0] === -1) throw errors.idInUse(input.instance_id);
+    this.ctx.wake.events();
+    // Peers come from a listing after the write: it carries its own leader so that `leader_id`
+    // and every peer's `is_leader` come from the same snapshot.
+    const listing = await this.list();
+    return {
+      created: reply[4] === 1,
+      leader_id: listing.leader_id,
+      leader_term: listing.leader_term,
+      peers: listing.instances,
+    };
+  }
+
+  async heartbeat(id: string, status: string, metrics: Metrics | null): Promise<HeartbeatResult> {
+    const { keys, config } = this.ctx;
+    const reply = (await this.ctx.scripts.run(
+      'heartbeat',
+      [keys.inst(id), keys.deadlines, keys.leader, keys.term, keys.events],
+      [keys.prefix, id, config.STALE_TIMEOUT_MS, status, metrics ? JSON.stringify(metrics) : '', this.eventsMax],
+    )) as [number, string | false, number, number];
+    const leaderChanged = reply[3] === 1;
+    if (leaderChanged) this.ctx.wake.events();
+    return { found: reply[0] === 1, leader_id: leaderOf(reply[1]), leader_term: reply[2], leaderChanged };
+  }
+
+  /** Returns false when the id is unknown or lapsed. */
+  async deregister(id: string, own: OwnershipCheck = { enforce: false }): Promise<boolean> {
+    const { keys } = this.ctx;
+    const reply = (await this.ctx.scripts.run(
+      'deregister',
+      [keys.inst(id), keys.deadlines, keys.leader, keys.term, keys.events],
+      [keys.prefix, id, this.eventsMax, own.presentedHash ?? '', own.enforce ? '1' : '0', own.admin ? '1' : '0'],
+    )) as [number, string | false, number];
+    if (reply[0] === -1) throw errors.forbidden(`Only the holder of instance '${id}' token may deregister it`);
+    this.ctx.wake.events();
+    return reply[0] === 1;
+  }
+
+  async list(opts: ListOptions = {}): Promise<ListResult> {
+    const mode = opts.capability !== undefined ? 'cap' : 'all';
+    return this.runList(mode, opts.capability ?? '', opts.after ?? '', opts.limit ?? 0);
+  }
+
+  async get(id: string): Promise<MeshInstance | null> {
+    const res = await this.runList('one', id, '', 0);
+    return res.instances[0] ?? null;
+  }
+
+  async leader(): Promise<LeaderInfo> {
+    // A listing limited to one row still runs the election check; its leader is what we want.
+    const res = await this.runList('all', '', '', 1);
+    return { leader_id: res.leader_id, leader_term: res.leader_term };
+  }
+
+  private async runList(mode: 'all' | 'cap' | 'one', arg: string, after: string, limit: number): Promise<ListResult> {
+    const { keys } = this.ctx;
+    const reply = (await this.ctx.scripts.run(
+      'list',
+      [keys.joined, keys.deadlines, keys.leader, keys.term, keys.events],
+      [keys.prefix, this.eventsMax, mode, arg, after, limit],
+    )) as unknown[];
+    const leaderId = leaderOf(reply[0]);
+    if (reply[2] === 1) this.ctx.wake.events();
+    const rows = reply.slice(5) as Row[];
+    return {
+      leader_id: leaderId,
+      leader_term: Number(reply[1]),
+      next_cursor: typeof reply[3] === 'string' ? reply[3] : null,
+      instances: rows.map((r) => toInstance(r, leaderId)),
+    };
+  }
+
+  /** Removes up to `batch` lapsed members (maintenance job). */
+  async cleanupBatch(batch: number): Promise<{ removed: string[]; more: boolean; leaderChanged: boolean }> {
+    const { keys } = this.ctx;
+    const reply = (await this.ctx.scripts.run(
+      'cleanup',
+      [keys.deadlines, keys.leader, keys.term, keys.events],
+      [keys.prefix, batch, this.eventsMax],
+    )) as [number, number, string | false, number, number, ...string[]];
+    const removed = reply.slice(5) as string[];
+    const leaderChanged = reply[4] === 1;
+    if (removed.length > 0 || leaderChanged) this.ctx.wake.events();
+    return { removed, more: reply[1] === 1, leaderChanged };
+  }
+
+  /** Which instance a token hash belongs to (AUTH_MODE=instance), or null. */
+  async tokenOwner(tokenHash: string): Promise<string | null> {
+    return this.ctx.scripts.client.hget(`${this.ctx.keys.prefix}tokens`, tokenHash);
+  }
+
+  /** Number of live members (cheap: one ZCOUNT on the deadlines index). */
+  async liveCount(): Promise<number> {
+    return Number(await this.ctx.scripts.run('live-count', [this.ctx.keys.deadlines], []));
+  }
+}

@@ -1,0 +1,103 @@
+// Periodic maintenance as a BullMQ job scheduler: one repeatable job per CLEANUP_INTERVAL_MS for
+// the whole namespace, and BullMQ's job locks make sure exactly one replica runs each tick. Every
+// replica runs a worker, so the tick still happens when replicas die.
+import { Queue, Worker, type Job } from 'bullmq';
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import type { RedisClient } from '../redis/client.js';
+import type { InstanceService } from './instances.js';
+import type { MessageService } from './messages.js';
+
+export const MAINTENANCE_QUEUE = 'maintenance';
+const SCHEDULER_ID = 'sweep';
+/** Bound on the work of one tick, so a huge backlog cannot hold the job lock for long. */
+const MAX_BATCHES_PER_TICK = 50;
+
+export interface SweepResult {
+  removed: number;
+  expiredMessages: number;
+  trimmedBroadcasts: number;
+  durationMs: number;
+}
+
+export interface MaintenanceStats {
+  runs: number;
+  removed: number;
+  lastRun: SweepResult | null;
+}
+
+/** One tick: expire lapsed members in bounded batches, then expire/trim messages. */
+export async function sweep(instances: InstanceService, messages: MessageService, batch: number): Promise<SweepResult> {
+  const started = performance.now();
+  let removed = 0;
+  for (let i = 0; i < MAX_BATCHES_PER_TICK; i++) {
+    const r = await instances.cleanupBatch(batch);
+    removed += r.removed.length;
+    if (!r.more) break;
+  }
+  let expiredMessages = 0;
+  let trimmedBroadcasts = 0;
+  for (let i = 0; i < MAX_BATCHES_PER_TICK; i++) {
+    const r = await messages.expireBatch(batch);
+    expiredMessages += r.expired;
+    trimmedBroadcasts += r.trimmed;
+    if (!r.more) break;
+  }
+  return { removed, expiredMessages, trimmedBroadcasts, durationMs: performance.now() - started };
+}
+
+export class Maintenance {
+  readonly stats: MaintenanceStats = { runs: 0, removed: 0, lastRun: null };
+  private queue: Queue | null = null;
+  private worker: Worker | null = null;
+  /** Ids of the jobs this replica ran (tests use it to prove each tick runs once). */
+  readonly ranJobIds: string[] = [];
+
+  constructor(
+    private readonly deps: {
+      config: Config;
+      connection: RedisClient;
+      prefix: string;
+      instances: InstanceService;
+      messages: MessageService;
+      log: Logger;
+    },
+  ) {}
+
+  async start(): Promise<void> {
+    const { config, connection, prefix, log } = this.deps;
+    this.queue = new Queue(MAINTENANCE_QUEUE, { connection, prefix });
+    await this.queue.upsertJobScheduler(
+      SCHEDULER_ID,
+      { every: config.CLEANUP_INTERVAL_MS },
+      { name: SCHEDULER_ID, opts: { removeOnComplete: 100, removeOnFail: 100 } },
+    );
+    this.worker = new Worker(MAINTENANCE_QUEUE, (job) => this.run(job), {
+      connection,
+      prefix,
+      concurrency: 1,
+      // A tick that outlives its lock would be picked up again by another replica.
+      lockDuration: Math.max(30_000, config.CLEANUP_INTERVAL_MS * 4),
+    });
+    this.worker.on('error', (err) => log.warn({ err }, 'maintenance worker error'));
+    this.worker.on('failed', (job, err) => log.warn({ err, jobId: job?.id }, 'maintenance tick failed'));
+  }
+
+  private async run(job: Job): Promise<SweepResult> {
+    const { instances, messages, config, log } = this.deps;
+    const result = await sweep(instances, messages, config.CLEANUP_BATCH_SIZE);
+    this.stats.runs++;
+    this.stats.removed += result.removed;
+    this.stats.lastRun = result;
+    if (job.id) this.ranJobIds.push(job.id);
+    if (this.ranJobIds.length > 1000) this.ranJobIds.splice(0, 500);
+    const level = result.removed > 0 || result.expiredMessages > 0 ? 'info' : 'debug';
+    log[level]({ jobId: job.id, ...result }, `maintenance removed ${result.removed} expired instance(s)`);
+    return result;
+  }
+
+  async close(): Promise<void> {
+    await this.worker?.close();
+    await this.queue?.close();
+  }
+}

@@ -1,0 +1,53 @@
+// Wire types shared by the registry services, the HTTP layer and the client SDK. Field names are
+// the spec-ai mesh contract (snake_case); additive fields are marked.
+
+export type BuiltinMessageType =
+  | 'Query'
+  | 'Response'
+  | 'Notification'
+  | 'TaskDelegation'
+  | 'TaskResult'
+  | 'GraphSync'
+  | 'CapabilityUpdate'
+  | 'CapabilityQuery'
+  | 'LearningShare'
+  | 'ProposalSubmit'
+  | 'ProposalVote'
+  | 'WorkflowAssignment'
+  | 'WorkflowStageResult';
+
+export type MessageType = BuiltinMessageType | { Custom: string };
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+export type Metrics = Record<string, string | number | boolean | null>;
+
+export interface MeshInstance {
+  instance_id: string;
+  hostname: string;
+  port: number;
+  capabilities: string[];
+  is_leader: boolean;
+  last_heartbeat: string;
+  created_at: string;
+  agent_profiles: string[];
+  /** additive: last heartbeat status */
+  status: string | null;
+  /** additive: last heartbeat metrics */
+  metrics: Metrics | null;
+}
+
+export interface LeaderInfo {
+  leader_id: string | null;
+  leader_term: number;
+}
+
+export interface AgentMessage {
+  message_id: string;
+  source_instance: string;
+  target_instance: string | null;
+  message_type: MessageType;
+  payload: Json;
+  correlation_id: string | null;
+  created_at: string;
+}
