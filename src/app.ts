@@ -74,10 +74,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     bodyLimit: config.BODY_LIMIT_BYTES,
     requestIdHeader: 'x-request-id',
     genReqId: () => uuidv4(),
-    disableRequestLogging: false,
     forceCloseConnections: 'idle',
     return503OnClosing: true,
   });
+  // The API speaks JSON only: without the built-in text/plain parser other bodies get a clear 415.
+  app.removeContentTypeParser('text/plain');
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.decorate('mesh', { config, redis, instances, messages, wake, maintenance, auth });

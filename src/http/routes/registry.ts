@@ -127,7 +127,8 @@ export const registryRoutes: FastifyPluginAsyncZod<RegistryRouteDeps> = async (a
     async (request, reply) => {
       const ownership = await auth.forInstance(request, request.params.id);
       const removed = await instances.deregister(request.params.id, ownership);
-      return reply.code(removed ? 204 : 404).send(null);
+      // Contract: both answers have an empty body.
+      return reply.code(removed ? 204 : 404).send(undefined as never);
     },
   );
 };

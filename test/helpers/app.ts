@@ -1,0 +1,121 @@
+// In-process apps on the run's shared Redis, each test file in its own namespace. Several apps with
+// the same namespace behave like several replicas (separate connections, subscribers and workers).
+import type { FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
+import { inject } from 'vitest';
+import { buildApp } from '../../src/app.js';
+import { configFrom, type Config } from '../../src/config.js';
+import { meshKeys, type MeshKeys } from '../../src/redis/keys.js';
+import { uniqueNamespace } from './ns.js';
+
+export type Overrides = Record<string, string | number | boolean>;
+
+export interface TestMesh {
+  namespace: string;
+  config: Config;
+  keys: MeshKeys;
+  /** A plain client for assertions on Redis state. */
+  redis: Redis;
+  apps: FastifyInstance[];
+  /** Builds one more app (replica) on the same namespace. */
+  addApp(overrides?: Overrides, opts?: { maintenance?: boolean }): Promise<FastifyInstance>;
+  /** Every key of this namespace (SCAN, tests only). */
+  namespaceKeys(): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+export async function startMesh(
+  overrides: Overrides = {},
+  opts: { apps?: number; maintenance?: boolean } = {},
+): Promise<TestMesh> {
+  const namespace = uniqueNamespace();
+  const base: Overrides = {
+    REDIS_URL: inject('redisUrl'),
+    MESH_NAMESPACE: namespace,
+    LOG_LEVEL: 'silent',
+    ...overrides,
+  };
+  const config = configFrom(base);
+  const redis = new Redis(config.REDIS_URL);
+  const apps: FastifyInstance[] = [];
+  const mesh: TestMesh = {
+    namespace,
+    config,
+    keys: meshKeys(namespace),
+    redis,
+    apps,
+    async addApp(more = {}, o = {}) {
+      const app = await buildApp(configFrom({ ...base, ...more }), { maintenance: o.maintenance ?? opts.maintenance ?? false });
+      await app.ready();
+      apps.push(app);
+      return app;
+    },
+    async namespaceKeys() {
+      const found: string[] = [];
+      let cursor = '0';
+      do {
+        const [next, batch] = await redis.scan(cursor, 'MATCH', `mesh:{${namespace}}:*`, 'COUNT', 1000);
+        cursor = next;
+        found.push(...batch);
+      } while (cursor !== '0');
+      return found.sort();
+    },
+    async close() {
+      await Promise.allSettled(apps.map((a) => a.close()));
+      redis.disconnect();
+    },
+  };
+  for (let i = 0; i < (opts.apps ?? 1); i++) await mesh.addApp();
+  return mesh;
+}
+
+export interface RegisterOpts {
+  capabilities?: string[];
+  agent_profiles?: string[];
+  hostname?: string;
+  port?: number;
+}
+
+export function registerBody(id: string, o: RegisterOpts = {}) {
+  return {
+    instance_id: id,
+    hostname: o.hostname ?? `${id}.local`,
+    port: o.port ?? 4000,
+    capabilities: o.capabilities ?? [],
+    agent_profiles: o.agent_profiles ?? [],
+  };
+}
+
+export async function register(app: FastifyInstance, id: string, o: RegisterOpts = {}) {
+  const res = await app.inject({ method: 'POST', url: '/registry/register', payload: registerBody(id, o) });
+  if (res.statusCode !== 200) throw new Error(`register ${id}: ${res.statusCode} ${res.body}`);
+  return res.json() as {
+    is_leader: boolean;
+    leader_id: string | null;
+    leader_term: number;
+    peers: { instance_id: string; is_leader: boolean }[];
+    instance_token: string | null;
+  };
+}
+
+export async function heartbeat(app: FastifyInstance, id: string, body: object = { status: 'healthy', metrics: null }) {
+  return app.inject({ method: 'POST', url: `/registry/heartbeat/${id}`, payload: body });
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Polls `fn` until it returns a truthy value or the timeout passes. */
+export async function eventually<T>(fn: () => Promise<T | null | undefined | false>, timeoutMs = 5000, stepMs = 25): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms${last ? `: ${String(last)}` : ''}`);
+    await sleep(stepMs);
+  }
+}

@@ -1,0 +1,222 @@
+// Every /registry route and the health routes: status codes and exact JSON shapes.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FastifyInstance } from 'fastify';
+import { heartbeat, register, registerBody, startMesh, type TestMesh } from '../helpers/app.js';
+
+const RFC3339_Z = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const INSTANCE_KEYS = [
+  'instance_id',
+  'hostname',
+  'port',
+  'capabilities',
+  'is_leader',
+  'last_heartbeat',
+  'created_at',
+  'agent_profiles',
+  'status',
+  'metrics',
+].sort();
+
+let mesh: TestMesh;
+let app: FastifyInstance;
+
+beforeAll(async () => {
+  mesh = await startMesh();
+  app = mesh.apps[0]!;
+});
+afterAll(async () => mesh.close());
+
+describe('POST /registry/register', () => {
+  it('registers, returns peers including the caller, nulls present', async () => {
+    const res = await app.inject({
+      method: 'POST',
+      url: '/registry/register',
+      payload: registerBody('reg-a', { capabilities: ['code', 'search'], agent_profiles: ['default'], port: 3000 }),
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toMatch(/application\/json/);
+    expect(res.headers['x-request-id']).toBeTruthy();
+    const body = res.json();
+    expect(Object.keys(body).sort()).toEqual(['instance_id', 'instance_token', 'is_leader', 'leader_id', 'leader_term', 'peers', 'success']);
+    expect(body).toMatchObject({ success: true, instance_id: 'reg-a', is_leader: true, leader_id: 'reg-a', leader_term: 1, instance_token: null });
+    expect(body.peers).toHaveLength(1);
+    const peer = body.peers[0];
+    expect(Object.keys(peer).sort()).toEqual(INSTANCE_KEYS);
+    expect(peer).toMatchObject({
+      instance_id: 'reg-a',
+      hostname: 'reg-a.local',
+      port: 3000,
+      capabilities: ['code', 'search'],
+      agent_profiles: ['default'],
+      is_leader: true,
+      status: null,
+      metrics: null,
+    });
+    expect(peer.created_at).toMatch(RFC3339_Z);
+    expect(peer.last_heartbeat).toMatch(RFC3339_Z);
+  });
+
+  it('a second instance joins as a follower and sees both peers', async () => {
+    const body = await register(app, 'reg-b', { capabilities: ['code'] });
+    expect(body.is_leader).toBe(false);
+    expect(body.leader_id).toBe('reg-a');
+    expect(body.peers.map((p) => p.instance_id)).toEqual(['reg-a', 'reg-b']);
+    expect(body.peers.find((p) => p.instance_id === 'reg-a')!.is_leader).toBe(true);
+  });
+
+  it('re-registering keeps created_at, join order and leadership, and updates the record', async () => {
+    const before = (await app.inject({ url: '/registry/agents/reg-a' })).json();
+    const body = await register(app, 'reg-a', { capabilities: ['code'], port: 3001 });
+    expect(body.is_leader).toBe(true);
+    expect(body.leader_term).toBe(1);
+    const after = (await app.inject({ url: '/registry/agents/reg-a' })).json();
+    expect(after.created_at).toBe(before.created_at);
+    expect(after.port).toBe(3001);
+    expect(after.capabilities).toEqual(['code']);
+    // The capability index follows the new record.
+    const search = (await app.inject({ url: '/registry/agents?capability=search' })).json();
+    expect(search.instances).toEqual([]);
+    await register(app, 'reg-a', { capabilities: ['code', 'search'], port: 3000 });
+  });
+
+  it.each([
+    ['missing fields', { instance_id: 'x' }],
+    ['port as string', { ...registerBody('x'), port: '80' }],
+    ['port out of range', { ...registerBody('x'), port: 70000 }],
+    ['bad id', { ...registerBody('x'), instance_id: 'a b' }],
+    ['hash-tag id', { ...registerBody('x'), instance_id: '{x}' }],
+    ['bad hostname', { ...registerBody('x'), hostname: 'has space' }],
+    ['capabilities not a list', { ...registerBody('x'), capabilities: 'code' }],
+    ['bad capability', { ...registerBody('x'), capabilities: ['a b'] }],
+  ])('400 with a JSON error naming the field: %s', async (_name, payload) => {
+    const res = await app.inject({ method: 'POST', url: '/registry/register', payload });
+    expect(res.statusCode).toBe(400);
+    const body = res.json();
+    expect(body.code).toBe('invalid_request');
+    expect(typeof body.error).toBe('string');
+    expect(body.error).toMatch(/body\./);
+  });
+
+  it('400 for malformed JSON and 415 for a non-JSON body', async () => {
+    const bad = await app.inject({ method: 'POST', url: '/registry/register', headers: { 'content-type': 'application/json' }, payload: '{"x":' });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().code).toBe('invalid_json');
+    const text = await app.inject({ method: 'POST', url: '/registry/register', headers: { 'content-type': 'text/plain' }, payload: 'hi' });
+    expect(text.statusCode).toBe(415);
+    expect(text.json().code).toBe('unsupported_media_type');
+  });
+});
+
+describe('GET /registry/agents', () => {
+  it('lists live instances oldest first with the leader', async () => {
+    const res = await app.inject({ url: '/registry/agents' });
+    expect(res.statusCode).toBe(200);
+    const body = res.json();
+    expect(Object.keys(body).sort()).toEqual(['instances', 'leader_id', 'leader_term', 'next_cursor']);
+    expect(body.leader_id).toBe('reg-a');
+    expect(body.instances.map((i: { instance_id: string }) => i.instance_id)).toEqual(['reg-a', 'reg-b']);
+    expect(body.instances.filter((i: { is_leader: boolean }) => i.is_leader)).toHaveLength(1);
+  });
+
+  it('filters by capability', async () => {
+    const res = await app.inject({ url: '/registry/agents?capability=search' });
+    expect(res.json().instances.map((i: { instance_id: string }) => i.instance_id)).toEqual(['reg-a']);
+    const none = await app.inject({ url: '/registry/agents?capability=nobody-has-this' });
+    expect(none.json().instances).toEqual([]);
+    const bad = await app.inject({ url: '/registry/agents?capability=a%20b' });
+    expect(bad.statusCode).toBe(400);
+  });
+
+  it('pages with limit and cursor', async () => {
+    await register(app, 'reg-c');
+    const p1 = (await app.inject({ url: '/registry/agents?limit=2' })).json();
+    expect(p1.instances.map((i: { instance_id: string }) => i.instance_id)).toEqual(['reg-a', 'reg-b']);
+    expect(p1.next_cursor).toEqual(expect.any(String));
+    const p2 = (await app.inject({ url: `/registry/agents?limit=2&cursor=${p1.next_cursor}` })).json();
+    expect(p2.instances.map((i: { instance_id: string }) => i.instance_id)).toEqual(['reg-c']);
+    expect(p2.next_cursor).toBeNull();
+    expect((await app.inject({ url: '/registry/agents?limit=0' })).statusCode).toBe(400);
+    expect((await app.inject({ url: '/registry/agents?cursor=abc' })).statusCode).toBe(400);
+  });
+
+  it('GET /registry/agents/{id}: 200 for live, 404 JSON for unknown, 400 for a bad id', async () => {
+    const ok = await app.inject({ url: '/registry/agents/reg-b' });
+    expect(ok.statusCode).toBe(200);
+    expect(Object.keys(ok.json()).sort()).toEqual(INSTANCE_KEYS);
+    const missing = await app.inject({ url: '/registry/agents/nope' });
+    expect(missing.statusCode).toBe(404);
+    expect(missing.json().code).toBe('instance_not_found');
+    expect((await app.inject({ url: '/registry/agents/a%7Bb%7D' })).statusCode).toBe(400);
+  });
+
+  it('GET /registry/leader', async () => {
+    const res = await app.inject({ url: '/registry/leader' });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ leader_id: 'reg-a', leader_term: 1 });
+  });
+});
+
+describe('POST /registry/heartbeat/{id}', () => {
+  it('acknowledges and stores status and metrics', async () => {
+    const res = await heartbeat(app, 'reg-b', { status: 'busy', metrics: { load: 0.5, jobs: 3, ok: true, note: 'x', gone: null } });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ acknowledged: true, leader_id: 'reg-a', should_sync: false, leader_term: 1 });
+    const inst = (await app.inject({ url: '/registry/agents/reg-b' })).json();
+    expect(inst.status).toBe('busy');
+    expect(inst.metrics).toEqual({ load: 0.5, jobs: 3, ok: true, note: 'x', gone: null });
+  });
+
+  it('accepts metrics omitted or null (seed clients send null)', async () => {
+    expect((await heartbeat(app, 'reg-b', { status: 'healthy' })).statusCode).toBe(200);
+    expect((await heartbeat(app, 'reg-b', { status: 'healthy', metrics: null })).statusCode).toBe(200);
+    const inst = (await app.inject({ url: '/registry/agents/reg-b' })).json();
+    expect(inst.metrics).toBeNull();
+  });
+
+  it('404 with the contract body for an unknown id', async () => {
+    const res = await heartbeat(app, 'ghost');
+    expect(res.statusCode).toBe(404);
+    expect(res.json()).toEqual({ acknowledged: false, leader_id: 'reg-a', should_sync: false, leader_term: 1 });
+  });
+
+  it('400 for bad bodies: status missing, nested metrics, too many keys', async () => {
+    expect((await heartbeat(app, 'reg-b', { metrics: null })).statusCode).toBe(400);
+    expect((await heartbeat(app, 'reg-b', { status: 'x', metrics: { a: { b: 1 } } })).statusCode).toBe(400);
+    const many = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, i]));
+    expect((await heartbeat(app, 'reg-b', { status: 'x', metrics: many })).statusCode).toBe(400);
+    expect((await heartbeat(app, 'reg-b', { status: 'x'.repeat(65) })).statusCode).toBe(400);
+  });
+});
+
+describe('DELETE /registry/deregister/{id}', () => {
+  it('204 empty, then 404 empty; the instance leaves listings', async () => {
+    await register(app, 'reg-gone');
+    const res = await app.inject({ method: 'DELETE', url: '/registry/deregister/reg-gone' });
+    expect(res.statusCode).toBe(204);
+    expect(res.body).toBe('');
+    const again = await app.inject({ method: 'DELETE', url: '/registry/deregister/reg-gone' });
+    expect(again.statusCode).toBe(404);
+    expect(again.body).toBe('');
+    const list = (await app.inject({ url: '/registry/agents' })).json();
+    expect(list.instances.map((i: { instance_id: string }) => i.instance_id)).not.toContain('reg-gone');
+    expect(await mesh.redis.exists(mesh.keys.inst('reg-gone'))).toBe(0);
+  });
+});
+
+describe('health', () => {
+  it('/health, /livez, /readyz', async () => {
+    const h = await app.inject({ url: '/health' });
+    expect(h.statusCode).toBe(200);
+    const body = h.json();
+    expect(body).toMatchObject({ status: 'ok', version: expect.any(String), active_sessions: 3 });
+    expect(typeof body.uptime_seconds).toBe('number');
+    expect((await app.inject({ url: '/livez' })).statusCode).toBe(200);
+    expect((await app.inject({ url: '/readyz' })).json()).toEqual({ status: 'ready' });
+  });
+
+  it('unknown routes are JSON 404s', async () => {
+    const res = await app.inject({ url: '/nope' });
+    expect(res.statusCode).toBe(404);
+    expect(res.json().code).toBe('not_found');
+  });
+});
