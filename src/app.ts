@@ -86,6 +86,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   let shuttingDown = false;
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    // A request still in flight at shutdown (a long-poll woken by close) must not leave a
+    // keep-alive socket behind: server.close() would wait for it to time out.
+    if (shuttingDown) reply.header('connection', 'close');
   });
   app.addHook('preClose', async () => {
     shuttingDown = true;

@@ -1,0 +1,93 @@
+// Three real server processes (dist/main.js) on one Redis: any replica answers for all, kill -9 of
+// one loses nothing, SIGTERM drains and exits 0.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { uniqueNamespace } from '../helpers/ns.js';
+import { startReplicas, stopAll, type Replica } from '../helpers/replicas.js';
+
+async function call(url: string, method: string, path: string, body?: unknown) {
+  const res = await fetch(`${url}${path}`, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null };
+}
+
+const reg = (id: string) => ({ instance_id: id, hostname: 'localhost', port: 3000, capabilities: ['work'], agent_profiles: [] });
+
+let replicas: Replica[];
+beforeAll(async () => {
+  replicas = await startReplicas(3, {
+    REDIS_URL: inject('redisUrl'),
+    MESH_NAMESPACE: uniqueNamespace('mp'),
+    LOG_LEVEL: 'warn',
+    STALE_TIMEOUT_MS: '3000',
+    HEARTBEAT_INTERVAL_MS: '500',
+    CLEANUP_INTERVAL_MS: '500',
+  });
+}, 60_000);
+afterAll(async () => stopAll());
+
+describe('multi-process replicas', () => {
+  it('register through one, heartbeat through another, list through the third', async () => {
+    const [r1, r2, r3] = replicas as [Replica, Replica, Replica];
+    for (let i = 0; i < 10; i++) expect((await call(r1.url, 'POST', '/registry/register', reg(`mp-${i}`))).status).toBe(200);
+    for (let i = 0; i < 10; i++) {
+      const hb = await call(r2.url, 'POST', `/registry/heartbeat/mp-${i}`, { status: 'ok', metrics: { i } });
+      expect(hb.status).toBe(200);
+      expect(hb.body.leader_id).toBe('mp-0');
+    }
+    const list = await call(r3.url, 'GET', '/registry/agents');
+    expect(list.body.instances.map((x: { instance_id: string }) => x.instance_id)).toEqual(Array.from({ length: 10 }, (_, i) => `mp-${i}`));
+    expect(list.body.instances[3].metrics).toEqual({ i: 3 });
+  });
+
+  it('kill -9 of one replica mid-run: the others keep serving and nothing is lost', async () => {
+    const [r1, r2, r3] = replicas as [Replica, Replica, Replica];
+    let stop = false;
+    let errors = 0;
+    let beats = 0;
+    // Agents heartbeat through r2 and r3 while r1 is killed.
+    const load = (async () => {
+      while (!stop) {
+        for (let i = 0; i < 10; i++) {
+          const target = i % 2 === 0 ? r2 : r3;
+          const hb = await call(target.url, 'POST', `/registry/heartbeat/mp-${i}`, { status: 'ok', metrics: null }).catch(() => null);
+          if (!hb || hb.status !== 200) errors++;
+          else beats++;
+        }
+      }
+    })();
+    const sent = await call(r1.url, 'POST', '/messages/send/mp-1', { target_instance: 'mp-2', message_type: 'Notification', payload: { n: 1 }, correlation_id: null });
+    expect(sent.status).toBe(200);
+    await r1.kill('SIGKILL');
+    await new Promise((r) => setTimeout(r, 1000));
+    stop = true;
+    await load;
+    expect(errors).toBe(0);
+    expect(beats).toBeGreaterThan(20);
+    const list = await call(r3.url, 'GET', '/registry/agents');
+    expect(list.body.instances).toHaveLength(10);
+    expect(list.body.leader_id).toBe('mp-0');
+    const inbox = await call(r2.url, 'GET', '/messages/mp-2');
+    expect(inbox.body.messages.map((m: { message_id: string }) => m.message_id)).toEqual([sent.body.message_id]);
+    // The killed replica comes back and serves the same state.
+    await r1.restart();
+    expect((await call(r1.url, 'GET', '/registry/agents')).body.instances).toHaveLength(10);
+  });
+
+  it('SIGTERM: an in-flight long-poll is answered, then the process exits 0', async () => {
+    const r3 = replicas[2]!;
+    const poll = call(r3.url, 'GET', '/messages/mp-5?wait=30');
+    await new Promise((r) => setTimeout(r, 300));
+    const started = Date.now();
+    const code = await r3.stop();
+    const answered = await poll;
+    expect(answered.status).toBe(200);
+    expect(answered.body).toEqual({ messages: [] });
+    expect(code).toBe(0);
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+});
