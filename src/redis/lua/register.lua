@@ -53,6 +53,8 @@ else
     redis.call('HSET', P .. 'tokens', ARGV[9], id)
   end
   -- The member's broadcast cursor starts now: it never sees broadcasts sent before it joined.
+  -- A group left over from partially lost state would replay old broadcasts: replace it.
+  if redis.call('EXISTS', KEYS[8]) == 1 then redis.call('XGROUP', 'DESTROY', KEYS[8], 'g:' .. id) end
   redis.call('XGROUP', 'CREATE', KEYS[8], 'g:' .. id, '$', 'MKSTREAM')
   addEvent(P, maxlen, 'type', 'joined', 'instance_id', id)
 end
