@@ -57,6 +57,31 @@ function compareStreamIds(a: string, b: string): number {
   return am - bm || as - bs;
 }
 
+interface FetchedEntry {
+  sid: string;
+  body: string;
+  /** Namespace-wide send sequence; null for entries written before it existed. */
+  seq: number | null;
+  target: string | null;
+}
+
+/**
+ * Send order across the inbox and the broadcast stream. Their stream ids only agree to the
+ * millisecond (each stream numbers its own entries within a millisecond), so the send sequence
+ * decides; entries without one fall back to their stream ids.
+ */
+function compareEntries(a: FetchedEntry, b: FetchedEntry): number {
+  if (a.seq !== null && b.seq !== null) return a.seq - b.seq;
+  return compareStreamIds(a.sid, b.sid);
+}
+
+function collectEntries(out: FetchedEntry[], flat: string[], target: string | null): void {
+  for (let i = 0; i < flat.length; i += 3) {
+    const q = flat[i + 2];
+    out.push({ sid: flat[i]!, body: flat[i + 1]!, seq: q ? Number(q) : null, target });
+  }
+}
+
 export class MessageService {
   readonly counters: MessageCounters = { sent: 0, delivered: 0, acked: 0, expired: 0, rejected: 0 };
 
@@ -114,10 +139,10 @@ export class MessageService {
     const [code, expired, inbox, bcast] = reply;
     this.counters.expired += expired;
     if (code !== 1) throw errors.instanceNotFound(id);
-    const entries: { sid: string; body: string; target: string | null }[] = [];
-    for (let i = 0; i < inbox.length; i += 2) entries.push({ sid: inbox[i]!, body: inbox[i + 1]!, target: id });
-    for (let i = 0; i < bcast.length; i += 2) entries.push({ sid: bcast[i]!, body: bcast[i + 1]!, target: null });
-    if (bcast.length > 0 && inbox.length > 0) entries.sort((a, b) => compareStreamIds(a.sid, b.sid));
+    const entries: FetchedEntry[] = [];
+    collectEntries(entries, inbox, id);
+    collectEntries(entries, bcast, null);
+    if (bcast.length > 0 && inbox.length > 0) entries.sort(compareEntries);
     return entries.slice(0, limit).map((e) => decode(e.sid, e.body, e.target));
   }
 

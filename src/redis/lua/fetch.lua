@@ -8,7 +8,8 @@
   (derived: inbox:<id>, inboxidx:<id>)
   ARGV[1] prefix  ARGV[2] id  ARGV[3] limit  ARGV[4] message TTL ms (0 = keep)
 
-  Returns { code, expired_count, { sid, body, ... } (inbox), { sid, body, ... } (broadcast) }
+  Returns { code, expired_count, { sid, body, seq, ... } (inbox), { sid, body, seq, ... } (broadcast) }
+    seq is the entry's send sequence (field q), the order across both lists; '' when absent
     code 1 ok, -1 id not live
 ]]
 -- @include "base"
@@ -24,6 +25,7 @@ local inbox = {}
 for _, e in ipairs(redis.call('XRANGE', P .. 'inbox:' .. id, '-', '+', 'COUNT', limit)) do
   inbox[#inbox + 1] = e[1]
   inbox[#inbox + 1] = fieldOf(e[2], 'b')
+  inbox[#inbox + 1] = fieldOf(e[2], 'q') or ''
 end
 
 local group = 'g:' .. id
@@ -40,6 +42,7 @@ local function collect(reply)
     else
       bcast[#bcast + 1] = e[1]
       bcast[#bcast + 1] = fieldOf(e[2], 'b')
+      bcast[#bcast + 1] = fieldOf(e[2], 'q') or ''
       taken = taken + 1
     end
   end

@@ -8,7 +8,7 @@
                 through its own consumer group (created at its join, so later joiners never see it)
 
   KEYS[1] deadlines   KEYS[2] broadcast   KEYS[3] bidx   KEYS[4] joined   KEYS[5] rr
-  (derived: inbox:<id>, inboxidx:<id>, inbox_oldest, cap:<name>)
+  (derived: inbox:<id>, inboxidx:<id>, inbox_oldest, cap:<name>, msgseq)
 
   ARGV[1] prefix  ARGV[2] mode 'direct'|'capability'|'broadcast'  ARGV[3] source id
   ARGV[4] target id or capability name ('' for broadcast)  ARGV[5] message_id  ARGV[6] body JSON
@@ -63,7 +63,7 @@ for _, id in ipairs(all) do
 end
 if #recipients == 0 then return { 1, 0 } end
 if redis.call('XLEN', KEYS[2]) >= max then return { -3, 0 } end
-local sid = redis.call('XADD', KEYS[2], '*', 'm', mid, 's', source, 'b', body)
+local sid = redis.call('XADD', KEYS[2], '*', 'm', mid, 's', source, 'b', body, 'q', nextSeq(P))
 redis.call('HSET', KEYS[3], mid, sid)
 local out = { 1, 0 }
 for _, id in ipairs(recipients) do out[#out + 1] = id end

@@ -1,7 +1,10 @@
 --[[
   Message helpers, inlined by `-- @include "messages"` (after "base").
-  An inbox entry is { m = message_id, b = message JSON without created_at }; a broadcast entry adds
-  s = source id. created_at is the entry id's millisecond part: Redis time, never a replica clock.
+  An inbox entry is { m = message_id, b = message JSON without created_at, q = send sequence }; a
+  broadcast entry adds s = source id. created_at is the entry id's millisecond part: Redis time,
+  never a replica clock. q comes from one counter per namespace (P .. 'msgseq'): a member reads two
+  streams (its inbox and the broadcast stream) whose ids are only comparable to the millisecond, so
+  q is what orders them against each other.
 ]]
 local function fieldOf(fields, name)
   if not fields then return nil end
@@ -38,8 +41,13 @@ local function expireInbox(P, id, now, ttl, max)
   return #old
 end
 
+-- Global send order across a member's inbox and the broadcast stream (see the header).
+local function nextSeq(P)
+  return redis.call('INCR', P .. 'msgseq')
+end
+
 local function enqueue(P, target, mid, body, now)
-  local sid = redis.call('XADD', P .. 'inbox:' .. target, '*', 'm', mid, 'b', body)
+  local sid = redis.call('XADD', P .. 'inbox:' .. target, '*', 'm', mid, 'b', body, 'q', nextSeq(P))
   redis.call('HSET', P .. 'inboxidx:' .. target, mid, sid)
   redis.call('ZADD', P .. 'inbox_oldest', 'NX', now, target)
   return sid
