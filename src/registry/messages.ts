@@ -209,6 +209,10 @@ export class MessageService {
       found = resolve;
       failed = reject;
     });
+    // A lookup can fail while the send below is still in flight, before the race subscribes:
+    // without a handler that rejection is unhandled, and main.ts shuts the replica down on those.
+    // The race below still sees the rejection.
+    arrived.catch(() => undefined);
     const check = async (notice: WakeNotice) => {
       try {
         const msg =
