@@ -139,16 +139,25 @@ export const messageRoutes: FastifyPluginAsyncZod<MessageRouteDeps> = async (app
     async (request, reply) => {
       const { id } = request.params;
       await auth.forInstance(request, id);
-      // Fail before hijacking when the instance is unknown, so the client gets a JSON 404.
-      let batch = await messages.fetch(id, STREAM_BATCH);
-      const sse = openSse(request, reply, config.SSE_KEEPALIVE_MS);
-      const sent = new Set<string>();
+      // Subscribe before the first read: a message sent after that read but before the stream
+      // waits must still wake it (the notice would otherwise reach no listener and the message
+      // would sit undelivered until some later wake-up).
       let woken = false;
       let wakeUp: (() => void) | null = null;
       const off = wake.onInbox(id, () => {
         woken = true;
         wakeUp?.();
       });
+      let batch: Awaited<ReturnType<MessageService['fetch']>>;
+      try {
+        // Fail before hijacking when the instance is unknown, so the client gets a JSON 404.
+        batch = await messages.fetch(id, STREAM_BATCH);
+      } catch (err) {
+        off();
+        throw err;
+      }
+      const sse = openSse(request, reply, config.SSE_KEEPALIVE_MS);
+      const sent = new Set<string>();
       sse.signal.addEventListener('abort', () => wakeUp?.());
       try {
         while (!sse.closed && !wake.isClosed) {
