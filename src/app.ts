@@ -72,6 +72,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: config.BODY_LIMIT_BYTES,
+    // Instance ids may be 128 chars (ID_PATTERN) but the router's default cut-off is 100: longer
+    // ids got 414 on every /messages/{id} and /registry/.../{id} route. Leave validation to zod.
+    maxParamLength: 512,
     requestIdHeader: 'x-request-id',
     genReqId: () => uuidv4(),
     forceCloseConnections: 'idle',
