@@ -1,7 +1,7 @@
 // Three real server processes (dist/main.js) on one Redis: any replica answers for all, kill -9 of
 // one loses nothing, SIGTERM drains and exits 0.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
+import { redisEnv } from '../helpers/env.js';
 import { uniqueNamespace } from '../helpers/ns.js';
 import { startReplicas, stopAll, type Replica } from '../helpers/replicas.js';
 
@@ -20,7 +20,7 @@ const reg = (id: string) => ({ instance_id: id, hostname: 'localhost', port: 300
 let replicas: Replica[];
 beforeAll(async () => {
   replicas = await startReplicas(3, {
-    REDIS_URL: inject('redisUrl'),
+    ...redisEnv(),
     MESH_NAMESPACE: uniqueNamespace('mp'),
     LOG_LEVEL: 'warn',
     STALE_TIMEOUT_MS: '3000',

@@ -1,12 +1,15 @@
 // In-process apps on the run's shared Redis, each test file in its own namespace. Several apps with
 // the same namespace behave like several replicas (separate connections, subscribers and workers).
 import type { FastifyInstance } from 'fastify';
-import { Redis } from 'ioredis';
-import { inject } from 'vitest';
+import type { Cluster, Redis } from 'ioredis';
 import { buildApp } from '../../src/app.js';
 import { configFrom, type Config } from '../../src/config.js';
 import { meshKeys, type MeshKeys } from '../../src/redis/keys.js';
 import { uniqueNamespace } from './ns.js';
+import { redisEnv } from './env.js';
+import { createTestClient, scanAll } from './topology.js';
+
+export { currentTopology, redisEnv, requireTopology } from './env.js';
 
 export type Overrides = Record<string, string | number | boolean>;
 
@@ -14,8 +17,11 @@ export interface TestMesh {
   namespace: string;
   config: Config;
   keys: MeshKeys;
-  /** A plain client for assertions on Redis state. */
-  redis: Redis;
+  /**
+   * A client for assertions on Redis state, of the run's topology: a plain client (standalone),
+   * a Sentinel-aware one (sentinel) or an ioredis Cluster (cluster).
+   */
+  redis: Redis | Cluster;
   apps: FastifyInstance[];
   /** Builds one more app (replica) on the same namespace. */
   addApp(overrides?: Overrides, opts?: { maintenance?: boolean }): Promise<FastifyInstance>;
@@ -30,13 +36,13 @@ export async function startMesh(
 ): Promise<TestMesh> {
   const namespace = uniqueNamespace();
   const base: Overrides = {
-    REDIS_URL: inject('redisUrl'),
+    ...redisEnv(),
     MESH_NAMESPACE: namespace,
     LOG_LEVEL: 'silent',
     ...overrides,
   };
   const config = configFrom(base);
-  const redis = new Redis(config.REDIS_URL);
+  const redis = createTestClient(Object.fromEntries(Object.entries(base).map(([k, v]) => [k, String(v)])));
   const apps: FastifyInstance[] = [];
   const mesh: TestMesh = {
     namespace,
@@ -51,14 +57,8 @@ export async function startMesh(
       return app;
     },
     async namespaceKeys() {
-      const found: string[] = [];
-      let cursor = '0';
-      do {
-        const [next, batch] = await redis.scan(cursor, 'MATCH', `mesh:{${namespace}}:*`, 'COUNT', 1000);
-        cursor = next;
-        found.push(...batch);
-      } while (cursor !== '0');
-      return found.sort();
+      // On a cluster every master is scanned (the namespace's hash tag puts all its keys on one).
+      return scanAll(redis, `mesh:{${namespace}}:*`);
     },
     async close() {
       await Promise.allSettled(apps.map((a) => a.close()));
