@@ -34,6 +34,11 @@ export class WakeBus {
     if (this.started || !this.subscriber) return;
     this.started = true;
     const sub = this.subscriber;
+    // Subscribe only once the connection is ready. ioredis writes a SUBSCRIBE issued during its
+    // handshake (status 'connect') at once; the reply switches the connection to subscriber mode
+    // before the ready check sends INFO, which then fails ("Connection in subscriber mode") and
+    // forces a reconnect. Sentinel connections sit in that state long enough to hit it often.
+    if (sub.status !== 'ready') await new Promise<void>((resolve) => sub.once('ready', () => resolve()));
     const onMessage = (_channel: string, raw: string) => this.dispatch(raw);
     if (this.sharded) {
       sub.on('smessage', onMessage);
