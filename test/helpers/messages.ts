@@ -2,6 +2,7 @@
 // a plain-HTTP fetch for listening apps/replicas, and a server-sent-events reader.
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { expect } from 'vitest';
+import { eventually, register, type RegisterOpts, type TestMesh } from './app.js';
 
 export const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 export const RFC3339_Z = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
@@ -225,4 +226,19 @@ export function nested(depth: number): unknown {
   let v: unknown = 'leaf';
   for (let i = 0; i < depth; i++) v = { n: v };
   return v;
+}
+
+/** Registers `id` through an extra app whose stale timeout is tiny, and waits until it has lapsed. */
+export async function registerLapsed(m: TestMesh, id: string, o: RegisterOpts = {}): Promise<void> {
+  const shortLived = await m.addApp({ STALE_TIMEOUT_MS: 100, HEARTBEAT_INTERVAL_MS: 20 });
+  await register(shortLived, id, o);
+  await eventually(async () => {
+    const res = await m.apps[0]!.inject({ method: 'GET', url: '/registry/agents' });
+    const ids = (res.json() as { instances: { instance_id: string }[] }).instances.map((i) => i.instance_id);
+    return !ids.includes(id);
+  });
+}
+
+export async function xlen(m: TestMesh, key: string): Promise<number> {
+  return m.redis.xlen(key);
 }
