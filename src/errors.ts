@@ -27,6 +27,14 @@ export const errors = {
     new MeshError(400, 'no_capable_instance', `No live instance has capability '${capability}'`, { capability }),
   inboxFull: (target: string) =>
     new MeshError(429, 'inbox_full', `Inbox of '${target}' is full; retry after it acknowledges messages`, { target }, { 'retry-after': '1' }),
+  broadcastBacklogFull: (ids: string[]) =>
+    new MeshError(
+      429,
+      'inbox_full',
+      `Broadcast backlog of ${ids.map((i) => `'${i}'`).join(', ')} is full; retry after they acknowledge messages`,
+      { full: ids },
+      { 'retry-after': '1' },
+    ),
   idInUse: (id: string) =>
     new MeshError(409, 'instance_id_in_use', `Instance id '${id}' is registered and live; re-registering it needs its instance token`),
   unauthorized: (message = 'Missing or invalid bearer token') => new MeshError(401, 'unauthorized', message),

@@ -115,7 +115,7 @@ export class MessageService {
       this.counters.rejected++;
       if (code === -1) throw errors.sourceNotFound(source);
       if (code === -2) throw errors.targetNotFound(target);
-      if (code === -3) throw errors.inboxFull(mode === 'broadcast' ? '*broadcast*' : target);
+      if (code === -3) throw mode === 'broadcast' ? errors.broadcastBacklogFull(recipients) : errors.inboxFull(target);
       throw errors.noCapableInstance(target);
     }
     this.counters.sent++;

@@ -15,7 +15,8 @@
   ARGV[7] inbox max pending  ARGV[8] message TTL ms (0 = keep)
 
   Returns { code, expired_count, recipient... }
-    code 1 ok, -1 source not live, -2 target not live, -3 inbox full, -4 no capable instance
+    code 1 ok, -1 source not live, -2 target not live, -3 inbox full (broadcast: followed by the
+    ids of the recipients whose backlog is full), -4 no capable instance
 ]]
 -- @include "base"
 -- @include "messages"
@@ -56,15 +57,55 @@ if mode == 'capability' then
 end
 
 -- broadcast
-local recipients = {}
+local recipients, isRecipient = {}, {}
 local all = redis.call('ZRANGE', KEYS[4], 0, -1)
 for _, id in ipairs(all) do
-  if id ~= source and isLive(P, id, now) then recipients[#recipients + 1] = id end
+  if id ~= source and isLive(P, id, now) then
+    recipients[#recipients + 1] = id
+    isRecipient['g:' .. id] = true
+  end
 end
 if #recipients == 0 then return { 1, 0 } end
-if redis.call('XLEN', KEYS[2]) >= max then return { -3, 0 } end
+
+-- The bound is per recipient, like an inbox: a member's broadcast backlog is what its group has
+-- not acked yet (pending) plus what it has not read yet (lag). Only recipients that are full block
+-- the send, and the error names them. When lag is unknown (entries deleted past the group's
+-- cursor by TTL expiry) it is counted from the stream, bounded by the limit.
+local full = {}
+local senderCaughtUp = false
+for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[2])) do
+  local info = {}
+  for i = 1, #g, 2 do info[g[i]] = g[i + 1] end
+  local name = info['name']
+  local pending = tonumber(info['pending'])
+  if isRecipient[name] then
+    local lag = info['lag']
+    if type(lag) ~= 'number' then
+      lag = #redis.call('XRANGE', KEYS[2], '(' .. info['last-delivered-id'], '+', 'COUNT', max)
+    end
+    if pending + lag >= max then full[#full + 1] = string.sub(name, 3) end
+  elseif name == 'g:' .. source then
+    senderCaughtUp = pending == 0 and info['lag'] == 0
+  end
+end
+if #full > 0 then
+  local out = { -3, 0 }
+  for _, id in ipairs(full) do out[#out + 1] = id end
+  return out
+end
+
 local sid = redis.call('XADD', KEYS[2], '*', 'm', mid, 's', source, 'b', body, 'q', nextSeq(P))
 redis.call('HSET', KEYS[3], mid, sid)
+-- The sender never receives its own broadcast. When its cursor was at the end of the stream, move
+-- it past this entry now, so the entry does not wait for the sender's next fetch to be trimmed.
+if senderCaughtUp then
+  local added = 0
+  local info = redis.call('XINFO', 'STREAM', KEYS[2])
+  for i = 1, #info, 2 do
+    if info[i] == 'entries-added' then added = info[i + 1] end
+  end
+  redis.call('XGROUP', 'SETID', KEYS[2], 'g:' .. source, sid, 'ENTRIESREAD', added)
+end
 local out = { 1, 0 }
 for _, id in ipairs(recipients) do out[#out + 1] = id end
 return out
