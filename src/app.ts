@@ -3,8 +3,7 @@
 // listen and graceful shutdown.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
-import { pino, type Logger } from 'pino';
-import { v4 as uuidv4 } from 'uuid';
+import { pino, type DestinationStream, type Logger } from 'pino';
 import type { Config } from './config.js';
 import { createRedis, type RedisClient } from './redis/client.js';
 import { meshKeys } from './redis/keys.js';
@@ -14,8 +13,10 @@ import { InstanceService } from './registry/instances.js';
 import { Maintenance } from './registry/maintenance.js';
 import { MessageService } from './registry/messages.js';
 import { WakeBus } from './registry/wakeups.js';
+import { SendRateLimiter } from './registry/ratelimit.js';
 import { Auth } from './http/plugins/auth.js';
 import errorsPlugin from './http/plugins/errors.js';
+import securityPlugin, { clientErrorHandler, genRequestId } from './http/plugins/security.js';
 import { healthRoutes } from './http/routes/health.js';
 import { messageRoutes } from './http/routes/messages.js';
 import { registryRoutes } from './http/routes/registry.js';
@@ -43,12 +44,23 @@ export interface BuildOptions {
   maintenance?: boolean;
 }
 
-export function createLogger(config: Config): Logger {
-  return pino({
+/** Header and body fields holding secrets: censored wherever a log line carries them. */
+export const REDACTED_LOG_PATHS = [
+  'req.headers.authorization',
+  'req.headers["x-instance-token"]',
+  'headers.authorization',
+  'headers["x-instance-token"]',
+  'instance_token',
+  '*.instance_token',
+];
+
+export function createLogger(config: Config, destination?: DestinationStream): Logger {
+  const options = {
     level: config.LOG_LEVEL,
     // Tokens never reach the logs.
-    redact: { paths: ['req.headers.authorization', 'req.headers["x-instance-token"]', 'instance_token'], censor: '[redacted]' },
-  });
+    redact: { paths: REDACTED_LOG_PATHS, censor: '[redacted]' },
+  };
+  return destination ? pino(options, destination) : pino(options);
 }
 
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
@@ -61,6 +73,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const instances = new InstanceService(ctx);
   const messages = new MessageService(ctx);
   const auth = new Auth(config, instances);
+  const sendLimiter = SendRateLimiter.fromContext(ctx);
   const runMaintenance = options.maintenance ?? config.RUN_MAINTENANCE;
   const bullConnection = runMaintenance
     ? createRedis(config, { name: 'maintenance', maxRetriesPerRequest: null })
@@ -75,8 +88,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     // Instance ids may be 128 chars (ID_PATTERN) but the router's default cut-off is 100: longer
     // ids got 414 on every /messages/{id} and /registry/.../{id} route. Leave validation to zod.
     maxParamLength: 512,
-    requestIdHeader: 'x-request-id',
-    genReqId: () => uuidv4(),
+    // x-request-id is honoured only when it is a short token (see genRequestId).
+    requestIdHeader: false,
+    genReqId: genRequestId,
+    clientErrorHandler,
     forceCloseConnections: 'idle',
     return503OnClosing: true,
   });
@@ -104,6 +119,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   });
 
   await app.register(errorsPlugin);
+  // Headers, CORS and the auth guard hook: before any route, so every route gets them.
+  await app.register(securityPlugin, { config, auth });
   await app.register(healthRoutes, {
     redis,
     instances,
@@ -113,7 +130,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     startedAt: Date.now(),
   });
   await app.register(registryRoutes, { instances, auth });
-  await app.register(messageRoutes, { messages, wake, auth, config });
+  await app.register(messageRoutes, { messages, wake, auth, config, sendLimiter });
 
   await wake.start();
   await maintenance?.start();

@@ -55,6 +55,14 @@ export const configSchema = z
     AUTH_TOKENS: csv.default([]),
     ADMIN_TOKENS: csv.default([]),
     METRICS_TOKEN: z.string().optional(),
+    // Per-instance send rate limit (token bucket in Redis, shared by all replicas). 0 = off.
+    SEND_RATE_PER_SEC: z.coerce.number().min(0).max(1_000_000).default(0),
+    // Bucket size (sends allowed in a burst); default: the rate rounded up, at least 1.
+    SEND_BURST: z.coerce.number().int().min(1).max(1_000_000).optional(),
+    // Browser origins allowed by CORS (comma-separated, or *). Unset: no CORS headers at all.
+    CORS_ORIGINS: csv
+      .pipe(z.array(z.string().regex(/^(\*|https?:\/\/[^\s/]+)$/, 'expected * or origins like https://app.example.com')))
+      .optional(),
     RUN_MAINTENANCE: bool.default(true),
   })
   .superRefine((c, ctx) => {
@@ -71,6 +79,13 @@ export const configSchema = z
         path: ['REDIS_CLUSTER_NODES'],
         message: 'set either REDIS_SENTINELS or REDIS_CLUSTER_NODES, not both',
       });
+    }
+    for (const name of ['AUTH_TOKENS', 'ADMIN_TOKENS'] as const) {
+      // A bearer is one run of non-space characters (at most 512, see http/plugins/auth.ts):
+      // anything else could never be presented, so refuse it instead of failing every request.
+      if (c[name].some((t) => !/^\S{1,512}$/.test(t))) {
+        ctx.addIssue({ code: 'custom', path: [name], message: 'tokens must be 1-512 characters without spaces' });
+      }
     }
     if (c.AUTH_MODE === 'token' && c.AUTH_TOKENS.length === 0) {
       ctx.addIssue({

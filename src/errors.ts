@@ -42,6 +42,14 @@ export const errors = {
   timeout: (message: string) => new MeshError(504, 'timeout', message),
   unavailable: (message = 'Redis is unavailable; retry shortly') =>
     new MeshError(503, 'unavailable', message, {}, { 'retry-after': '1' }),
+  rateLimited: (id: string, retryAfterMs: number) =>
+    new MeshError(
+      429,
+      'rate_limited',
+      `Instance '${id}' is sending faster than allowed (SEND_RATE_PER_SEC); retry later`,
+      { retry_after_ms: retryAfterMs },
+      { 'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) },
+    ),
   payloadTooLarge: (limit: number) =>
     new MeshError(413, 'payload_too_large', `Payload exceeds the limit of ${limit} bytes`, { limit }),
 };

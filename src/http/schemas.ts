@@ -26,11 +26,13 @@ export const hostname = z.union([
 
 export const timestamp = z.string().meta({ description: 'RFC 3339 UTC timestamp', example: '2026-11-27T10:00:00.123Z' });
 
+const utf8 = new TextEncoder();
 const metricValue = z.union([z.string().max(1024), z.number(), z.boolean(), z.null()]);
 export const metrics = z
   .record(z.string().min(1).max(128), metricValue)
   .refine((m) => Object.keys(m).length <= 64, 'at most 64 keys')
-  .refine((m) => JSON.stringify(m).length <= 4096, 'at most 4 KiB when serialized');
+  // Bytes, not UTF-16 units: 4096 non-ASCII characters would otherwise store up to 12 KiB.
+  .refine((m) => utf8.encode(JSON.stringify(m)).length <= 4096, 'at most 4 KiB when serialized');
 
 export const meshInstance = z.object({
   instance_id: z.string(),

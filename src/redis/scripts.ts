@@ -22,6 +22,7 @@ export const SCRIPT_KEYS = {
   'expire-messages': 3,
   'live-count': 1,
   peek: 2,
+  'rate-limit': 1,
 } as const;
 
 export type ScriptName = keyof typeof SCRIPT_KEYS;

@@ -97,7 +97,7 @@ export class InstanceService {
     // and every peer's `is_leader` come from the same snapshot.
     const listing = await this.list();
     return {
-      created: reply[4] === 1,
+      created: reply[3] === 1,
       leader_id: listing.leader_id,
       leader_term: listing.leader_term,
       peers: listing.instances,

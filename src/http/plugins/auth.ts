@@ -4,6 +4,9 @@
 //   token:    every API call needs a bearer from AUTH_TOKENS or ADMIN_TOKENS
 //   instance: register needs a registration bearer (AUTH_TOKENS) when configured and returns an
 //             instance token; acting as an instance needs that instance's token (or an admin token)
+// Routes call forRegister/forRead/forInstance; on top of that, plugins/security.ts runs guard() on
+// every route (so a route that forgets its check is still closed): probes stay open, token mode
+// needs a shared/admin bearer, instance mode needs some valid bearer except for register.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { Config } from '../../config.js';
@@ -46,9 +49,18 @@ export interface RegisterGrant {
   token: string | null;
 }
 
+/** Who presented the request's bearer: resolved once per request (WeakMap), then reused. */
+type Principal =
+  | { kind: 'none' }
+  | { kind: 'admin' }
+  | { kind: 'shared' }
+  | { kind: 'instance'; id: string; tokenHash: string }
+  | { kind: 'unknown' };
+
 export class Auth {
   private readonly shared: TokenSet;
   private readonly admins: TokenSet;
+  private readonly principals = new WeakMap<FastifyRequest, Principal>();
 
   constructor(
     private readonly config: Config,
@@ -87,6 +99,38 @@ export class Auth {
     };
   }
 
+  /** Instance mode: what the bearer is (admin, shared, a live registration's token, or unknown). */
+  private async principal(request: FastifyRequest): Promise<Principal> {
+    const cached = this.principals.get(request);
+    if (cached) return cached;
+    const bearer = bearerOf(request);
+    let p: Principal;
+    if (!bearer) p = { kind: 'none' };
+    else if (this.admins.has(bearer)) p = { kind: 'admin' };
+    else if (this.shared.has(bearer)) p = { kind: 'shared' };
+    else {
+      const tokenHash = hashToken(bearer);
+      const owner = await this.instances.tokenOwner(tokenHash);
+      p = owner === null ? { kind: 'unknown' } : { kind: 'instance', id: owner, tokenHash };
+    }
+    this.principals.set(request, p);
+    return p;
+  }
+
+  /**
+   * Baseline for every non-public route (plugins/security.ts): token mode needs a shared or admin
+   * bearer; instance mode needs any valid bearer, except register, which decides for itself.
+   */
+  async guard(request: FastifyRequest, isRegister: boolean): Promise<void> {
+    if (this.mode === 'none') return;
+    if (this.mode === 'token') {
+      this.requireShared(request);
+      return;
+    }
+    if (isRegister) return;
+    await this.forRead(request);
+  }
+
   /** Reading the registry: any valid token in token/instance mode. */
   async forRead(request: FastifyRequest): Promise<void> {
     if (this.mode === 'none') return;
@@ -94,10 +138,8 @@ export class Auth {
       this.requireShared(request);
       return;
     }
-    const bearer = bearerOf(request);
-    if (!bearer) throw errors.unauthorized();
-    if (this.admins.has(bearer) || this.shared.has(bearer)) return;
-    if ((await this.instances.tokenOwner(hashToken(bearer))) === null) throw errors.unauthorized();
+    const p = await this.principal(request);
+    if (p.kind === 'none' || p.kind === 'unknown') throw errors.unauthorized();
   }
 
   /** Acting as instance `id` (heartbeat, deregister, send as, fetch, ack, stream). */
@@ -107,12 +149,13 @@ export class Auth {
       this.requireShared(request);
       return { enforce: false };
     }
-    const bearer = bearerOf(request);
-    if (!bearer) throw errors.unauthorized('This route needs the instance token returned by register');
-    if (this.admins.has(bearer)) return { enforce: false, admin: true };
-    const owner = await this.instances.tokenOwner(hashToken(bearer));
-    if (owner === null) throw errors.unauthorized('Unknown or revoked instance token');
-    if (owner !== id) throw errors.forbidden(`This token does not grant access to instance '${id}'`);
-    return { enforce: false };
+    const p = await this.principal(request);
+    if (p.kind === 'none') throw errors.unauthorized('This route needs the instance token returned by register');
+    if (p.kind === 'admin') return { enforce: false, admin: true };
+    if (p.kind !== 'instance') throw errors.unauthorized('Unknown or revoked instance token');
+    if (p.id !== id) throw errors.forbidden(`This token does not grant access to instance '${id}'`);
+    // Deregister re-checks the token inside its script: the id could have been re-registered by
+    // someone else (new token) between this lookup and the script.
+    return { enforce: true, presentedHash: p.tokenHash };
   }
 }

@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Config } from '../../config.js';
 import type { MessageService } from '../../registry/messages.js';
+import type { SendRateLimiter } from '../../registry/ratelimit.js';
 import type { WakeBus } from '../../registry/wakeups.js';
 import type { Auth } from '../plugins/auth.js';
 import { openSse } from '../sse.js';
@@ -24,11 +25,13 @@ export interface MessageRouteDeps {
   wake: WakeBus;
   auth: Auth;
   config: Config;
+  /** SEND_RATE_PER_SEC: per-sender token bucket; null/absent = no limit. */
+  sendLimiter?: SendRateLimiter | null;
 }
 
 const STREAM_BATCH = 1000;
 
-export const messageRoutes: FastifyPluginAsyncZod<MessageRouteDeps> = async (app, { messages, wake, auth, config }) => {
+export const messageRoutes: FastifyPluginAsyncZod<MessageRouteDeps> = async (app, { messages, wake, auth, config, sendLimiter }) => {
   app.post(
     '/messages/send/:source_id',
     {
@@ -43,6 +46,7 @@ export const messageRoutes: FastifyPluginAsyncZod<MessageRouteDeps> = async (app
     async (request) => {
       const source = request.params.source_id;
       await auth.forInstance(request, source);
+      await sendLimiter?.take(source);
       const b = request.body;
       return messages.send(source, {
         target_instance: b.target_instance ?? null,
@@ -62,12 +66,13 @@ export const messageRoutes: FastifyPluginAsyncZod<MessageRouteDeps> = async (app
         tags: ['messages'],
         params: sourceParams,
         body: requestBody,
-        response: { 200: requestResponse, 400: errorBody, 401: errorBody, 403: errorBody, 404: errorBody, 504: errorBody },
+        response: { 200: requestResponse, 400: errorBody, 401: errorBody, 403: errorBody, 404: errorBody, 429: errorBody, 504: errorBody },
       },
     },
     async (request) => {
       const source = request.params.source_id;
       await auth.forInstance(request, source);
+      await sendLimiter?.take(source);
       const b = request.body;
       return messages.request(
         source,

@@ -1,0 +1,148 @@
+// HTTP hardening in one place: security headers (helmet), CORS (only when CORS_ORIGINS is set), no
+// caching of API answers (they carry instance tokens and live state), sane request ids, a JSON
+// answer for requests Node's HTTP parser rejects, and the auth guard that runs on every route.
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { v4 as uuidv4 } from 'uuid';
+import type { Config } from '../../config.js';
+import type { Auth } from './auth.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** 'public': no bearer needed in any AUTH_MODE (probes; the route does its own check, if any). */
+    auth?: 'public';
+  }
+}
+
+/** Open in every mode: probes, and /metrics, which checks METRICS_TOKEN itself. */
+export const PUBLIC_ROUTES: ReadonlySet<string> = new Set(['/health', '/livez', '/readyz', '/metrics']);
+/** Checks its own registration bearer (and the live id's instance token) in the handler. */
+const REGISTER_ROUTE = '/registry/register';
+/** Swagger UI, if mounted: gets a CSP that lets its own scripts, styles and images load. */
+export const DOCS_PREFIX = '/docs';
+
+const isDocs = (req: IncomingMessage): boolean => {
+  const url = req.url ?? '';
+  return url === DOCS_PREFIX || url.startsWith(`${DOCS_PREFIX}/`) || url.startsWith(`${DOCS_PREFIX}?`);
+};
+
+// JSON needs no scripts, styles, frames or forms: an API answer rendered by a browser runs nothing.
+const API_CSP: Record<string, string> = {
+  'default-src': "'none'",
+  'base-uri': "'none'",
+  'font-src': "'none'",
+  'form-action': "'none'",
+  'frame-ancestors': "'none'",
+  'img-src': "'none'",
+  'object-src': "'none'",
+  'script-src': "'none'",
+  'script-src-attr': "'none'",
+  'style-src': "'none'",
+};
+// What @fastify/swagger-ui's own staticCSP allows (its page loads self-hosted scripts only).
+const DOCS_CSP: Record<string, string> = {
+  'default-src': "'self'",
+  'base-uri': "'self'",
+  'font-src': "'self' https: data:",
+  'form-action': "'self'",
+  'frame-ancestors': "'self'",
+  'img-src': "'self' data: validator.swagger.io",
+  'object-src': "'none'",
+  'script-src': "'self'",
+  'script-src-attr': "'none'",
+  'style-src': "'self' https: 'unsafe-inline'",
+};
+
+const cspDirectives = Object.fromEntries(
+  Object.keys(API_CSP).map((name) => [name, [(req: IncomingMessage) => (isDocs(req) ? DOCS_CSP : API_CSP)[name]!]]),
+);
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * Fastify `genReqId`: keeps a caller's x-request-id only when it is a short token, so a hostile
+ * value (newlines, megabytes) is neither echoed in a response header nor written to the logs.
+ */
+export function genRequestId(req: IncomingMessage): string {
+  const given = req.headers['x-request-id'];
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : uuidv4();
+}
+
+/**
+ * Fastify `clientErrorHandler`: requests Node's parser rejects (bad request line, invalid header
+ * bytes, oversized headers) get the same `{error, code}` JSON as everything else.
+ */
+export function clientErrorHandler(this: FastifyInstance, err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, text, body] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request Header Fields Too Large', { error: 'Request headers are too large', code: 'headers_too_large' }]
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', { error: 'Request timed out', code: 'request_timeout' }]
+        : [400, 'Bad Request', { error: 'Malformed HTTP request', code: 'bad_request' }];
+  this.log.debug({ err: { code: err.code, message: err.message } }, 'client error');
+  if (socket.writable) {
+    const json = JSON.stringify(body);
+    socket.write(
+      `HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n\r\n${json}`,
+    );
+  }
+  socket.destroy();
+}
+
+export interface SecurityOptions {
+  config: Config;
+  auth: Auth;
+}
+
+function guardApplies(request: FastifyRequest): 'skip' | 'register' | 'guard' {
+  const url = request.routeOptions.url;
+  // No route matched: the JSON 404 says no more than an unknown route exists.
+  if (url === undefined) return 'skip';
+  // CORS preflights never carry credentials (@fastify/cors answers them before this hook).
+  if (request.method === 'OPTIONS') return 'skip';
+  if (PUBLIC_ROUTES.has(url) || request.routeOptions.config.auth === 'public') return 'skip';
+  return url === REGISTER_ROUTE ? 'register' : 'guard';
+}
+
+async function securityPlugin(app: FastifyInstance, { config, auth }: SecurityOptions): Promise<void> {
+  await app.register(helmet, {
+    global: true,
+    contentSecurityPolicy: { useDefaults: false, directives: cspDirectives },
+    // Not an HTML site: no need to open cross-origin isolation, but keep framing and sniffing shut.
+    crossOriginEmbedderPolicy: false,
+    frameguard: { action: 'deny' },
+    referrerPolicy: { policy: 'no-referrer' },
+  });
+
+  if (config.CORS_ORIGINS && config.CORS_ORIGINS.length > 0) {
+    const origins = config.CORS_ORIGINS;
+    await app.register(cors, {
+      origin: origins.includes('*') ? '*' : origins,
+      methods: ['GET', 'POST', 'DELETE'],
+      allowedHeaders: ['authorization', 'content-type', 'x-instance-token', 'x-request-id', 'last-event-id'],
+      exposedHeaders: ['x-request-id', 'retry-after'],
+      // Bearer tokens travel in headers, never cookies: credentialed CORS is never needed.
+      credentials: false,
+      maxAge: 600,
+    });
+  }
+
+  app.addHook('onRequest', async (request) => {
+    const what = guardApplies(request);
+    if (what !== 'skip') await auth.guard(request, what === 'register');
+  });
+
+  app.addHook('onSend', async (request, reply, payload) => {
+    // Answers hold live state and, from register, a one-time instance token: no cache may keep them.
+    if (!reply.hasHeader('cache-control') && !isDocs(request.raw)) reply.header('cache-control', 'no-store');
+    return payload;
+  });
+}
+
+export default fp(securityPlugin, { name: 'security', dependencies: ['errors'] });
+
