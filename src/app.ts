@@ -20,6 +20,11 @@ import securityPlugin, { clientErrorHandler, genRequestId } from './http/plugins
 import { healthRoutes } from './http/routes/health.js';
 import { messageRoutes } from './http/routes/messages.js';
 import { registryRoutes } from './http/routes/registry.js';
+import metricsPlugin from './http/plugins/metrics.js';
+import openapiPlugin from './http/plugins/openapi.js';
+import { eventRoutes } from './http/routes/events.js';
+import { EventFeed } from './registry/events.js';
+import { RegistryStats } from './registry/stats.js';
 import { VERSION } from './version.js';
 
 export interface AppServices {
@@ -121,6 +126,18 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(errorsPlugin);
   // Headers, CORS and the auth guard hook: before any route, so every route gets them.
   await app.register(securityPlugin, { config, auth });
+  // OpenAPI before every route: it learns them (and adds the common error answers) in onRoute.
+  await app.register(openapiPlugin, { config, version: VERSION });
+  await app.register(metricsPlugin, {
+    config,
+    instances,
+    messages,
+    maintenance,
+    wake,
+    scripts: ctx.scripts,
+    stats: new RegistryStats(ctx),
+    version: VERSION,
+  });
   await app.register(healthRoutes, {
     redis,
     instances,
@@ -131,6 +148,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   });
   await app.register(registryRoutes, { instances, auth });
   await app.register(messageRoutes, { messages, wake, auth, config, sendLimiter });
+
+  await app.register(eventRoutes, { feed: new EventFeed(ctx), wake, auth, config });
 
   await wake.start();
   await maintenance?.start();

@@ -22,6 +22,7 @@ export const SCRIPT_KEYS = {
   'expire-messages': 3,
   'live-count': 1,
   peek: 2,
+  stats: 7,
   'rate-limit': 1,
 } as const;
 
@@ -37,9 +38,16 @@ export function loadScriptSource(name: string): string {
 type Arg = string | number;
 type ScriptFn = (...args: Arg[]) => Promise<unknown>;
 
+/**
+ * Told about every script call once it settles (metrics: Redis latency per script). `error` is null
+ * on success. Observers must be cheap; anything they throw is swallowed.
+ */
+export type ScriptObserver = (name: ScriptName, durationMs: number, error: unknown) => void;
+
 /** Calls registered scripts by name; one instance per Redis client. */
 export class Scripts {
   private readonly fns = new Map<ScriptName, ScriptFn>();
+  private readonly observers = new Set<ScriptObserver>();
 
   constructor(readonly client: RedisClient) {
     for (const [name, numberOfKeys] of Object.entries(SCRIPT_KEYS) as [ScriptName, number][]) {
@@ -57,6 +65,35 @@ export class Scripts {
     if (keys.length !== SCRIPT_KEYS[name]) {
       throw new Error(`script ${name} takes ${SCRIPT_KEYS[name]} keys, got ${keys.length}`);
     }
-    return fn(...keys, ...args);
+    if (this.observers.size === 0) return fn(...keys, ...args);
+    const started = performance.now();
+    return fn(...keys, ...args).then(
+      (reply) => {
+        this.notify(name, performance.now() - started, null);
+        return reply;
+      },
+      (err: unknown) => {
+        this.notify(name, performance.now() - started, err);
+        throw err;
+      },
+    );
+  }
+
+  /** Adds an observer of every script call; returns the function that removes it. */
+  observe(fn: ScriptObserver): () => void {
+    this.observers.add(fn);
+    return () => {
+      this.observers.delete(fn);
+    };
+  }
+
+  private notify(name: ScriptName, durationMs: number, error: unknown): void {
+    for (const fn of this.observers) {
+      try {
+        fn(name, durationMs, error);
+      } catch {
+        // An observer's failure must never fail the Redis call it watched.
+      }
+    }
   }
 }

@@ -34,6 +34,28 @@ export interface HeartbeatResult extends LeaderInfo {
   leaderChanged: boolean;
 }
 
+/** Counters the metrics layer reads (this replica's share); the registry has no metrics dependency. */
+export interface InstanceCounters {
+  /** New members (a fresh id, or one whose previous record had lapsed). */
+  registered: number;
+  /** Live members registering again (refresh). */
+  refreshed: number;
+  /** Registrations refused: the id is live and the caller lacks its token. */
+  conflicts: number;
+  heartbeats: number;
+  /** Heartbeats for unknown or lapsed ids (answered 404: re-register). */
+  heartbeatsUnknown: number;
+  deregistered: number;
+  /** Deregistrations of unknown or already lapsed ids. */
+  deregisterUnknown: number;
+  /** Lapsed members removed by cleanup batches run on this replica. */
+  expired: number;
+  /** Changes of leader (elections and vacancies) decided by scripts this replica ran. */
+  leaderChanges: number;
+  /** Heartbeats that changed the reported status (recorded as `updated` events). */
+  statusChanges: number;
+}
+
 export interface ListOptions {
   capability?: string;
   after?: string;
@@ -66,6 +88,19 @@ function toInstance(row: Row, leaderId: string | null): MeshInstance {
 const leaderOf = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 
 export class InstanceService {
+  readonly counters: InstanceCounters = {
+    registered: 0,
+    refreshed: 0,
+    conflicts: 0,
+    heartbeats: 0,
+    heartbeatsUnknown: 0,
+    deregistered: 0,
+    deregisterUnknown: 0,
+    expired: 0,
+    leaderChanges: 0,
+    statusChanges: 0,
+  };
+
   constructor(private readonly ctx: RegistryContext) {}
 
   private get eventsMax(): number {
@@ -90,8 +125,14 @@ export class InstanceService {
         own.presentedHash ?? '',
         own.enforce ? '1' : '0',
       ],
-    )) as [number, string | false, number, number, number];
-    if (reply[0] === -1) throw errors.idInUse(input.instance_id);
+    )) as [number, string | false, number, number, number, number];
+    if (reply[0] === -1) {
+      this.counters.conflicts++;
+      throw errors.idInUse(input.instance_id);
+    }
+    if (reply[3] === 1) this.counters.registered++;
+    else this.counters.refreshed++;
+    if (reply[5] === 1) this.counters.leaderChanges++;
     this.ctx.wake.events();
     // Peers come from a listing after the write: it carries its own leader so that `leader_id`
     // and every peer's `is_leader` come from the same snapshot.
@@ -110,9 +151,15 @@ export class InstanceService {
       'heartbeat',
       [keys.inst(id), keys.deadlines, keys.leader, keys.term, keys.events],
       [keys.prefix, id, config.STALE_TIMEOUT_MS, status, metrics ? JSON.stringify(metrics) : '', this.eventsMax],
-    )) as [number, string | false, number, number];
+    )) as [number, string | false, number, number, number];
     const leaderChanged = reply[3] === 1;
-    if (leaderChanged) this.ctx.wake.events();
+    const statusChanged = reply[4] === 1;
+    if (reply[0] === 1) this.counters.heartbeats++;
+    else this.counters.heartbeatsUnknown++;
+    if (leaderChanged) this.counters.leaderChanges++;
+    if (statusChanged) this.counters.statusChanges++;
+    // Watchers of /registry/events learn about a new leader or a changed status.
+    if (leaderChanged || statusChanged) this.ctx.wake.events();
     return { found: reply[0] === 1, leader_id: leaderOf(reply[1]), leader_term: reply[2], leaderChanged };
   }
 
@@ -123,8 +170,11 @@ export class InstanceService {
       'deregister',
       [keys.inst(id), keys.deadlines, keys.leader, keys.term, keys.events],
       [keys.prefix, id, this.eventsMax, own.presentedHash ?? '', own.enforce ? '1' : '0', own.admin ? '1' : '0'],
-    )) as [number, string | false, number];
+    )) as [number, string | false, number, number];
     if (reply[0] === -1) throw errors.forbidden(`Only the holder of instance '${id}' token may deregister it`);
+    if (reply[0] === 1) this.counters.deregistered++;
+    else this.counters.deregisterUnknown++;
+    if (reply[3] === 1) this.counters.leaderChanges++;
     this.ctx.wake.events();
     return reply[0] === 1;
   }
@@ -153,7 +203,10 @@ export class InstanceService {
       [keys.prefix, this.eventsMax, mode, arg, after, limit],
     )) as unknown[];
     const leaderId = leaderOf(reply[0]);
-    if (reply[2] === 1) this.ctx.wake.events();
+    if (reply[2] === 1) {
+      this.counters.leaderChanges++;
+      this.ctx.wake.events();
+    }
     const rows = reply.slice(5) as Row[];
     return {
       leader_id: leaderId,
@@ -173,6 +226,8 @@ export class InstanceService {
     )) as [number, number, string | false, number, number, ...string[]];
     const removed = reply.slice(5) as string[];
     const leaderChanged = reply[4] === 1;
+    this.counters.expired += removed.length;
+    if (leaderChanged) this.counters.leaderChanges++;
     if (removed.length > 0 || leaderChanged) this.ctx.wake.events();
     return { removed, more: reply[1] === 1, leaderChanged };
   }

@@ -26,13 +26,20 @@ export const healthRoutes: FastifyPluginAsyncZod<HealthDeps> = async (app, deps)
     }
   };
 
-  app.get('/livez', { schema: { tags: ['health'], response: { 200: probeResponse } }, logLevel: 'warn' }, async () => ({
+  app.get('/livez', { schema: { summary: 'Liveness: the process answers', tags: ['health'], response: { 200: probeResponse } }, logLevel: 'warn' }, async () => ({
     status: 'ok',
   }));
 
   app.get(
     '/readyz',
-    { schema: { tags: ['health'], response: { 200: probeResponse, 503: probeResponse } }, logLevel: 'warn' },
+    {
+      schema: {
+        summary: 'Readiness: Redis answers and the replica is not shutting down',
+        tags: ['health'],
+        response: { 200: probeResponse, 503: probeResponse },
+      },
+      logLevel: 'warn',
+    },
     async (_request, reply) => {
       const problem = await ready();
       if (problem) {
@@ -45,7 +52,14 @@ export const healthRoutes: FastifyPluginAsyncZod<HealthDeps> = async (app, deps)
 
   app.get(
     '/health',
-    { schema: { tags: ['health'], response: { 200: healthResponse, 503: errorBody } }, logLevel: 'warn' },
+    {
+      schema: {
+        summary: 'Seed-compatible health: version, uptime and live instances (503 when not ready)',
+        tags: ['health'],
+        response: { 200: healthResponse, 503: errorBody },
+      },
+      logLevel: 'warn',
+    },
     async (_request, reply) => {
       const problem = await ready();
       if (problem) {

@@ -8,7 +8,8 @@
   ARGV[4] token hash presented ('' = none)  ARGV[5] '1' to require the instance's token
           ARGV[6] '1' when the caller is an admin (token check skipped)
 
-  Returns { code, leader|false, term }; code 1 removed, 0 unknown/lapsed, -1 token mismatch
+  Returns { code, leader|false, term, leader_changed(0/1) }
+    code 1 removed, 0 unknown/lapsed, -1 token mismatch
 ]]
 -- @include "base"
 
@@ -16,13 +17,13 @@ local P, id = ARGV[1], ARGV[2]
 local maxlen = tonumber(ARGV[3])
 local now = nowMs()
 if redis.call('EXISTS', KEYS[1]) == 0 then
-  return { 0, false, currentTerm(P) }
+  return { 0, false, currentTerm(P), 0 }
 end
 local live = isLive(P, id, now)
 if live and ARGV[5] == '1' and ARGV[6] ~= '1' then
   local tok = redis.call('HGET', KEYS[1], 'tok')
-  if tok and tok ~= ARGV[4] then return { -1, false, currentTerm(P) } end
+  if tok and tok ~= ARGV[4] then return { -1, false, currentTerm(P), 0 } end
 end
 purgeMember(P, id, live and 'deregistered' or 'expired', maxlen)
-local leader, term = ensureLeader(P, now, maxlen)
-return { live and 1 or 0, leader, term }
+local leader, term, changed = ensureLeader(P, now, maxlen)
+return { live and 1 or 0, leader, term, changed and 1 or 0 }

@@ -13,7 +13,7 @@
   ARGV[10] token hash presented by the caller ('' = none)
   ARGV[11] '1' when a live id may only be re-registered by its token holder
 
-  Returns { code, leader|false, term, created(0/1), created_at_ms }
+  Returns { code, leader|false, term, created(0/1), created_at_ms, leader_changed(0/1) }
     code 1 ok, -1 id in use (live, token missing or wrong)
 ]]
 -- @include "base"
@@ -27,7 +27,7 @@ local live = isLive(P, id, now)
 if live and ARGV[11] == '1' then
   local tok = redis.call('HGET', inst, 'tok')
   if tok and tok ~= ARGV[10] then
-    return { -1, false, 0, 0, 0 }
+    return { -1, false, 0, 0, 0, 0 }
   end
 end
 
@@ -65,5 +65,5 @@ for _, c in ipairs(cjson.decode(ARGV[5])) do
 end
 redis.call('ZADD', KEYS[2], now + tonumber(ARGV[7]), id)
 
-local leader, term = ensureLeader(P, now, maxlen)
-return { 1, leader, term, created, tonumber(redis.call('HGET', inst, 'created')) }
+local leader, term, changed = ensureLeader(P, now, maxlen)
+return { 1, leader, term, created, tonumber(redis.call('HGET', inst, 'created')), changed and 1 or 0 }

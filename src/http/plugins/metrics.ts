@@ -1,0 +1,286 @@
+// GET /metrics in the Prometheus text format (prom-client).
+//  - mesh_* metrics live in a Registry of this app's own, so several apps in one process (tests,
+//    embedding) never share or clash; process_* / nodejs_* (CPU, memory, GC, event-loop lag) are
+//    facts about the process and come from one process-wide Registry appended to every scrape (its
+//    GC observer and event-loop monitor cannot be released, so one per app would leak).
+//  - Counters are this replica's share (sum them across replicas); they read the services' own
+//    counters at scrape time, so the registry code has no metrics dependency.
+//  - Registry-wide gauges (live instances, leader, term, inbox depth, stream lengths) are read FROM
+//    REDIS at scrape time by one read-only script, so every replica reports the same truth.
+// With METRICS_TOKEN set, a scrape needs `Authorization: Bearer <METRICS_TOKEN>` (401 otherwise).
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { z } from 'zod';
+import type { Config } from '../../config.js';
+import { MeshError } from '../../errors.js';
+import type { Scripts } from '../../redis/scripts.js';
+import type { InstanceService } from '../../registry/instances.js';
+import type { Maintenance } from '../../registry/maintenance.js';
+import type { MessageService } from '../../registry/messages.js';
+import type { RegistryStats } from '../../registry/stats.js';
+import type { WakeBus } from '../../registry/wakeups.js';
+import { errorBody } from '../schemas.js';
+
+export interface MetricsDeps {
+  config: Config;
+  instances: InstanceService;
+  messages: MessageService;
+  maintenance: Maintenance | null;
+  wake: WakeBus;
+  scripts: Scripts;
+  stats: RegistryStats;
+  version: string;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** This app's own prom-client registry (mesh_* metrics). */
+    metricsRegistry: Registry;
+  }
+}
+
+const HTTP_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+const REDIS_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+let processRegistry: Registry | null = null;
+
+/** process_* and nodejs_* metrics (event-loop lag included), collected once per process. */
+export function processMetricsRegistry(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
+}
+
+const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
+
+function bearerMatches(request: FastifyRequest, expected: Buffer): boolean {
+  const h = request.headers.authorization;
+  const m = h ? /^Bearer\s+(\S{1,512})\s*$/i.exec(h) : null;
+  // Compare digests: constant time whatever the lengths.
+  return m !== null && timingSafeEqual(digest(m[1]!), expected);
+}
+
+async function metricsPlugin(app: FastifyInstance, deps: MetricsDeps): Promise<void> {
+  const { instances, messages, maintenance, wake, scripts, stats } = deps;
+  const registry = new Registry();
+  const registers = [registry];
+  app.decorate('metricsRegistry', registry);
+
+  // ---- HTTP ---------------------------------------------------------------------------------
+  const httpDuration = new Histogram({
+    name: 'mesh_http_request_duration_seconds',
+    help: 'HTTP request duration by route pattern, method and status (SSE streams and long-polls: their whole life; 499: client left first)',
+    labelNames: ['route', 'method', 'status_code'] as const,
+    buckets: HTTP_BUCKETS,
+    registers,
+  });
+  const observed = new WeakSet<FastifyRequest>();
+  const observe = (request: FastifyRequest, status: string, ms: number) => {
+    observed.add(request);
+    // The route pattern, never the raw URL: ids in paths would explode the label set.
+    const route = request.routeOptions.url ?? 'unmatched';
+    httpDuration.observe({ route, method: request.method, status_code: status }, ms / 1000);
+  };
+  app.addHook('onRequest', async (request, reply) => {
+    // Hijacked replies (SSE streams) never reach onResponse: they are measured when the socket
+    // closes, as is a request whose client went away before any answer (status 499, as nginx).
+    reply.raw.once('close', () => {
+      if (observed.has(request)) return;
+      observe(request, reply.raw.headersSent ? String(reply.raw.statusCode) : '499', reply.elapsedTime);
+    });
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    if (!observed.has(request)) observe(request, String(reply.statusCode), reply.elapsedTime);
+  });
+
+  // ---- Redis script latency -------------------------------------------------------------------
+  const scriptDuration = new Histogram({
+    name: 'mesh_redis_script_duration_seconds',
+    help: 'Latency of Lua script calls to Redis (round trip included) by script and outcome',
+    labelNames: ['script', 'outcome'] as const,
+    buckets: REDIS_BUCKETS,
+    registers,
+  });
+  const unobserve = scripts.observe((name, ms, err) => {
+    scriptDuration.observe({ script: name, outcome: err === null ? 'ok' : 'error' }, ms / 1000);
+  });
+  app.addHook('onClose', async () => unobserve());
+
+  // ---- Counters: this replica's share, read from the services at scrape time ------------------
+  const ic = instances.counters;
+  new Counter({
+    name: 'mesh_registrations_total',
+    help: 'Register calls by result: created (new member), refreshed (live member again), conflict (409)',
+    labelNames: ['result'] as const,
+    registers,
+    collect() {
+      this.reset();
+      this.inc({ result: 'created' }, ic.registered);
+      this.inc({ result: 'refreshed' }, ic.refreshed);
+      this.inc({ result: 'conflict' }, ic.conflicts);
+    },
+  });
+  new Counter({
+    name: 'mesh_heartbeats_total',
+    help: 'Heartbeats by result: ok, or unknown (id unknown or lapsed: answered 404)',
+    labelNames: ['result'] as const,
+    registers,
+    collect() {
+      this.reset();
+      this.inc({ result: 'ok' }, ic.heartbeats);
+      this.inc({ result: 'unknown' }, ic.heartbeatsUnknown);
+    },
+  });
+  new Counter({
+    name: 'mesh_deregistrations_total',
+    help: 'Deregister calls by result: removed, or unknown (id unknown or already lapsed)',
+    labelNames: ['result'] as const,
+    registers,
+    collect() {
+      this.reset();
+      this.inc({ result: 'removed' }, ic.deregistered);
+      this.inc({ result: 'unknown' }, ic.deregisterUnknown);
+    },
+  });
+  const simple = (name: string, help: string, read: () => number) =>
+    new Counter({
+      name,
+      help,
+      registers,
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
+  simple('mesh_expirations_total', 'Members removed by cleanup because their heartbeat lapsed', () => ic.expired);
+  simple('mesh_leader_changes_total', 'Changes of leader (elections and vacancies) decided by this replica', () => ic.leaderChanges);
+  simple('mesh_status_changes_total', 'Heartbeats that changed an instance status (recorded as updated events)', () => ic.statusChanges);
+
+  const mc = messages.counters;
+  simple('mesh_messages_sent_total', 'Messages accepted by send (one per send, whatever the fan-out)', () => mc.sent);
+  simple('mesh_messages_delivered_total', 'Message copies queued for recipients (broadcasts count each recipient)', () => mc.delivered);
+  simple('mesh_messages_acked_total', 'Message copies acknowledged by their recipient', () => mc.acked);
+  simple('mesh_messages_expired_total', 'Message copies dropped after MESSAGE_TTL_MS', () => mc.expired);
+  simple('mesh_messages_rejected_total', 'Sends refused (unknown source/target, inbox full, too large, no capable instance)', () => mc.rejected);
+
+  const ms = maintenance?.stats;
+  simple('mesh_cleanup_runs_total', 'Maintenance ticks run by this replica (exactly one replica runs each tick)', () => ms?.runs ?? 0);
+  simple('mesh_cleanup_removed_total', 'Lapsed members removed by maintenance ticks run by this replica', () => ms?.removed ?? 0);
+  new Gauge({
+    name: 'mesh_cleanup_last_duration_seconds',
+    help: "Duration of this replica's last maintenance tick (0 before its first)",
+    registers,
+    collect() {
+      this.set((ms?.lastRun?.durationMs ?? 0) / 1000);
+    },
+  });
+
+  // ---- Process-local gauges --------------------------------------------------------------------
+  new Gauge({
+    name: 'mesh_wake_waiters',
+    help: 'Long-polls, streams and request/response calls waiting on this replica',
+    registers,
+    collect() {
+      this.set(wake.waiterCount);
+    },
+  });
+  new Gauge({
+    name: 'mesh_build_info',
+    help: 'Always 1: version and namespace of this replica',
+    labelNames: ['version', 'namespace'] as const,
+    registers,
+  }).set({ version: deps.version, namespace: deps.config.MESH_NAMESPACE }, 1);
+
+  new Gauge({
+    name: 'mesh_inbox_capacity',
+    help: 'INBOX_MAX: messages an inbox holds before sends to it are refused (429 inbox_full)',
+    registers,
+  }).set(deps.config.INBOX_MAX);
+
+  // ---- Registry-wide gauges, read from Redis at scrape time -----------------------------------
+  const redisUp = new Gauge({ name: 'mesh_redis_up', help: '1 when the scrape-time Redis read succeeded', registers });
+  const g = (name: string, help: string) => new Gauge({ name, help, registers });
+  const live = g('mesh_live_instances', 'Members whose heartbeat deadline is in the future (Redis time)');
+  const registered = g('mesh_registered_instances', 'Members in the join index, lapsed ones not yet cleaned up included');
+  const lapsed = g('mesh_lapsed_instances', 'Members whose heartbeat lapsed and that cleanup has not removed yet');
+  const leaderPresent = g('mesh_leader_present', '1 when a live leader holds the seat');
+  const term = g('mesh_leader_term', 'Current leader term (fencing token; +1 at every change of leader)');
+  const leaderInfo = new Gauge({
+    name: 'mesh_leader_info',
+    help: 'Always 1, labelled with the current leader id (absent when there is no live leader)',
+    labelNames: ['leader_id'] as const,
+    registers,
+  });
+  const inboxTotal = g('mesh_inbox_messages', 'Messages waiting in inboxes (sum over the scanned inboxes; broadcasts not included)');
+  const inboxMax = g('mesh_inbox_depth_max', 'Messages waiting in the fullest scanned inbox');
+  const inboxScanned = g('mesh_inboxes_scanned', 'Inboxes looked at by the scrape (bounded; oldest first)');
+  const inboxTruncated = g('mesh_inbox_scan_truncated', '1 when more inboxes hold messages than a scrape scans (depths are lower bounds)');
+  const broadcastLen = g('mesh_broadcast_stream_length', 'Entries in the broadcast stream (not yet consumed by every member or expired)');
+  const eventsLen = g('mesh_events_stream_length', 'Entries retained in the membership events stream (capped at EVENTS_MAXLEN)');
+  const fromRedis = [live, registered, lapsed, leaderPresent, term, inboxTotal, inboxMax, inboxScanned, inboxTruncated, broadcastLen, eventsLen];
+
+  async function readRedis(): Promise<void> {
+    try {
+      const s = await stats.snapshot();
+      live.set(s.live);
+      registered.set(s.registered);
+      lapsed.set(s.lapsed);
+      leaderPresent.set(s.leaderId === null ? 0 : 1);
+      term.set(s.leaderTerm);
+      leaderInfo.reset();
+      if (s.leaderId !== null) leaderInfo.set({ leader_id: s.leaderId }, 1);
+      inboxTotal.set(s.inboxTotal);
+      inboxMax.set(s.inboxMax);
+      inboxScanned.set(s.inboxesScanned);
+      inboxTruncated.set(s.inboxTruncated ? 1 : 0);
+      broadcastLen.set(s.broadcastLength);
+      eventsLen.set(s.eventsLength);
+      redisUp.set(1);
+    } catch (err) {
+      app.log.warn({ err }, 'metrics: scrape-time Redis read failed');
+      // Report no value rather than a stale one.
+      for (const m of fromRedis) m.reset();
+      leaderInfo.reset();
+      redisUp.set(0);
+    }
+  }
+
+  const expected = deps.config.METRICS_TOKEN ? digest(deps.config.METRICS_TOKEN) : null;
+  const proc = processMetricsRegistry();
+
+  app.withTypeProvider<ZodTypeProvider>().get(
+    '/metrics',
+    {
+      logLevel: 'warn',
+      schema: {
+        summary: 'Prometheus metrics (text exposition format 0.0.4)',
+        description: 'With METRICS_TOKEN set, needs `Authorization: Bearer <METRICS_TOKEN>`.',
+        tags: ['operations'],
+        response: {
+          200: {
+            description: 'Prometheus text format',
+            content: { 'text/plain': { schema: z.string() } },
+          },
+          401: errorBody,
+        },
+      },
+    },
+    async (request, reply) => {
+      if (expected && !bearerMatches(request, expected)) {
+        throw new MeshError(401, 'unauthorized', 'Missing or invalid metrics bearer token (METRICS_TOKEN)', {}, {
+          'www-authenticate': 'Bearer realm="metrics"',
+        });
+      }
+      await readRedis();
+      const body = (await registry.metrics()) + (await proc.metrics());
+      return reply.type(registry.contentType).send(body);
+    },
+  );
+}
+
+export default fp(metricsPlugin, { name: 'metrics', dependencies: ['errors'] });

@@ -1,0 +1,98 @@
+// OpenAPI 3 generated from the routes' own zod schemas (@fastify/swagger + the zod type provider's
+// jsonSchemaTransform), served at GET /openapi.json, with browsable docs at GET /docs.
+// Register it BEFORE the routes: both @fastify/swagger and the hook below learn about routes in
+// onRoute.
+//
+// The hook adds the error answers that the errors plugin can give on any route to every route's
+// response schema, so the document lists them without each route repeating them:
+//   500 internal, 503 unavailable (Redis down)       every route
+//   400 invalid_request                               routes that validate params, query, headers or body
+//   413 payload_too_large, 415 unsupported_media_type routes with a body
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { FastifyInstance, RouteOptions } from 'fastify';
+import fp from 'fastify-plugin';
+import { jsonSchemaTransform } from 'fastify-type-provider-zod';
+import type { Config } from '../../config.js';
+import { errorBody } from '../schemas.js';
+
+export interface OpenApiDeps {
+  config: Config;
+  version: string;
+}
+
+export const DOCS_PREFIX = '/docs';
+export const OPENAPI_PATH = '/openapi.json';
+
+type ResponseMap = Record<string, unknown>;
+
+/** Adds the common error responses a route can give to its response schema (declared ones win). */
+export function addCommonErrors(route: Pick<RouteOptions, 'schema' | 'method'>): void {
+  const schema = route.schema as ({ hide?: boolean; response?: ResponseMap } & Record<string, unknown>) | undefined;
+  if (!schema || schema.hide || !schema.response) return;
+  const response: ResponseMap = { ...schema.response };
+  const add = (status: number) => {
+    if (!(status in response) && !(String(status) in response)) response[status] = errorBody;
+  };
+  if (schema.body) {
+    add(413);
+    add(415);
+  }
+  if (schema.body || schema.params || schema.querystring || schema.headers) add(400);
+  add(500);
+  add(503);
+  schema.response = response;
+}
+
+async function openapiPlugin(app: FastifyInstance, { config, version }: OpenApiDeps): Promise<void> {
+  app.addHook('onRoute', (route) => addCommonErrors(route));
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'agent-mesh registry',
+        description:
+          'Redis-backed registry and message mesh for AI agents, wire-compatible with the spec-ai mesh. ' +
+          'Every error is JSON `{error, code, ...}`.',
+        version,
+      },
+      tags: [
+        { name: 'registry', description: 'Membership, heartbeats, leader and the membership feed' },
+        { name: 'messages', description: 'Targeted, broadcast and capability-routed messages' },
+        { name: 'health', description: 'Liveness and readiness' },
+        { name: 'operations', description: 'Metrics for Prometheus' },
+      ],
+      components: {
+        securitySchemes: {
+          bearer: {
+            type: 'http',
+            scheme: 'bearer',
+            description:
+              'AUTH_MODE=token: a token from AUTH_TOKENS/ADMIN_TOKENS. AUTH_MODE=instance: the instance token that ' +
+              'register returned (or an admin token). Not needed with AUTH_MODE=none.',
+          },
+          metricsToken: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'GET /metrics when METRICS_TOKEN is set',
+          },
+        },
+      },
+      ...(config.AUTH_MODE === 'none' ? {} : { security: [{ bearer: [] }] }),
+    },
+    transform: jsonSchemaTransform,
+  });
+
+  await app.register(swaggerUi, {
+    routePrefix: DOCS_PREFIX,
+    logLevel: 'warn',
+    // Headers (CSP included) are the security plugin's job: its /docs policy admits the UI's assets.
+  });
+
+  app.get(OPENAPI_PATH, { schema: { hide: true }, logLevel: 'warn' }, async (_request, reply) =>
+    reply.type('application/json; charset=utf-8').send(JSON.stringify(app.swagger())),
+  );
+}
+
+export default fp(openapiPlugin, { name: 'openapi' });

@@ -1,0 +1,118 @@
+// The membership feed: the Lua scripts XADD joined / left / leader / updated entries to the capped
+// stream `mesh:{ns}:events` in the same step as the change itself, so the feed can never disagree
+// with the registry. Readers page through it by stream id (exclusive), which is what makes a
+// watcher resumable: the id of the last event it saw is all it needs to carry.
+// Waiting for new entries uses the WakeBus (one pub/sub subscription per replica), never a
+// blocking XREAD connection per watcher.
+import { isoFromMs, type RegistryContext } from './context.js';
+
+export const EVENT_TYPES = ['joined', 'left', 'leader', 'updated'] as const;
+export type MeshEventType = (typeof EVENT_TYPES)[number];
+
+export interface MeshEvent {
+  /** Stream entry id (`<ms>-<seq>`): the SSE event id and the resume cursor. */
+  id: string;
+  type: MeshEventType | string;
+  instance_id: string;
+  /** left: deregistered | expired */
+  reason: string | null;
+  /** leader: the new term */
+  term: number | null;
+  /** updated: registration | status */
+  what: string | null;
+  /** updated (what=status): the new status */
+  status: string | null;
+  /** When Redis recorded it (from the entry id), RFC 3339 UTC. */
+  at: string;
+}
+
+/** `0`, `<ms>` or `<ms>-<seq>`: what XRANGE accepts as a start id. */
+export const STREAM_ID = /^\d{1,20}(-\d{1,20})?$/;
+
+export interface ResumeInfo {
+  /**
+   * True when entries after the cursor have been trimmed from the capped stream (EVENTS_MAXLEN):
+   * the watcher missed some changes and should re-read /registry/agents.
+   */
+  gap: boolean;
+}
+
+type Entry = [string, string[]];
+
+function decode([id, flat]: Entry): MeshEvent {
+  const f = new Map<string, string>();
+  for (let i = 0; i + 1 < flat.length; i += 2) f.set(flat[i]!, flat[i + 1]!);
+  const term = f.get('term');
+  return {
+    id,
+    type: f.get('type') ?? 'unknown',
+    instance_id: f.get('instance_id') ?? '',
+    reason: f.get('reason') ?? null,
+    term: term === undefined ? null : Number(term),
+    what: f.get('what') ?? null,
+    status: f.get('status') ?? null,
+    at: isoFromMs(id.split('-')[0]!),
+  };
+}
+
+/** Compares stream ids as (ms, seq); a bare `<ms>` counts as `<ms>-0`. */
+export function compareStreamIds(a: string, b: string): number {
+  const [am = '0', as = '0'] = a.split('-');
+  const [bm = '0', bs = '0'] = b.split('-');
+  const ms = BigInt(am) - BigInt(bm);
+  if (ms !== 0n) return ms < 0n ? -1 : 1;
+  const seq = BigInt(as) - BigInt(bs);
+  return seq === 0n ? 0 : seq < 0n ? -1 : 1;
+}
+
+export class EventFeed {
+  constructor(private readonly ctx: Pick<RegistryContext, 'keys' | 'scripts'>) {}
+
+  private get redis() {
+    return this.ctx.scripts.client;
+  }
+
+  /** Up to `count` events strictly after `afterId`, oldest first. */
+  async read(afterId: string, count: number): Promise<MeshEvent[]> {
+    const entries = (await this.redis.xrange(this.ctx.keys.events, `(${afterId}`, '+', 'COUNT', count)) as Entry[];
+    return entries.map(decode);
+  }
+
+  /** The id of the newest event, or `0-0` when the feed is empty: "start from now". */
+  async lastId(): Promise<string> {
+    const last = (await this.redis.xrevrange(this.ctx.keys.events, '+', '-', 'COUNT', 1)) as Entry[];
+    return last[0]?.[0] ?? '0-0';
+  }
+
+  /**
+   * Whether resuming after `afterId` skips events the capped stream has already trimmed (MAXLEN
+   * trims from the head): true when the cursor is older than the oldest retained entry and
+   * entries have been dropped. It can report a gap that is not one, when the cursor was exactly
+   * the last entry trimmed; a watcher then re-reads /registry/agents once, which is harmless.
+   */
+  async resumeInfo(afterId: string): Promise<ResumeInfo> {
+    if (compareStreamIds(afterId, '0-0') === 0) return { gap: false };
+    let flat: unknown[];
+    try {
+      flat = (await this.redis.xinfo('STREAM', this.ctx.keys.events)) as unknown[];
+    } catch (err) {
+      // No stream yet: nothing was ever recorded, so nothing was trimmed.
+      if (err instanceof Error && /no such key/i.test(err.message)) return { gap: false };
+      throw err;
+    }
+    const info = new Map<string, unknown>();
+    for (let i = 0; i + 1 < flat.length; i += 2) info.set(String(flat[i]), flat[i + 1]);
+    const length = Number(info.get('length') ?? 0);
+    const added = info.get('entries-added');
+    // Redis < 7 does not say how many were ever added: assume some were trimmed.
+    const dropped = added === undefined ? true : Number(added) > length;
+    if (!dropped) return { gap: false };
+    const first = info.get('first-entry');
+    const firstId = Array.isArray(first) && typeof first[0] === 'string' ? first[0] : null;
+    if (firstId === null) {
+      const last = info.get('last-generated-id');
+      return { gap: typeof last === 'string' && compareStreamIds(afterId, last) < 0 };
+    }
+    return { gap: compareStreamIds(afterId, firstId) < 0 };
+  }
+}

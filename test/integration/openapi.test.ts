@@ -1,0 +1,140 @@
+// GET /openapi.json: a valid OpenAPI 3 document generated from the routes' zod schemas that covers
+// every route the app serves (compared with Fastify's own router), with request bodies, parameters,
+// and every status a route can answer, error answers included. GET /docs serves the browsable UI.
+import { validate, compileErrors } from '@readme/openapi-parser';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startMesh, type TestMesh } from '../helpers/app.js';
+
+interface Operation {
+  summary?: string;
+  parameters?: { in: string; name: string }[];
+  requestBody?: { content: Record<string, { schema: unknown }> };
+  responses: Record<string, { description?: string; content?: Record<string, { schema: { properties?: Record<string, unknown> } }> }>;
+}
+interface Document {
+  openapi: string;
+  info: { title: string; version: string };
+  paths: Record<string, Record<string, Operation>>;
+}
+
+/** Routes as the router knows them: parses printRoutes' tree (each child extends its parent's path). */
+function routerRoutes(app: FastifyInstance): { method: string; path: string }[] {
+  const out: { method: string; path: string }[] = [];
+  const stack: string[] = [];
+  for (const line of app.printRoutes({ commonPrefix: false }).split('\n')) {
+    const m = /^((?:[│ ] {3})*)[├└]── (.+?)(?: \(([A-Z, ]+)\))?$/.exec(line);
+    if (!m) continue;
+    const depth = m[1]!.length / 4;
+    stack.length = depth;
+    const path = (stack[depth - 1] ?? '') + m[2]!;
+    stack[depth] = path;
+    for (const method of (m[3] ?? '').split(',').map((s) => s.trim()).filter(Boolean)) out.push({ method, path });
+  }
+  return out;
+}
+
+const isDocRoute = (path: string) => path === '/openapi.json' || path === '/docs' || path.startsWith('/docs/');
+const toOpenApiPath = (path: string) => path.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
+
+let mesh: TestMesh;
+let app: FastifyInstance;
+let doc: Document;
+
+beforeAll(async () => {
+  mesh = await startMesh();
+  app = mesh.apps[0]!;
+  const res = await app.inject({ url: '/openapi.json' });
+  expect(res.statusCode).toBe(200);
+  expect(res.headers['content-type']).toMatch(/application\/json/);
+  doc = res.json() as Document;
+});
+afterAll(async () => {
+  await mesh?.close();
+});
+
+describe('GET /openapi.json', () => {
+  it('is a valid OpenAPI 3 document', async () => {
+    expect(doc.openapi).toMatch(/^3\.\d+\.\d+$/);
+    expect(doc.info.title).toBeTruthy();
+    const result = await validate(structuredClone(doc) as never);
+    expect(result.valid, result.valid ? '' : compileErrors(result)).toBe(true);
+  });
+
+  it('covers every route the router serves, and nothing else', () => {
+    const served = routerRoutes(app).filter((r) => r.method !== 'HEAD' && !isDocRoute(r.path));
+    // Sanity: the parse found the routes we know about.
+    expect(served.length).toBeGreaterThanOrEqual(17);
+    expect(served).toContainEqual({ method: 'GET', path: '/registry/events' });
+    expect(served).toContainEqual({ method: 'POST', path: '/messages/:id/ack' });
+    const missing = served.filter((r) => !doc.paths[toOpenApiPath(r.path)]?.[r.method.toLowerCase()]);
+    expect(missing).toEqual([]);
+    const documented = Object.entries(doc.paths).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`));
+    expect(documented.sort()).toEqual(served.map((r) => `${r.method} ${toOpenApiPath(r.path)}`).sort());
+  });
+
+  it('documents bodies, parameters and every answer, errors included', () => {
+    for (const [path, ops] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(ops)) {
+        const where = `${method.toUpperCase()} ${path}`;
+        expect(op.summary, where).toBeTruthy();
+        const statuses = Object.keys(op.responses);
+        expect(statuses.some((s) => s.startsWith('2')), where).toBe(true);
+        // The errors plugin can answer these on any route.
+        expect(statuses, where).toEqual(expect.arrayContaining(['500', '503']));
+        // Path parameters are declared, and a route that validates input documents its 400.
+        for (const name of [...path.matchAll(/\{(\w+)\}/g)].map((x) => x[1])) {
+          expect(op.parameters?.some((p) => p.in === 'path' && p.name === name), `${where} param ${name}`).toBe(true);
+        }
+        if (op.parameters?.length || op.requestBody) expect(statuses, where).toContain('400');
+        if (op.requestBody) {
+          expect(op.requestBody.content['application/json'], where).toBeTruthy();
+          expect(statuses, where).toEqual(expect.arrayContaining(['413', '415']));
+        }
+        // Every 4xx/5xx is the `{error, code}` shape, but for the answers the wire contract or the
+        // probes fix: heartbeat's 404 `{acknowledged: false, ...}`, deregister's empty 404 and
+        // /readyz's 503 `{status, reason}`.
+        const fixedByContract = (x: string) =>
+          (path === '/readyz' && x === '503') ||
+          (path === '/registry/heartbeat/{id}' && x === '404') ||
+          (path === '/registry/deregister/{id}' && x === '404');
+        for (const s of statuses.filter((x) => /^[45]/.test(x) && !fixedByContract(x))) {
+          const schema = op.responses[s]!.content?.['application/json']?.schema;
+          expect(schema, `${where} ${s}`).toBeTruthy();
+          if (schema) expect(Object.keys(schema.properties ?? {}), `${where} ${s}`).toEqual(expect.arrayContaining(['error', 'code']));
+        }
+      }
+    }
+  });
+
+  it('spells out the contract routes and the additive ones', () => {
+    const register = doc.paths['/registry/register']!.post!;
+    expect(register.requestBody).toBeTruthy();
+    expect(Object.keys(register.responses)).toEqual(expect.arrayContaining(['200', '400', '409']));
+    const hb = doc.paths['/registry/heartbeat/{id}']!.post!;
+    expect(Object.keys(hb.responses)).toEqual(expect.arrayContaining(['200', '404']));
+    expect(Object.keys(doc.paths['/registry/deregister/{id}']!.delete!.responses)).toEqual(expect.arrayContaining(['204', '404']));
+    expect(Object.keys(doc.paths['/messages/send/{source_id}']!.post!.responses)).toEqual(expect.arrayContaining(['200', '400', '429']));
+    const events = doc.paths['/registry/events']!.get!;
+    expect(Object.keys(events.responses['200']!.content ?? {}).sort()).toEqual(['application/json', 'text/event-stream']);
+    expect(events.parameters?.map((p) => `${p.in}:${p.name}`)).toEqual(
+      expect.arrayContaining(['query:since', 'query:format', 'query:wait', 'header:last-event-id']),
+    );
+    const metrics = doc.paths['/metrics']!.get!;
+    expect(Object.keys(metrics.responses['200']!.content ?? {})).toEqual(['text/plain']);
+    expect(Object.keys(metrics.responses)).toContain('401');
+  });
+});
+
+describe('GET /docs', () => {
+  it('serves the browsable documentation', async () => {
+    const res = await app.inject({ url: '/docs' });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toMatch(/text\/html/);
+    expect(res.body).toMatch(/swagger/i);
+    // The UI loads the same document.
+    const json = await app.inject({ url: '/docs/json' });
+    expect(json.statusCode).toBe(200);
+    expect(Object.keys((json.json() as Document).paths).sort()).toEqual(Object.keys(doc.paths).sort());
+  });
+});
