@@ -86,6 +86,13 @@ describe('AUTH_MODE=token', () => {
     for (const p of PROBES) expect((await call(app, 'GET', p)).statusCode, p).toBe(200);
   });
 
+  it('the API description stays open: /openapi.json and /docs hold no mesh data', async () => {
+    expect((await call(app, 'GET', '/openapi.json')).statusCode).toBe(200);
+    const docs = await app.inject({ method: 'GET', url: '/docs/' });
+    expect(docs.statusCode).toBe(200);
+    expect(docs.headers['content-type']).toMatch(/text\/html/);
+  });
+
   it('every other route is 401 JSON without a token, with a wrong one, or with a malformed header', async () => {
     const routes = [
       { method: 'POST' as const, url: '/registry/register', body: registerBody('tok-x') },

@@ -105,7 +105,9 @@ function guardApplies(request: FastifyRequest): 'skip' | 'register' | 'guard' {
   if (url === undefined) return 'skip';
   // CORS preflights never carry credentials (@fastify/cors answers them before this hook).
   if (request.method === 'OPTIONS') return 'skip';
-  if (PUBLIC_ROUTES.has(url) || request.routeOptions.config.auth === 'public') return 'skip';
+  // The API description holds no mesh data; keeping it open lets operators browse /docs in every mode.
+  if (PUBLIC_ROUTES.has(url) || url === '/openapi.json' || url === DOCS_PREFIX || url.startsWith(`${DOCS_PREFIX}/`)) return 'skip';
+  if (request.routeOptions.config.auth === 'public') return 'skip';
   return url === REGISTER_ROUTE ? 'register' : 'guard';
 }
 
