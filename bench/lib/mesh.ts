@@ -1,0 +1,90 @@
+// The registry's own services and scripts, used in-process (no HTTP) where a phase needs Redis-side
+// figures without the replica in between: bulk registration, per-script cost, memory, cleanup.
+// Same code as the replicas run: src/redis/scripts.ts loads the same Lua files.
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { configFrom, type Config } from '../../src/config.js';
+import { meshKeys, type MeshKeys } from '../../src/redis/keys.js';
+import { Scripts } from '../../src/redis/scripts.js';
+import type { RegistryContext } from '../../src/registry/context.js';
+import { InstanceService } from '../../src/registry/instances.js';
+import { MessageService } from '../../src/registry/messages.js';
+import { WakeBus } from '../../src/registry/wakeups.js';
+
+export interface Mesh {
+  redis: Redis;
+  config: Config;
+  keys: MeshKeys;
+  scripts: Scripts;
+  instances: InstanceService;
+  messages: MessageService;
+  close(): Promise<void>;
+}
+
+export function openMesh(redisUrl: string, namespace: string, overrides: Record<string, string | number> = {}): Mesh {
+  const config = configFrom({ REDIS_URL: redisUrl, MESH_NAMESPACE: namespace, ...overrides });
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+  const keys = meshKeys(namespace);
+  const scripts = new Scripts(redis);
+  const wake = new WakeBus(redis, null, keys.wakeChannel, pino({ level: 'silent' }));
+  const ctx: RegistryContext = { config, keys, scripts, wake };
+  return {
+    redis,
+    config,
+    keys,
+    scripts,
+    instances: new InstanceService(ctx),
+    messages: new MessageService(ctx),
+    async close() {
+      await redis.quit();
+    },
+  };
+}
+
+/** A realistic record: 3 capabilities, 2 profiles (status and metrics come with heartbeats). */
+export const CAPS = ['code-review', 'summarize', 'search'];
+export const PROFILES = ['default', 'reviewer'];
+export const STATUS = 'ready';
+export const METRICS = { load: 0.42, queue: 3, tasks_done: 1234 };
+/** The heartbeat body every benchmark sends (the baselines answer a body of the same size). */
+export const HEARTBEAT_BODY = JSON.stringify({ status: STATUS, metrics: METRICS });
+
+export const agentId = (prefix: string, i: number): string => `${prefix}-${String(i).padStart(6, '0')}`;
+
+/**
+ * The register script alone (InstanceService.register also lists all peers afterwards, which is
+ * what the HTTP route needs but not what bulk set-up needs). Argument layout as in
+ * src/registry/instances.ts.
+ */
+export function registerRaw(m: Mesh, id: string, caps = CAPS): Promise<unknown> {
+  const k = m.keys;
+  return m.scripts.run(
+    'register',
+    [k.inst(id), k.deadlines, k.joined, k.leader, k.term, k.seq, k.events, k.broadcast],
+    [k.prefix, id, 'agent-host.example.internal', 8080, JSON.stringify(caps), JSON.stringify(PROFILES), m.config.STALE_TIMEOUT_MS, m.config.EVENTS_MAXLEN, '', '', '0'],
+  );
+}
+
+/** Runs `fn(i)` for i in [from, to) with at most `window` calls in flight (ioredis pipelines them). */
+export async function inFlight(from: number, to: number, window: number, fn: (i: number) => Promise<unknown>): Promise<void> {
+  let next = from;
+  const worker = async () => {
+    while (next < to) {
+      const i = next++;
+      await fn(i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(window, Math.max(0, to - from)) }, worker));
+}
+
+/**
+ * Registers instances prefix-<from..to-1> (deadline = the mesh's STALE_TIMEOUT_MS) and gives each
+ * one heartbeat with status + metrics, so the record is complete.
+ */
+export async function populate(m: Mesh, prefix: string, from: number, to: number): Promise<void> {
+  await inFlight(from, to, 256, async (i) => {
+    const id = agentId(prefix, i);
+    await registerRaw(m, id);
+    await m.instances.heartbeat(id, STATUS, METRICS);
+  });
+}

@@ -1,0 +1,97 @@
+// 3. Register (new ids) and GET /registry/agents (full, one page, capability filter) with 1k and
+//    10k live instances, through one replica.
+import type autocannon from 'autocannon';
+import { assertClean, load, type LoadResult } from '../lib/load.js';
+import { agentId, CAPS, inFlight, openMesh, PROFILES, registerRaw, type Mesh } from '../lib/mesh.js';
+import { startReplica } from '../lib/procs.js';
+import { measureRedis } from '../lib/redis-info.js';
+import { addRow, fmt, type BenchContext } from '../lib/report.js';
+import { summarize } from '../lib/stats.js';
+
+const NS = 'bench-reg';
+/** Capabilities spread over a pool of 10, three each, so a capability filter matches 30%. */
+const capsOf = (i: number): string[] => [0, 1, 2].map((k) => `cap-${(i + k) % 10}`);
+
+async function grow(m: Mesh, from: number, to: number): Promise<void> {
+  await inFlight(from, to, 256, async (i) => {
+    const id = agentId('live', i);
+    await registerRaw(m, id, capsOf(i));
+    await m.instances.heartbeat(id, 'ready', { load: 0.42, queue: 3, tasks_done: 1234 });
+  });
+}
+
+export async function registryPhase(ctx: BenchContext): Promise<void> {
+  const { opts, redis } = ctx;
+  const mesh = openMesh(redis.redisUrl, NS, { STALE_TIMEOUT_MS: 3_600_000 });
+  const replica = await startReplica({ redisUrl: redis.redisUrl, namespace: NS, env: { STALE_TIMEOUT_MS: 3_600_000 } });
+  const S = '3';
+  const details: Record<string, unknown> = {};
+  let live = 0;
+  let fresh = 0;
+  try {
+    for (const size of opts.listSizes) {
+      await grow(mesh, live, size);
+      live = size;
+      const label = size >= 1000 ? `${size / 1000}k` : String(size);
+
+      // Register new ids: every call creates a member (and answers with all peers, per the
+      // contract). The new members are removed after each run so the population stays `size`.
+      const regRuns: LoadResult[] = [];
+      for (let r = 0; r < opts.runs; r++) {
+        const first = fresh;
+        const res = await load({
+          url: `${replica.url}/registry/register`,
+          connections: 4,
+          duration: opts.listDuration,
+          amount: opts.registerPerRun,
+          method: 'POST',
+          body: '{}',
+          setup: (req: autocannon.Request) => {
+            const id = agentId('new', fresh++);
+            req.body = JSON.stringify({ instance_id: id, hostname: 'agent-host.example.internal', port: 8080, capabilities: CAPS, agent_profiles: PROFILES });
+            return req;
+          },
+        });
+        assertClean(`register with ${label} live`, res);
+        regRuns.push(res);
+        await inFlight(first, fresh, 64, (i) => mesh.instances.deregister(agentId('new', i)));
+      }
+      addRow(ctx, { section: S, measure: `register (new id) with ${label} live`, value: summarize(regRuns.map((x) => x.rps)), unit: 'req/s', note: `p50 ${summarize(regRuns.map((x) => x.p50)).median.toFixed(1)} ms per call; answer lists all ${label} peers` });
+
+      const listings: [string, string][] = [
+        [`GET /registry/agents (all ${label})`, '/registry/agents'],
+        ['GET /registry/agents?limit=100 (first page)', '/registry/agents?limit=100'],
+        [`GET /registry/agents?capability= (30% of ${label})`, '/registry/agents?capability=cap-3'],
+      ];
+      for (const [name, path] of listings) {
+        // Slow listings get a longer run, so each run still completes a dozen calls.
+        const t0 = performance.now();
+        await (await fetch(`${replica.url}${path}`)).arrayBuffer();
+        const probeMs = performance.now() - t0;
+        const duration = Math.max(opts.listDuration, Math.ceil((12 * probeMs) / 4 / 1000));
+        const runs: LoadResult[] = [];
+        const script: number[] = [];
+        for (let r = 0; r < opts.runs; r++) {
+          const m = await measureRedis(redis.client, () => load({ url: `${replica.url}${path}`, connections: 4, duration }));
+          const res = m.result;
+          script.push(m.scripts.usecPerCall / 1000);
+          assertClean(name, res);
+          runs.push(res);
+        }
+        addRow(ctx, {
+          section: S,
+          measure: `${name}, ${label} live`,
+          value: summarize(runs.map((x) => x.rps)),
+          unit: 'req/s',
+          note: `p50 ${summarize(runs.map((x) => x.p50)).median.toFixed(1)} ms per call; list script ${fmt(summarize(script).median)} ms in Redis`,
+        });
+        details[`${name} @${size}`] = runs;
+      }
+      details[`register @${size}`] = regRuns;
+    }
+    ctx.details.registry = details;
+  } finally {
+    await replica.stop();
+    await mesh.close();
+  }
+}
