@@ -12,6 +12,22 @@ export const MAINTENANCE_QUEUE = 'maintenance';
 const SCHEDULER_ID = 'sweep';
 /** Bound on the work of one tick, so a huge backlog cannot hold the job lock for long. */
 const MAX_BATCHES_PER_TICK = 50;
+/**
+ * A replica whose clock is further than this from Redis' TIME takes no part in maintenance: BullMQ
+ * schedules and promotes the repeatable job with the replica's own clock (Date.now()), unlike every
+ * registry script (Redis TIME). Measured with libfaketime (test/faults/clock-skew.test.ts): a
+ * replica a year ahead scheduled every tick a year ahead, so only it ran them and they would stop
+ * with it; one a day behind never saw a tick due. Skews below this only shift a tick by as much.
+ */
+export const MAX_CLOCK_SKEW_MS = 5000;
+
+/** This process' clock minus Redis' TIME, in ms (round trip halved). */
+export async function clockSkewMs(connection: RedisClient): Promise<number> {
+  const before = Date.now();
+  const [s, us] = await connection.time();
+  const after = Date.now();
+  return Math.round((before + after) / 2 - (Number(s) * 1000 + Number(us) / 1000));
+}
 
 export interface SweepResult {
   removed: number;
@@ -52,6 +68,10 @@ export class Maintenance {
   private worker: Worker | null = null;
   /** Ids of the jobs this replica ran (tests use it to prove each tick runs once). */
   readonly ranJobIds: string[] = [];
+  /** This replica's clock minus Redis' TIME at start (ms). */
+  clockSkewMs: number | null = null;
+  /** Why this replica stays out of maintenance (null: it takes part). */
+  disabledReason: string | null = null;
 
   constructor(
     private readonly deps: {
@@ -66,6 +86,15 @@ export class Maintenance {
 
   async start(): Promise<void> {
     const { config, connection, prefix, log } = this.deps;
+    this.clockSkewMs = await clockSkewMs(connection);
+    if (Math.abs(this.clockSkewMs) > MAX_CLOCK_SKEW_MS) {
+      this.disabledReason = `clock differs from Redis TIME by ${this.clockSkewMs} ms (limit ${MAX_CLOCK_SKEW_MS})`;
+      log.error(
+        { clockSkewMs: this.clockSkewMs },
+        `${this.disabledReason}: this replica takes no part in maintenance (BullMQ schedules by the local clock); fix its time sync`,
+      );
+      return;
+    }
     this.queue = new Queue(MAINTENANCE_QUEUE, { connection, prefix });
     await this.queue.upsertJobScheduler(
       SCHEDULER_ID,
