@@ -71,7 +71,7 @@ export function createLogger(config: Config, destination?: DestinationStream): L
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
   const logger = options.logger ?? createLogger(config);
   const keys = meshKeys(config.MESH_NAMESPACE);
-  const redis = createRedis(config, { name: 'commands', maxRetriesPerRequest: 1 });
+  const redis = createRedis(config, { name: 'commands', maxRetriesPerRequest: 1, autoPipelining: true });
   const subscriber = createRedis(config, { name: 'wake-subscriber', maxRetriesPerRequest: null, subscriber: true });
   const wake = new WakeBus(redis, subscriber, keys.wakeChannel, logger);
   const ctx: RegistryContext = { config, keys, scripts: new Scripts(redis), wake };

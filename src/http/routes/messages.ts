@@ -6,6 +6,7 @@ import type { MessageService } from '../../registry/messages.js';
 import type { SendRateLimiter } from '../../registry/ratelimit.js';
 import type { WakeBus } from '../../registry/wakeups.js';
 import type { Auth } from '../plugins/auth.js';
+import { fastSerializerCompiler } from '../serializer.js';
 import { openSse } from '../sse.js';
 import {
   ackBody,
@@ -42,6 +43,8 @@ export const messageRoutes: FastifyPluginAsyncZod<MessageRouteDeps> = async (app
         body: sendBody,
         response: { 200: sendResponse, 400: errorBody, 401: errorBody, 403: errorBody, 404: errorBody, 413: errorBody, 429: errorBody },
       },
+      // Hot path: fast-json-stringify compiled from the zod schema (src/http/serializer.ts).
+      serializerCompiler: fastSerializerCompiler,
     },
     async (request) => {
       const source = request.params.source_id;
@@ -97,6 +100,7 @@ export const messageRoutes: FastifyPluginAsyncZod<MessageRouteDeps> = async (app
         querystring: fetchQuery,
         response: { 200: messagesResponse, 400: errorBody, 401: errorBody, 403: errorBody, 404: errorBody },
       },
+      serializerCompiler: fastSerializerCompiler,
     },
     async (request) => {
       const { id } = request.params;

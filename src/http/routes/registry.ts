@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { errors } from '../../errors.js';
 import type { InstanceService } from '../../registry/instances.js';
 import type { Auth } from '../plugins/auth.js';
+import { fastSerializerCompiler } from '../serializer.js';
 import {
   agentsQuery,
   agentsResponse,
@@ -33,6 +34,8 @@ export const registryRoutes: FastifyPluginAsyncZod<RegistryRouteDeps> = async (a
         body: registerBody,
         response: { 200: registerResponse, 400: errorBody, 401: errorBody, 409: errorBody },
       },
+      // The answer lists every live peer: its size grows with the mesh (docs/performance.md).
+      serializerCompiler: fastSerializerCompiler,
     },
     async (request) => {
       const grant = auth.forRegister(request, request.body.instance_id);
@@ -58,6 +61,7 @@ export const registryRoutes: FastifyPluginAsyncZod<RegistryRouteDeps> = async (a
         querystring: agentsQuery,
         response: { 200: agentsResponse, 400: errorBody, 401: errorBody },
       },
+      serializerCompiler: fastSerializerCompiler,
     },
     async (request) => {
       await auth.forRead(request);
@@ -75,6 +79,7 @@ export const registryRoutes: FastifyPluginAsyncZod<RegistryRouteDeps> = async (a
         params: idParams,
         response: { 200: meshInstance, 404: errorBody, 401: errorBody },
       },
+      serializerCompiler: fastSerializerCompiler,
     },
     async (request) => {
       await auth.forRead(request);
@@ -105,6 +110,11 @@ export const registryRoutes: FastifyPluginAsyncZod<RegistryRouteDeps> = async (a
         body: heartbeatBody,
         response: { 200: heartbeatResponse, 404: heartbeatResponse, 400: errorBody, 401: errorBody, 403: errorBody },
       },
+      serializerCompiler: fastSerializerCompiler,
+      // The hottest route (every agent, every few seconds): its two info lines per request
+      // ("incoming request", "request completed") were ~10% of the replica's CPU and most of the
+      // log volume. Warnings and errors on this route are still logged; counts are in /metrics.
+      logLevel: 'warn',
     },
     async (request, reply) => {
       await auth.forInstance(request, request.params.id);
