@@ -14,15 +14,29 @@ export interface HealthDeps {
   startedAt: number;
 }
 
+/** A readiness probe must answer quickly even when Redis hangs (load balancers time out at ~1-2 s). */
+const READY_PING_TIMEOUT_MS = 1000;
+
 export const healthRoutes: FastifyPluginAsyncZod<HealthDeps> = async (app, deps) => {
   const ready = async (): Promise<string | null> => {
     if (deps.isShuttingDown()) return 'shutting down';
-    if (deps.redis.status !== 'ready') return `redis ${deps.redis.status}`;
+    const status = deps.redis.status;
+    // While (re)connecting or reconnecting after a blip, a PING bounded by a short timeout tells
+    // the truth better than the connection state alone (which lags right after start-up).
+    if (status === 'end' || status === 'close') return `redis ${status}`;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await deps.redis.ping();
+      await Promise.race([
+        deps.redis.ping(),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no answer within ${READY_PING_TIMEOUT_MS} ms (${status})`)), READY_PING_TIMEOUT_MS);
+        }),
+      ]);
       return null;
     } catch (err) {
       return `redis ping failed: ${err instanceof Error ? err.message : String(err)}`;
+    } finally {
+      clearTimeout(timer);
     }
   };
 
