@@ -103,6 +103,45 @@ export class InstanceService {
 
   constructor(private readonly ctx: RegistryContext) {}
 
+  /** The full listing in Redis now, and the one queued to start when it ends (see listingAfterNow). */
+  private listingRunning: Promise<ListResult> | null = null;
+  private listingQueued: Promise<ListResult> | null = null;
+
+  /**
+   * A full listing that starts after this call, shared by every caller that needs one meanwhile.
+   * A register answer lists all live peers, and that listing is O(live) in Redis (~100 ms at 10k
+   * live, docs/performance.md): when a fleet re-registers at once (Redis restarted, network back),
+   * one listing per register would keep Redis busy for minutes. A listing already running started
+   * before the caller's write, so it may not include the caller: the caller joins the one queued
+   * behind it instead. So each answer still reflects a state after its own write, and a replica
+   * has at most one such listing in Redis at a time however many agents register.
+   */
+  private listingAfterNow(): Promise<ListResult> {
+    if (this.listingQueued) return this.listingQueued;
+    if (!this.listingRunning) return this.startListing();
+    const queued = this.listingRunning
+      .then(
+        () => undefined,
+        () => undefined,
+      )
+      .then(() => {
+        this.listingQueued = null; // callers from now on need a listing that starts after them
+        return this.startListing();
+      });
+    this.listingQueued = queued;
+    return queued;
+  }
+
+  private startListing(): Promise<ListResult> {
+    const running = this.list();
+    this.listingRunning = running;
+    const done = () => {
+      if (this.listingRunning === running) this.listingRunning = null;
+    };
+    running.then(done, done);
+    return running;
+  }
+
   private get eventsMax(): number {
     return this.ctx.config.EVENTS_MAXLEN;
   }
@@ -136,7 +175,7 @@ export class InstanceService {
     this.ctx.wake.events();
     // Peers come from a listing after the write: it carries its own leader so that `leader_id`
     // and every peer's `is_leader` come from the same snapshot.
-    const listing = await this.list();
+    const listing = await this.listingAfterNow();
     return {
       created: reply[3] === 1,
       leader_id: listing.leader_id,
