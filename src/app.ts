@@ -92,7 +92,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     bodyLimit: config.BODY_LIMIT_BYTES,
     // Instance ids may be 128 chars (ID_PATTERN) but the router's default cut-off is 100: longer
     // ids got 414 on every /messages/{id} and /registry/.../{id} route. Leave validation to zod.
-    maxParamLength: 512,
+    routerOptions: { maxParamLength: 512 },
     // x-request-id is honoured only when it is a short token (see genRequestId).
     requestIdHeader: false,
     genReqId: genRequestId,
@@ -117,6 +117,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     shuttingDown = true;
     // Wake long-polls and end SSE streams so close() does not wait for their deadlines.
     wake.close();
+    // Sockets that connected but never sent a request are not "idle" to Node, so server.close()
+    // would wait for them until the 60 s headers timeout. Give in-flight requests a short drain,
+    // then close whatever is left.
+    const drain = setTimeout(() => app.server.closeAllConnections(), Math.min(3000, config.SHUTDOWN_TIMEOUT_MS / 2));
+    drain.unref();
   });
   app.addHook('onClose', async () => {
     await maintenance?.close();

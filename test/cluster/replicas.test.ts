@@ -1,5 +1,6 @@
 // Three real server processes (dist/main.js) on one Redis: any replica answers for all, kill -9 of
 // one loses nothing, SIGTERM drains and exits 0.
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisEnv } from '../helpers/env.js';
 import { uniqueNamespace } from '../helpers/ns.js';
@@ -89,5 +90,18 @@ describe('multi-process replicas', () => {
     expect(answered.body).toEqual({ messages: [] });
     expect(code).toBe(0);
     expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it('SIGTERM with a connection that never sent a request still exits 0 promptly', async () => {
+    const r2 = replicas[1]!;
+    const socket = net.connect(r2.port, '127.0.0.1');
+    await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+    socket.on('error', () => {});
+    const started = Date.now();
+    const code = await r2.stop();
+    socket.destroy();
+    expect(code).toBe(0);
+    // Well under Node's 60 s headers timeout and the 10 s shutdown budget.
+    expect(Date.now() - started).toBeLessThan(8000);
   });
 });
