@@ -1,7 +1,8 @@
 // Messaging across real server processes (dist/main.js) on one Redis: a message may be sent,
 // waited for and acknowledged through three different replicas, and a replica killed with -9 while
 // it holds a recipient's long-poll loses nothing.
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { redisEnv } from '../helpers/env.js';
 import { uniqueNamespace } from '../helpers/ns.js';
 import { startReplicas, stopAll, type Replica } from '../helpers/replicas.js';
 import { http, sendBody, type AgentMessage, type SendOk } from '../helpers/messages.js';
@@ -13,7 +14,7 @@ let r2: Replica;
 let r3: Replica;
 beforeAll(async () => {
   [r1, r2, r3] = (await startReplicas(3, {
-    REDIS_URL: inject('redisUrl'),
+    ...redisEnv(),
     MESH_NAMESPACE: uniqueNamespace('msg'),
     LOG_LEVEL: 'warn',
     // Nobody heartbeats in this file: keep members live for the whole run.
