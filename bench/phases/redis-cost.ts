@@ -39,12 +39,21 @@ export async function redisCostPhase(ctx: BenchContext): Promise<void> {
   };
   try {
     for (let r = 0; r < opts.runs; r++) {
+      // One at a time: every call carries one heartbeat (what a lightly loaded replica sends).
       record(
         'heartbeat',
         await measureRedis(redis.client, () =>
-          inFlight(0, calls, 64, (i) => mesh.instances.heartbeat(agentId('cost', i % POPULATION), STATUS, METRICS)),
+          inFlight(0, calls / 4, 1, (i) => mesh.instances.heartbeat(agentId('cost', i % POPULATION), STATUS, METRICS)),
         ),
       );
+      // 64 in flight: the replica batches them per event-loop turn, as under load.
+      const batched = await measureRedis(redis.client, () =>
+        inFlight(0, calls, 64, (i) => mesh.instances.heartbeat(agentId('cost', i % POPULATION), STATUS, METRICS)),
+      );
+      const k = (kinds.batched ??= { usec: [], cpu: [] });
+      k.usec.push(batched.scripts.usec / calls);
+      k.cpu.push((batched.cpuSec * 1e6) / calls);
+      (kinds.batchSize ??= { usec: [], cpu: [] }).usec.push(calls / Math.max(1, batched.scripts.calls));
       record(
         'minimal',
         await measureRedis(redis.client, () =>
@@ -90,16 +99,17 @@ export async function redisCostPhase(ctx: BenchContext): Promise<void> {
 
   const S = '4';
   const hb = summarize(kinds.heartbeat!.usec);
+  const batched = summarize(kinds.batched!.usec);
   const note = `direct calls, ${POPULATION / 1000}k live`;
-  addRow(ctx, { section: S, measure: 'heartbeat script (commandstats)', value: hb, unit: 'us/call', note });
+  addRow(ctx, { section: S, measure: 'heartbeat script, one heartbeat per call (commandstats)', value: hb, unit: 'us/call', note });
   addRow(ctx, { section: S, measure: 'minimal HSET+SET PX+ZADD script (commandstats)', value: summarize(kinds.minimal!.usec), unit: 'us/call', note: 'reference' });
-  addRow(ctx, { section: S, measure: 'heartbeat / minimal script', value: summarize(kinds.heartbeat!.usec.map((u, i) => u / kinds.minimal!.usec[i]!)), unit: 'x' });
-  addRow(ctx, { section: S, measure: 'Redis CPU per heartbeat, pipelined (INFO cpu)', value: summarize(kinds.heartbeat!.cpu), unit: 'us' });
+  addRow(ctx, { section: S, measure: 'heartbeat (one per call) / minimal script', value: summarize(kinds.heartbeat!.usec.map((u, i) => u / kinds.minimal!.usec[i]!)), unit: 'x' });
+  addRow(ctx, { section: S, measure: 'heartbeat script per heartbeat, 64 in flight (batched)', value: batched, unit: 'us', note: `${fmt(summarize(kinds.batchSize!.usec).median)} heartbeats per call` });
+  addRow(ctx, { section: S, measure: 'Redis CPU per heartbeat, 64 in flight (INFO cpu)', value: summarize(kinds.batched!.cpu), unit: 'us', note: 'whole server: parsing and socket I/O included' });
   const perShard = (s: Summary): Summary => summarize(s.runs.map((u) => (1e6 / u) * INTERVAL_S));
-  const hbRate = summarize(kinds.heartbeat!.usec.map((u) => 1e6 / u));
-  addRow(ctx, { section: S, measure: 'projected heartbeats/s per shard (script time only)', value: hbRate, unit: 'hb/s' });
-  addRow(ctx, { section: S, measure: `projected agents per shard at ${INTERVAL_S} s (script time only)`, value: perShard(hb), unit: 'agents' });
-  addRow(ctx, { section: S, measure: `projected agents per shard at ${INTERVAL_S} s (whole Redis CPU)`, value: perShard(summarize(kinds.heartbeat!.cpu)), unit: 'agents', note: 'pipelined clients; one command per read costs more, see the HTTP figure' });
+  addRow(ctx, { section: S, measure: `projected agents per shard at ${INTERVAL_S} s, one heartbeat per call`, value: perShard(hb), unit: 'agents', note: 'script time only' });
+  addRow(ctx, { section: S, measure: `projected agents per shard at ${INTERVAL_S} s, batched`, value: perShard(batched), unit: 'agents', note: 'script time only' });
+  addRow(ctx, { section: S, measure: `projected agents per shard at ${INTERVAL_S} s, batched, whole Redis CPU`, value: perShard(summarize(kinds.batched!.cpu)), unit: 'agents', note: 'the conservative figure' });
   for (const k of ['send', 'fetch', 'ack'] as const) {
     addRow(ctx, { section: S, measure: `${k} script (commandstats)`, value: summarize(kinds[k]!.usec), unit: 'us/call', note: k === 'fetch' ? '1 pending' : k === 'ack' ? '1 id' : 'direct, to a live target' });
   }
@@ -108,7 +118,7 @@ export async function redisCostPhase(ctx: BenchContext): Promise<void> {
 
   addTarget(ctx, {
     target: 'Redis <= 20 us per heartbeat script call (>= 250k agents/shard at 5 s)',
-    measured: `${fmt(hb.median)} us (${fmt(hb.min)}-${fmt(hb.max)}) = ${fmt((1e6 / hb.median) * INTERVAL_S)} agents/shard`,
+    measured: `${fmt(hb.median)} us per call with one heartbeat (${fmt((1e6 / hb.median) * INTERVAL_S)} agents/shard); ${fmt(batched.median)} us per heartbeat batched (${fmt((1e6 / batched.median) * INTERVAL_S)} agents/shard)`,
     met: hb.median <= 20,
   });
   ctx.details.redisCost = kinds;

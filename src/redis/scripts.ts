@@ -12,7 +12,7 @@ const LUA_DIR = join(dirname(fileURLToPath(import.meta.url)), 'lua');
 /** Script name -> number of KEYS it declares (the rest of the arguments are ARGV). */
 export const SCRIPT_KEYS = {
   register: 8,
-  heartbeat: 5,
+  heartbeat: 4,
   deregister: 5,
   list: 5,
   cleanup: 4,

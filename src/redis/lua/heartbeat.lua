@@ -1,36 +1,57 @@
 --[[
-  Renews a live instance's deadline and stores its reported status and metrics. A lapsed or
-  unknown id is refused (the client re-registers); nothing is written for it. When the leader is
-  found vacant (lapsed), the oldest live member is elected here. A status different from the
-  stored one (the first heartbeat after joining included) records an `updated` event
-  (what=status): one HGET more per heartbeat, an XADD only on change.
+  Renews live instances' deadlines and stores their reported status and metrics. One call renews a
+  batch: a replica groups the heartbeats that reach it in one event-loop turn (InstanceService), so
+  the fixed cost of a script call (EVALSHA dispatch, TIME, the leader check) is paid once per batch
+  instead of once per heartbeat. Each heartbeat in the batch is treated exactly as if alone:
+  a lapsed or unknown id is refused (the client re-registers) and nothing is written for it.
+  When the leader is found vacant (lapsed), the oldest live member is elected here. A status
+  different from the stored one (the first heartbeat after joining included) records an
+  `updated` event (what=status): one HGET more per heartbeat, an XADD only on change.
 
-  KEYS[1] inst:<id>   KEYS[2] deadlines   KEYS[3] leader   KEYS[4] term   KEYS[5] events
-  (derived: joined, via ensureLeader)
+  KEYS[1] deadlines   KEYS[2] leader   KEYS[3] term   KEYS[4] events
+  (derived from ARGV[1]: inst:<id>; joined, via ensureLeader)
 
-  ARGV[1] prefix  ARGV[2] id  ARGV[3] stale timeout ms  ARGV[4] status  ARGV[5] metrics JSON ('' = null)
-  ARGV[6] events maxlen
+  ARGV[1] prefix  ARGV[2] stale timeout ms  ARGV[3] events maxlen
+  ARGV[4..] one triple per heartbeat: id, status, metrics JSON ('' = null)
 
-  Returns { code, leader|false, term, leader_changed(0/1), status_changed(0/1) };
+  Returns { leader|false, term, leader_changed(0/1), then per heartbeat: code, status_changed(0/1) }
     code 1 ok, 0 unknown or lapsed
 ]]
 -- @include "base"
 
-local P, id = ARGV[1], ARGV[2]
+local P = ARGV[1]
+local deadlineOffset, maxlen = tonumber(ARGV[2]), tonumber(ARGV[3])
 local now = nowMs()
-if not isLive(P, id, now) then
-  local leader = redis.call('GET', KEYS[3])
+local out = { false, 0, 0 }
+local anyLive = false
+for i = 4, #ARGV, 3 do
+  local id, status = ARGV[i], ARGV[i + 1]
+  if isLive(P, id, now) then
+    anyLive = true
+    local inst = P .. 'inst:' .. id
+    local oldStatus = redis.call('HGET', inst, 'status')
+    redis.call('ZADD', KEYS[1], now + deadlineOffset, id)
+    redis.call('HSET', inst, 'hb', now, 'status', status, 'metrics', ARGV[i + 2])
+    local statusChanged = 0
+    if oldStatus ~= status then
+      statusChanged = 1
+      addEvent(P, maxlen, 'type', 'updated', 'instance_id', id, 'what', 'status', 'status', status)
+    end
+    out[#out + 1] = 1
+    out[#out + 1] = statusChanged
+  else
+    out[#out + 1] = 0
+    out[#out + 1] = 0
+  end
+end
+
+if anyLive then
+  local leader, term, changed = ensureLeader(P, now, maxlen)
+  out[1], out[2], out[3] = leader, term, changed and 1 or 0
+else
+  -- Only refused heartbeats: write nothing at all, not even an election.
+  local leader = redis.call('GET', KEYS[2])
   if leader and not isLive(P, leader, now) then leader = false end
-  return { 0, leader, currentTerm(P), 0, 0 }
+  out[1], out[2] = leader, currentTerm(P)
 end
-local maxlen = tonumber(ARGV[6])
-local oldStatus = redis.call('HGET', KEYS[1], 'status')
-redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), id)
-redis.call('HSET', KEYS[1], 'hb', now, 'status', ARGV[4], 'metrics', ARGV[5])
-local statusChanged = 0
-if oldStatus ~= ARGV[4] then
-  statusChanged = 1
-  addEvent(P, maxlen, 'type', 'updated', 'instance_id', id, 'what', 'status', 'status', ARGV[4])
-end
-local leader, term, changed = ensureLeader(P, now, maxlen)
-return { 1, leader, term, changed and 1 or 0, statusChanged }
+return out
