@@ -1,22 +1,8 @@
 // Message types as strings: the builtin PascalCase names as they are, and `{Custom: "x"}` as
 // "Custom:x", so handlers can be keyed and CLI arguments written as plain strings.
-import type { BuiltinMessageType, MessageType } from '../registry/types.js';
+import { BUILTIN_MESSAGE_TYPES, type BuiltinMessageType, type MessageType } from '../registry/types.js';
 
-export const BUILTIN_MESSAGE_TYPES: readonly BuiltinMessageType[] = [
-  'Query',
-  'Response',
-  'Notification',
-  'TaskDelegation',
-  'TaskResult',
-  'GraphSync',
-  'CapabilityUpdate',
-  'CapabilityQuery',
-  'LearningShare',
-  'ProposalSubmit',
-  'ProposalVote',
-  'WorkflowAssignment',
-  'WorkflowStageResult',
-];
+export { BUILTIN_MESSAGE_TYPES };
 
 /** "Query", "Response", ..., or "Custom:<name>". */
 export type MessageTypeName = BuiltinMessageType | `Custom:${string}`;

@@ -1,6 +1,7 @@
 // Request and response schemas: the same zod objects validate requests, serialize responses and
 // generate the OpenAPI document. Field names are the spec-ai wire contract (CONTRACT.md).
 import { z } from 'zod';
+import { BUILTIN_MESSAGE_TYPES } from '../registry/types.js';
 
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 /** Capability and profile names end up in Redis key names: keep them to a safe charset. */
@@ -99,21 +100,7 @@ export const heartbeatResponse = z.object({
   leader_term: z.number().int(),
 });
 
-export const BUILTIN_MESSAGE_TYPES = [
-  'Query',
-  'Response',
-  'Notification',
-  'TaskDelegation',
-  'TaskResult',
-  'GraphSync',
-  'CapabilityUpdate',
-  'CapabilityQuery',
-  'LearningShare',
-  'ProposalSubmit',
-  'ProposalVote',
-  'WorkflowAssignment',
-  'WorkflowStageResult',
-] as const;
+export { BUILTIN_MESSAGE_TYPES };
 
 export const messageType = z.union([
   z.enum(BUILTIN_MESSAGE_TYPES),

@@ -1,20 +1,25 @@
-// Wire types shared by the registry services, the HTTP layer and the client SDK. Field names are
+// Wire types shared by the registry services, the HTTP layer and the client SDK. This file imports
+// nothing, so the SDK can use it without pulling in server code. Field names are
 // the spec-ai mesh contract (snake_case); additive fields are marked.
 
-export type BuiltinMessageType =
-  | 'Query'
-  | 'Response'
-  | 'Notification'
-  | 'TaskDelegation'
-  | 'TaskResult'
-  | 'GraphSync'
-  | 'CapabilityUpdate'
-  | 'CapabilityQuery'
-  | 'LearningShare'
-  | 'ProposalSubmit'
-  | 'ProposalVote'
-  | 'WorkflowAssignment'
-  | 'WorkflowStageResult';
+/** The message types of the spec-ai contract, in its PascalCase wire form (serde unit variants). */
+export const BUILTIN_MESSAGE_TYPES = [
+  'Query',
+  'Response',
+  'Notification',
+  'TaskDelegation',
+  'TaskResult',
+  'GraphSync',
+  'CapabilityUpdate',
+  'CapabilityQuery',
+  'LearningShare',
+  'ProposalSubmit',
+  'ProposalVote',
+  'WorkflowAssignment',
+  'WorkflowStageResult',
+] as const;
+
+export type BuiltinMessageType = (typeof BUILTIN_MESSAGE_TYPES)[number];
 
 export type MessageType = BuiltinMessageType | { Custom: string };
 
