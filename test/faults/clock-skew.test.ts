@@ -132,6 +132,7 @@ describe('fault: clock skew between replicas (libfaketime)', () => {
     for (const c of created) expect(Math.abs(Date.parse(c) - Date.now())).toBeLessThan(120_000);
     expect(missing).toEqual({ targeted: [], broadcasts: [] });
     expect(f.log.failures).toEqual([]);
+    expect(report.fifoViolations).toBe(0);
     // Maintenance still runs: the lapsed member's record is removed.
     await eventually(async () => (await redis.exists(`mesh:{${s.namespace}}:inst:quiet`)) === 0, 20_000, 200);
     // ... on the replica with the right clock: the skewed ones stay out of it (they would schedule

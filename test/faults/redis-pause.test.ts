@@ -87,6 +87,7 @@ describe('fault: Redis paused (SIGSTOP) longer than the command timeout', () => 
     for (const fail of f.log.failures) expect([0, 502, 503, 504], JSON.stringify(fail)).toContain(fail.status);
     expect(missing).toEqual({ targeted: [], broadcasts: [] });
     expect(f.ledger.wrong).toEqual([]);
+    expect(report.fifoViolations).toBe(0);
     for (const a of f.agents) expect(listed.ids).toContain(a.id);
     expect(report.sendGaveUp + report.requestGaveUp).toBe(0);
     expect(f.safety.violations()).toEqual([]);

@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { redisEnv } from '../helpers/env.js';
 import type { FaultAgent } from './support/agents.js';
 import { Api, CallLog, sleep } from './support/http.js';
+import { SdkCrew } from './support/sdk-agents.js';
 import { Fleet, startStack, type Stack } from './support/workload.js';
 
 const RUN_MS = 36_000;
@@ -19,8 +20,10 @@ const IN_FLIGHT_SLACK_MS = 3_000;
 
 let stack: Stack | undefined;
 let fleet: Fleet | undefined;
+let crew: SdkCrew | undefined;
 const churners: FaultAgent[] = [];
 afterAll(async () => {
+  await crew?.close();
   await fleet?.stop(churners);
   await stack?.stop();
 }, 60_000);
@@ -42,6 +45,10 @@ describe('fault: kill -9 replicas under load', () => {
       churners.push(c);
     }
     await f.start();
+    // Agents on the project's SDK (MeshAgent) doing request/response among themselves.
+    crew = new SdkCrew(s.url, 3, f.safety);
+    const sdk = crew;
+    await sdk.start();
 
     const churnStop = new AbortController();
     let churnActions = 0;
@@ -73,6 +80,7 @@ describe('fault: kill -9 replicas under load', () => {
     });
 
     const kills: number[] = [];
+    sdk.startTraffic();
     await f.run(RUN_MS, async () => {
       const until = Date.now() + RUN_MS - 2_000;
       for (let n = 0; Date.now() < until; n++) {
@@ -86,11 +94,12 @@ describe('fault: kill -9 replicas under load', () => {
     });
     churnStop.abort();
     await Promise.allSettled(churn);
+    await sdk.stopTraffic();
 
     const missing = await f.drain(30_000);
     const listed = await f.listed();
     const report = f.report();
-    console.log('[replica-kill]', JSON.stringify({ kills: kills.length, churnActions, ...report }));
+    console.log('[replica-kill]', JSON.stringify({ kills: kills.length, churnActions, sdk: { ...sdk.stats, calls: sdk.log.summary() }, ...report }));
 
     expect(kills.length).toBeGreaterThanOrEqual(6);
     // No acknowledged message lost, none misrouted, everyone still registered.
@@ -112,6 +121,16 @@ describe('fault: kill -9 replicas under load', () => {
       expect(atKill, `failure not at a kill: ${JSON.stringify(fail)} kills=${JSON.stringify(kills)}`).toBe(true);
     }
     expect(f.log.failures.length).toBeLessThan(kills.length * 20);
+    // The SDK agents: still registered (never had to re-register), their request/response went on,
+    // and every failed attempt they saw was in flight at a kill too.
+    for (const a of sdk.agents) expect(listed.ids).toContain(a.id);
+    expect(sdk.stats.reregistered).toBe(0);
+    expect(sdk.stats.requestsOk).toBeGreaterThan(30);
+    for (const fail of sdk.log.failures) {
+      expect([0, 502, 503, 504], JSON.stringify(fail)).toContain(fail.status);
+      const atKill = kills.some((k) => fail.sentAt <= k + 500 && fail.receivedAt >= k - 50 && fail.receivedAt <= k + IN_FLIGHT_SLACK_MS);
+      expect(atKill, `SDK failure not at a kill: ${JSON.stringify(fail)} kills=${JSON.stringify(kills)}`).toBe(true);
+    }
     // Leader safety under churn + replica deaths.
     expect(f.safety.violations()).toEqual([]);
     const terms = new Set(f.safety.history().map((h) => h.term));

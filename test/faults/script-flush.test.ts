@@ -51,6 +51,7 @@ describe('fault: SCRIPT FLUSH under load', () => {
     expect(f.log.failures).toEqual([]);
     expect(missing).toEqual({ targeted: [], broadcasts: [] });
     expect(f.ledger.wrong).toEqual([]);
+    expect(report.fifoViolations).toBe(0);
     expect(report.targetedAcked).toBeGreaterThan(200);
     expect(report.reregistrations).toBe(0);
     // The maintenance job (BullMQ, its own Lua scripts) still ran after the flushes.

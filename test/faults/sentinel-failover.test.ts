@@ -104,6 +104,7 @@ async function failoverUnderLoad(label: string, dataConfig: string[] = []) {
   expect(acked).toBeGreaterThan(300);
   expect(report.sendGaveUp + report.requestGaveUp).toBe(0);
   expect(f.ledger.wrong).toEqual([]);
+  expect(report.fifoViolations).toBe(0);
   for (const a of [...f.agents, ...f.mailboxes]) expect(listed.ids).toContain(a.id);
   expect(f.safety.violations()).toEqual([]);
   return { acked, lostOffsets, windowEnd: sw.ms + SWITCH_GRACE_MS, non2xx };

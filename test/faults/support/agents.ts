@@ -72,16 +72,17 @@ export class Ledger {
   }
 
   /** Acknowledged targeted messages whose target never fetched them. */
-  missingTargeted(only?: (to: string) => boolean): string[] {
+  missingTargeted(only?: (to: string) => boolean, ackedAfter = 0): string[] {
     const out: string[] = [];
-    for (const [k, v] of this.targeted) if ((!only || only(v.to)) && !this.has(v.to, k)) out.push(`${k} -> ${v.to}`);
+    for (const [k, v] of this.targeted) if (v.ackedAt > ackedAfter && (!only || only(v.to)) && !this.has(v.to, k)) out.push(`${k} -> ${v.to}`);
     return out;
   }
 
   /** Acknowledged broadcasts not fetched by a recipient listed in delivered_to. */
-  missingBroadcasts(only: (to: string) => boolean): string[] {
+  missingBroadcasts(only: (to: string) => boolean, ackedAfter = 0): string[] {
     const out: string[] = [];
     for (const [k, v] of this.broadcasts) {
+      if (v.ackedAt <= ackedAfter) continue;
       for (const r of v.deliveredTo) if (only(r) && !this.has(r, k)) out.push(`${k} -> ${r}`);
     }
     return out;
@@ -132,7 +133,7 @@ export class FaultAgent {
   private msgTask: Promise<void> | null = null;
   private readonly pending = new Map<string, Pending>();
   private reregistering: Promise<void> | null = null;
-  /** created_at of targeted messages per source, in the order fetched (FIFO check). */
+  /** Targeted Notifications in the order fetched, per source and all together under '*' (FIFO check). */
   readonly fetchedOrder = new Map<string, { key: string; createdAt: string; seq: number }[]>();
 
   constructor(readonly opts: AgentOptions) {
@@ -276,9 +277,11 @@ export class FaultAgent {
     if (p.to !== '*' && p.to !== this.id) ledger.wrong.push(`${this.id} got ${p.k} meant for ${p.to}`);
     ledger.noteReceived(this.id, p.k);
     if (p.to === this.id && m.message_type === 'Notification') {
-      let list = this.fetchedOrder.get(m.source_instance);
-      if (!list) this.fetchedOrder.set(m.source_instance, (list = []));
-      list.push({ key: p.k, createdAt: m.created_at, seq });
+      for (const k of [m.source_instance, '*']) {
+        let list = this.fetchedOrder.get(k);
+        if (!list) this.fetchedOrder.set(k, (list = []));
+        list.push({ key: p.k, createdAt: m.created_at, seq });
+      }
     }
   }
 
@@ -394,20 +397,32 @@ export class FaultAgent {
   }
 }
 
-/** FIFO per (source -> target): targeted messages are fetched in the order they were queued. */
+/**
+ * FIFO for targeted messages, on first fetch of each (acknowledged) message:
+ *  - per recipient, created_at (Redis time at queueing) never goes back in fetch order;
+ *  - per (source -> recipient), messages arrive in the order the source sent them (each agent
+ *    sends one at a time, and its keys carry an increasing counter).
+ */
 export function fifoViolations(agents: FaultAgent[], ledger: Ledger): string[] {
   const out: string[] = [];
+  const counter = (key: string) => Number(key.slice(key.lastIndexOf(':') + 1));
   for (const a of agents) {
     for (const [source, list] of a.fetchedOrder) {
-      // First fetch of each key, in fetch order; their created_at must not go back in time.
       const seen = new Set<string>();
-      let last = '';
+      let lastCreated = '';
+      let lastCounter = -1;
       for (const e of list) {
         if (seen.has(e.key)) continue;
         seen.add(e.key);
         if (!ledger.targeted.has(e.key)) continue;
-        if (e.createdAt < last) out.push(`${source} -> ${a.id}: ${e.key} created ${e.createdAt} fetched after one created ${last}`);
-        if (e.createdAt > last) last = e.createdAt;
+        if (source === '*') {
+          if (e.createdAt < lastCreated) out.push(`${a.id}: ${e.key} created ${e.createdAt} fetched after one created ${lastCreated}`);
+          if (e.createdAt > lastCreated) lastCreated = e.createdAt;
+        } else {
+          const c = counter(e.key);
+          if (Number.isFinite(c) && c < lastCounter) out.push(`${source} -> ${a.id}: ${e.key} fetched after a later send (#${lastCounter})`);
+          if (c > lastCounter) lastCounter = c;
+        }
       }
     }
   }

@@ -32,10 +32,17 @@ interface FeedEvent {
 
 export class LeaderSafety {
   private readonly observations: LeaderObservation[] = [];
+  private readonly termOnly: LeaderObservation[] = [];
   private readonly windows: EpochWindow[] = [];
   /** Per epoch, leader events of the feed in feed order. */
   private readonly feed: { epoch: number; term: number; leader: string; id: string }[] = [];
   feedAvailable: boolean | null = null;
+
+  /** (term, leader) reported without request timing (e.g. an SDK agent's leader-changed event): one leader per term only. */
+  observeTerm(source: string, leader: string, term: number): void {
+    const at = Date.now();
+    this.termOnly.push({ source, leader, term, sentAt: at, receivedAt: at });
+  }
 
   observe(source: string, leader: unknown, term: unknown, sentAt: number, receivedAt: number): void {
     if (typeof term !== 'number') return;
@@ -48,7 +55,7 @@ export class LeaderSafety {
   }
 
   get count(): number {
-    return this.observations.length;
+    return this.observations.length + this.termOnly.length;
   }
 
   private epochOf(o: { sentAt: number; receivedAt: number }): number | null {
@@ -71,7 +78,7 @@ export class LeaderSafety {
       if (!s) m.set(term, (s = new Set()));
       s.add(leader);
     };
-    for (const o of this.observations) {
+    for (const o of [...this.observations, ...this.termOnly]) {
       const e = this.epochOf(o);
       if (e === null || o.leader === null) continue;
       add(e, o.term, o.leader);

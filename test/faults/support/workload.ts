@@ -175,17 +175,18 @@ export class Fleet {
   }
 
   /**
-   * Waits until every acknowledged message reached its (core) recipients, or `timeoutMs`.
-   * Returns what is still missing.
+   * Waits until every acknowledged message (acknowledged after `ackedAfter`, default all) reached
+   * its core recipients and mailboxes, or `timeoutMs`. Returns what is still missing.
    */
-  async drain(timeoutMs = 20_000): Promise<{ targeted: string[]; broadcasts: string[] }> {
+  async drain(timeoutMs = 20_000, opts: { ackedAfter?: number } = {}): Promise<{ targeted: string[]; broadcasts: string[] }> {
+    const after = opts.ackedAfter ?? 0;
     const core = new Set([...this.agents, ...this.mailboxes].map((a) => a.id));
     const only = (id: string) => core.has(id);
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       await this.collectMailboxes();
-      const targeted = this.ledger.missingTargeted(only);
-      const broadcasts = this.ledger.missingBroadcasts(only);
+      const targeted = this.ledger.missingTargeted(only, after);
+      const broadcasts = this.ledger.missingBroadcasts(only, after);
       if ((targeted.length === 0 && broadcasts.length === 0) || Date.now() > deadline) return { targeted, broadcasts };
       await sleep(200);
     }
