@@ -185,7 +185,8 @@ async function main(): Promise<void> {
   }
 }
 
-if (process.argv[1]?.endsWith("profile.ts")) main().then(
+// Run only as a script: bench tooling may import analyze() from here.
+if (process.argv[1]?.endsWith('profile.ts')) main().then(
   () => process.exit(0),
   (err: unknown) => {
     process.stderr.write(`profile failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);

@@ -1,7 +1,7 @@
 // Load generation with autocannon (in this process, bounded by duration or amount). Latency
 // percentiles come from the raw per-response times autocannon emits (float ms), because its own
 // histogram records whole milliseconds, which hides everything interesting below 1 ms.
-import http from 'node:http';
+import net from 'node:net';
 import autocannon from 'autocannon';
 import { percentile, sortedCopy } from './stats.js';
 
@@ -95,7 +95,7 @@ export interface PacedOptions {
   /** Offered load, requests per second, spread evenly (open loop: not slowed by the answers). */
   rate: number;
   duration: number;
-  /** Upper bound on sockets (and so on requests in flight). */
+  /** Keep-alive connections the requests are spread over (round robin). */
   sockets: number;
   method: Method;
   body?: string;
@@ -104,64 +104,91 @@ export interface PacedOptions {
 
 /**
  * Constant-rate load for latency at a given throughput. autocannon's rate option sends each
- * connection's quota back to back at the start of every second, which measures bursts instead;
- * here requests leave every millisecond in proportion to the elapsed time. Latency counts from the
- * moment a request was due, so a client that falls behind shows up in the figures.
+ * connection's quota back to back at the start of every second, which measures bursts instead.
+ * Here requests leave every millisecond in proportion to the elapsed time, over raw keep-alive
+ * sockets (HTTP/1.1 written by hand, answers delimited by Content-Length): node:http's client
+ * costs so much CPU per request on this 2-core machine that it, not the server, set the latency.
+ * Latency counts from the moment a request was written to its socket.
  */
 export function paced(opts: PacedOptions): Promise<LoadResult> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: opts.sockets });
+  const url = new URL(opts.url);
+  const host = `${url.hostname}:${url.port}`;
+  const body = opts.body ?? '';
+  const head = (path: string) =>
+    `${opts.method} ${path} HTTP/1.1\r\nHost: ${host}\r\n` +
+    (opts.body !== undefined ? `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` : '') +
+    '\r\n' +
+    body;
   const times: number[] = [];
   let ok = 0;
   let bad = 0;
   let errors = 0;
   let issued = 0;
-  let inFlight = 0;
-  const started = performance.now();
+  let answered = 0;
   const total = Math.round(opts.rate * opts.duration);
   return new Promise((resolve) => {
+    const started = performance.now();
+    const conns = Array.from({ length: opts.sockets }, () => {
+      const socket = net.connect({ host: url.hostname, port: Number(url.port) });
+      socket.setNoDelay(true);
+      const sentAt: number[] = [];
+      let buf: Buffer = Buffer.alloc(0);
+      socket.on('data', (chunk: Buffer) => {
+        buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
+        for (;;) {
+          const end = buf.indexOf('\r\n\r\n');
+          if (end < 0) return;
+          const headers = buf.subarray(0, end).toString('latin1');
+          const m = /\r\ncontent-length:\s*(\d+)/i.exec(headers);
+          const len = m ? Number(m[1]) : 0;
+          if (buf.length < end + 4 + len) return;
+          buf = buf.subarray(end + 4 + len);
+          const status = Number(headers.slice(9, 12));
+          const t0 = sentAt.shift() ?? performance.now();
+          if (status >= 200 && status < 300) {
+            ok++;
+            times.push(performance.now() - t0);
+          } else {
+            bad++;
+          }
+          answered++;
+          if (issued >= total && answered >= total) finish();
+        }
+      });
+      socket.on('error', () => {
+        errors += sentAt.length;
+        answered += sentAt.length;
+        sentAt.length = 0;
+      });
+      return { socket, sentAt };
+    });
+    let finished = false;
     const finish = () => {
-      agent.destroy();
+      if (finished) return;
+      finished = true;
+      clearInterval(timer);
+      clearTimeout(guard);
+      for (const c of conns) c.socket.destroy();
       const sorted = sortedCopy(times);
       const seconds = (performance.now() - started) / 1000;
       resolve({ rps: ok / seconds, p50: percentile(sorted, 50), p99: percentile(sorted, 99), p999: percentile(sorted, 99.9), total: ok, non2xx: bad, errors, seconds });
     };
-    const send = (i: number, due: number) => {
-      inFlight++;
-      const req = http.request(`${opts.url}${opts.path(i)}`, {
-        method: opts.method,
-        agent,
-        headers: opts.body !== undefined ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(opts.body) } : {},
-      });
-      const done = () => {
-        inFlight--;
-        if (issued >= total && inFlight === 0) finish();
-      };
-      req.on('response', (res) => {
-        res.resume();
-        res.on('end', () => {
-          if (res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 300) {
-            ok++;
-            times.push(performance.now() - due);
-          } else {
-            bad++;
-          }
-          done();
-        });
-      });
-      req.on('error', () => {
-        errors++;
-        done();
-      });
-      req.end(opts.body);
-    };
+    let next = 0;
     const timer = setInterval(() => {
-      const elapsed = performance.now() - started;
-      const target = Math.min(total, Math.floor((elapsed * opts.rate) / 1000));
+      const target = Math.min(total, Math.floor(((performance.now() - started) * opts.rate) / 1000));
+      if (target <= issued) return;
+      // One write per socket per tick for the requests due on it.
+      const out = new Map<(typeof conns)[number], string>();
+      const now = performance.now();
       while (issued < target) {
-        const due = started + (issued * 1000) / opts.rate;
-        send(issued++, due);
+        const c = conns[next++ % conns.length]!;
+        out.set(c, (out.get(c) ?? '') + head(opts.path(issued++)));
+        c.sentAt.push(now);
       }
+      for (const [c, data] of out) c.socket.write(data);
       if (issued >= total) clearInterval(timer);
     }, 1);
+    // Answers that never come must not hang the benchmark.
+    const guard = setTimeout(finish, (opts.duration + 10) * 1000);
   });
 }
