@@ -14,6 +14,10 @@ export function pingOnce(host: string, port: number, timeoutMs = 1000): Promise<
     };
     sock.setTimeout(timeoutMs, () => done(false));
     sock.once('error', () => done(false));
+    // A peer that closes without answering (docker-proxy while the container's Redis is not yet
+    // listening) ends the socket with no error and no data; the idle timer dies with the socket,
+    // so without this the promise never settled and waitForPing hung past its own deadline.
+    sock.once('close', () => done(false));
     sock.once('connect', () => sock.write('PING\r\n'));
     sock.on('data', (d: Buffer) => {
       reply += d.toString('utf8');
