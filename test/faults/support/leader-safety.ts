@@ -8,6 +8,7 @@
 //   3. the events feed (Redis' own order) lists leader changes with strictly increasing terms.
 // "While Redis keeps its data": a test that wipes Redis calls newEpoch(); terms start over there and
 // observations in flight across the wipe are dropped as ambiguous.
+import { MeshApiError, MeshClient } from '../../../src/client/index.js';
 import { Api, sleep } from './http.js';
 
 export interface LeaderObservation {
@@ -151,10 +152,12 @@ export class LeaderSafety {
   }
 
   /**
-   * Polls GET /registry/leader (every `everyMs`) and follows GET /registry/events (JSON pages,
-   * when the route exists) until `signal` aborts. `epoch()` tells which epoch feed events are in.
+   * Polls GET /registry/leader (every `everyMs`) and follows GET /registry/events (when the route
+   * exists) until `signal` aborts: as server-sent events through the SDK's MeshClient (resuming by
+   * Last-Event-ID when a replica dies), or with `feed: 'json'` as JSON pages, which start over when
+   * `epoch()` changes (Redis wiped: stream ids start over too).
    */
-  async watch(api: Api, signal: AbortSignal, opts: { everyMs?: number; epoch?: () => number } = {}): Promise<void> {
+  async watch(api: Api, signal: AbortSignal, opts: { everyMs?: number; epoch?: () => number; feed?: 'sse' | 'json' } = {}): Promise<void> {
     const everyMs = opts.everyMs ?? 200;
     const poll = (async () => {
       while (!signal.aborted) {
@@ -163,7 +166,22 @@ export class LeaderSafety {
         await sleep(everyMs, signal);
       }
     })();
-    const follow = (async () => {
+    const followSse = async () => {
+      const client = new MeshClient({ url: api.baseUrl, retries: 0, retryBaseMs: 100, retryMaxMs: 1000 });
+      try {
+        for await (const e of client.events({ signal, lastEventId: '0', reconnect: true })) {
+          this.feedAvailable = true;
+          if (e.type === 'leader' && typeof e.term === 'number' && e.instance_id) {
+            this.feed.push({ epoch: 0, term: e.term, leader: e.instance_id, id: e.id ?? '?' });
+          }
+        }
+      } catch (err) {
+        if (signal.aborted) return;
+        if (err instanceof MeshApiError && err.status === 404) this.feedAvailable = false;
+        else throw err;
+      }
+    };
+    const follow = (opts.feed ?? 'sse') === 'sse' ? followSse() : (async () => {
       let since = '0';
       let epoch = opts.epoch?.() ?? 0;
       while (!signal.aborted) {

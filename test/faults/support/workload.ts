@@ -71,6 +71,8 @@ export interface FleetOptions {
   serverRequestShare?: number;
   /** Statuses that are expected answers rather than failures (see CallLog). */
   expected?: (op: string, status: number) => boolean;
+  /** How the leader-safety checker follows GET /registry/events: SSE (default) or JSON pages (tests that wipe Redis). */
+  feed?: 'sse' | 'json';
   prefix?: string;
 }
 
@@ -81,7 +83,8 @@ export class Fleet {
   readonly safety = new LeaderSafety();
   readonly agents: FaultAgent[] = [];
   readonly mailboxes: FaultAgent[] = [];
-  private readonly opts: Required<Omit<FleetOptions, 'expected'>>;
+  private readonly opts: Required<Omit<FleetOptions, 'expected' | 'feed'>>;
+  private readonly feed: 'sse' | 'json';
   private traffic: Promise<void>[] = [];
   private readonly trafficStop = new AbortController();
   private readonly watchStop = new AbortController();
@@ -101,7 +104,7 @@ export class Fleet {
       prefix: opts.prefix ?? 'a',
       mailboxes: opts.mailboxes ?? 0,
     };
-    // A heartbeat/fetch 404 after Redis lost its data is the expected "register again" signal.
+    this.feed = opts.feed ?? 'sse';
     this.log = new CallLog(opts.expected ?? (() => false));
     this.api = new Api(opts.url, this.log);
   }
@@ -122,7 +125,7 @@ export class Fleet {
       await m.start();
       this.mailboxes.push(m);
     }
-    this.watchTask = this.safety.watch(this.api, this.watchStop.signal, { epoch: () => this.epoch });
+    this.watchTask = this.safety.watch(this.api, this.watchStop.signal, { epoch: () => this.epoch, feed: this.feed });
   }
 
   private pickOther(self: FaultAgent, withMailboxes = false): FaultAgent {
