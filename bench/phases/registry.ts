@@ -81,15 +81,18 @@ export async function registryPhase(ctx: BenchContext): Promise<void> {
         [`GET /registry/agents?capability= (30% of ${label})`, '/registry/agents?capability=cap-3'],
       ];
       for (const [name, path] of listings) {
-        // Slow listings get a longer run, so each run still completes a dozen calls.
+        // Each run is sized to about listDuration seconds from one probe call, and counts calls
+        // (at least a dozen), not time: slow listings still complete whole calls.
         const t0 = performance.now();
         await (await fetch(`${replica.url}${path}`)).arrayBuffer();
         const probeMs = performance.now() - t0;
-        const duration = Math.max(opts.listDuration, Math.ceil((12 * probeMs) / 4 / 1000));
+        const amount = Math.max(12, Math.min(5000, Math.round((opts.listDuration * 1000 * 4) / probeMs)));
         const runs: LoadResult[] = [];
         const script: number[] = [];
         for (let r = 0; r < opts.runs; r++) {
-          const m = await measureRedis(redis.client, () => load({ url: `${replica.url}${path}`, connections: 4, duration }));
+          const m = await measureRedis(redis.client, () =>
+            load({ url: `${replica.url}${path}`, connections: 4, duration: opts.listDuration, amount }),
+          );
           const res = m.result;
           script.push(m.scripts.usecPerCall / 1000);
           assertClean(name, res);

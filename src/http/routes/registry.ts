@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { errors } from '../../errors.js';
 import type { InstanceService } from '../../registry/instances.js';
 import type { Auth } from '../plugins/auth.js';
-import { fastSerializerCompiler } from '../serializer.js';
+import { compileFastSerializer, fastSerializerCompiler } from '../serializer.js';
 import {
   agentsQuery,
   agentsResponse,
@@ -24,6 +24,21 @@ export interface RegistryRouteDeps {
   auth: Auth;
 }
 
+const JSON_TYPE = 'application/json; charset=utf-8';
+const serializeRegisterAnswer = compileFastSerializer(registerResponse);
+const serializeAgentsAnswer = compileFastSerializer(agentsResponse);
+
+/**
+ * Answers that carry a listing are serialized by their schema with an empty list, and the
+ * listing's JSON text (InstanceService.listJson, ~300 bytes per live instance and the bulk of the
+ * answer) is spliced in. Registrations that arrive together share one listing, so they share its
+ * text too. The other fields are ids, numbers, booleans and tokens that cannot contain a quote,
+ * so the empty list's `"field":[]` occurs exactly once.
+ */
+function splice(json: string, field: string, listJson: string): string {
+  return json.replace(`"${field}":[]`, () => `"${field}":${listJson}`);
+}
+
 export const registryRoutes: FastifyPluginAsyncZod<RegistryRouteDeps> = async (app, { instances, auth }) => {
   app.post(
     '/registry/register',
@@ -37,18 +52,20 @@ export const registryRoutes: FastifyPluginAsyncZod<RegistryRouteDeps> = async (a
       // The answer lists every live peer: its size grows with the mesh (docs/performance.md).
       serializerCompiler: fastSerializerCompiler,
     },
-    async (request) => {
+    async (request, reply) => {
       const grant = auth.forRegister(request, request.body.instance_id);
       const result = await instances.register(request.body, grant.ownership);
-      return {
+      const answer = serializeRegisterAnswer({
         success: true as const,
         instance_id: request.body.instance_id,
         is_leader: result.leader_id === request.body.instance_id,
         leader_id: result.leader_id,
         leader_term: result.leader_term,
-        peers: result.peers,
+        peers: [],
         instance_token: result.created ? grant.token : null,
-      };
+      });
+      // Already JSON: Fastify sends a string with a JSON content type as it is.
+      return reply.type(JSON_TYPE).send(splice(answer, 'peers', result.peers_json) as never);
     },
   );
 
@@ -63,10 +80,12 @@ export const registryRoutes: FastifyPluginAsyncZod<RegistryRouteDeps> = async (a
       },
       serializerCompiler: fastSerializerCompiler,
     },
-    async (request) => {
+    async (request, reply) => {
       await auth.forRead(request);
       const { capability, limit, cursor } = request.query;
-      return instances.list({ capability, limit, after: cursor });
+      const { instances_json, leader_id, leader_term, next_cursor } = await instances.listJson({ capability, limit, after: cursor });
+      const answer = serializeAgentsAnswer({ instances: [], leader_id, leader_term, next_cursor });
+      return reply.type(JSON_TYPE).send(splice(answer, 'instances', instances_json) as never);
     },
   );
 
