@@ -9,7 +9,7 @@ import { uniqueNamespace } from './ns.js';
 import { redisEnv } from './env.js';
 import { createTestClient, scanAll } from './topology.js';
 
-export { currentTopology, redisEnv, requireTopology } from './env.js';
+export { currentTopology, redisEnv } from './env.js';
 
 export type Overrides = Record<string, string | number | boolean>;
 

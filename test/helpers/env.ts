@@ -17,18 +17,3 @@ export function redisEnv(): Record<string, string> {
 export function currentTopology(): TopologyKind {
   return (inject('topology') as TopologyKind | undefined) ?? 'standalone';
 }
-
-/**
- * Topology guard: skips the calling test, with the reason in the report, unless this run's
- * Redis is one of `allowed`. Use it for tests that inherently need e.g. one standalone server;
- * never skip silently.
- *   it('...', (ctx) => { requireTopology(ctx, ['standalone'], 'restarts the shared Redis'); ... })
- */
-export function requireTopology(
-  ctx: { skip: (condition: boolean, note?: string) => void },
-  allowed: TopologyKind[],
-  reason: string,
-): void {
-  const t = currentTopology();
-  ctx.skip(!allowed.includes(t), `needs ${allowed.join('/')} Redis, this run is ${t}: ${reason}`);
-}
