@@ -2,8 +2,9 @@
 //
 // Starts its own redis-server (no persistence) and replicas (node dist/main.js) on 127.0.0.1,
 // drives them with autocannon for bounded durations, stops everything, prints a markdown table
-// and writes bench/results/latest.{md,json}. Every machine-dependent figure is also a ratio to a
-// baseline measured in the same run. Not a test: nothing here runs under vitest.
+// and writes bench/results/latest.{md,json} (latest-partial.* for --quick or --only runs). Every
+// machine-dependent figure is also a ratio to a baseline measured in the same run. Not a test:
+// nothing here runs under vitest.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ROOT, startRedis } from './lib/procs.js';
@@ -129,9 +130,11 @@ async function main(): Promise<void> {
   const md = markdown(ctx, env) + `\nTotal bench time: ${((Date.now() - started) / 1000).toFixed(0)} s.\n`;
   const dir = path.join(ROOT, 'bench/results');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(path.join(dir, 'latest.md'), md);
+  // A smoke run (--quick or --only) must not replace the last full results.
+  const name = opts.quick || opts.only ? 'latest-partial' : 'latest';
+  writeFileSync(path.join(dir, `${name}.md`), md);
   writeFileSync(
-    path.join(dir, 'latest.json'),
+    path.join(dir, `${name}.json`),
     `${JSON.stringify({ env, options: { ...opts, only: opts.only ? [...opts.only] : null }, rows: ctx.rows, targets: ctx.targets, details: ctx.details }, null, 1)}\n`,
   );
   process.stdout.write(`${md}\n`);
