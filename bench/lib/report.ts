@@ -73,7 +73,7 @@ export function fmt(v: number): string {
   return v.toFixed(3);
 }
 
-export function markdown(ctx: BenchContext, env: Record<string, string>): string {
+export function markdown(ctx: Pick<BenchContext, 'opts' | 'rows' | 'targets'>, env: Record<string, string>): string {
   const lines: string[] = [];
   lines.push('# Benchmark results');
   lines.push('');
@@ -86,7 +86,9 @@ export function markdown(ctx: BenchContext, env: Record<string, string>): string
   lines.push('');
   lines.push('| # | measure | median | min-max | unit | note |');
   lines.push('|---|---|---:|---:|---|---|');
-  for (const r of ctx.rows) {
+  // By section (phases add rows to several sections); stable, so each phase's order is kept.
+  const rows = [...ctx.rows].sort((a, b) => Number(a.section) - Number(b.section));
+  for (const r of rows) {
     lines.push(`| ${r.section} | ${r.measure} | ${fmt(r.value.median)} | ${fmt(r.value.min)}-${fmt(r.value.max)} | ${r.unit} | ${r.note ?? ''} |`);
   }
   lines.push('');
