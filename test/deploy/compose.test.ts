@@ -46,6 +46,14 @@ describe('docker-compose.yml', () => {
     await withStatusServer(() => 503, async (port) => expect(await runHealthcheck(cmd, port)).toBe(1));
   });
 
+  it('haproxy answers its own 503 (no replica up) as JSON with Retry-After, like a replica', () => {
+    const cfg = readFileSync(HAPROXY, 'utf8');
+    const line = cfg.split('\n').find((l) => /^\s*http-error status 503 /.test(l)) ?? '';
+    expect(line).toContain('application/json');
+    expect(line).toMatch(/\\"code\\":\\"unavailable\\"/);
+    expect(line).toMatch(/hdr retry-after 1\s*$/);
+  });
+
   it.skipIf(!HAPROXY_BIN)('haproxy itself accepts deploy/haproxy.cfg (haproxy -c)', () => {
     // Exit 0 with warnings is expected here: the registry-N names only resolve inside compose.
     expect(() => execFileSync(HAPROXY_BIN ?? 'haproxy', ['-c', '-f', HAPROXY], { stdio: 'pipe', timeout: 20_000 })).not.toThrow();

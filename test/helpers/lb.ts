@@ -56,6 +56,8 @@ defaults
     timeout http-keep-alive 10s
     timeout queue 10s
     timeout check 2s
+    # No replica up: JSON {error, code} with Retry-After, like a replica's own 503.
+    http-error status 503 content-type "application/json; charset=utf-8" string "{\\"error\\":\\"No registry replica is available; retry shortly\\",\\"code\\":\\"unavailable\\"}" hdr retry-after 1
 
 frontend fe
     bind 127.0.0.1:${port}
