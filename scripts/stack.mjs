@@ -17,6 +17,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { haproxyConfig } from './haproxy-config.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ENTRY = path.join(ROOT, 'dist', 'main.js');
@@ -116,49 +117,6 @@ async function waitReady(name, child, url) {
   throw new Error(`${name} not ready (GET ${url}/readyz != 200) within ${READY_TIMEOUT_MS / 1000} s`);
 }
 
-function haproxyConfig(port, backendPorts) {
-  const servers = backendPorts.map((p, i) => `    server r${i + 1} 127.0.0.1:${p} check`).join('\n');
-  // Why each setting: see test/helpers/lb.ts.
-  return `global
-    maxconn 4096
-
-defaults
-    mode http
-    option dontlognull
-    option http-no-delay
-    option http-server-close
-    retries 3
-    option redispatch 1
-    retry-on conn-failure empty-response response-timeout
-    timeout connect 2s
-    timeout client 120s
-    timeout server 120s
-    timeout tunnel 1h
-    timeout client-fin 5s
-    timeout server-fin 5s
-    timeout http-request 30s
-    timeout http-keep-alive 10s
-    timeout queue 10s
-    timeout check 2s
-    # No replica up: JSON {error, code} with Retry-After, like a replica's own 503.
-    http-error status 503 content-type "application/json; charset=utf-8" string "{\\"error\\":\\"No registry replica is available; retry shortly\\",\\"code\\":\\"unavailable\\"}" hdr retry-after 1
-
-frontend fe
-    bind 127.0.0.1:${port}
-    stats enable
-    stats uri /__lb/stats
-    default_backend be
-
-backend be
-    balance roundrobin
-    option httpchk
-    http-check send meth GET uri /readyz ver HTTP/1.1 hdr Host localhost
-    http-check expect rstatus ^2
-    http-request disable-l7-retry unless METH_GET || METH_HEAD || METH_OPTIONS
-    default-server inter 500ms fastinter 500ms downinter 500ms fall 2 rise 2
-${servers}
-`;
-}
 
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
