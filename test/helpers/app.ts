@@ -2,6 +2,7 @@
 // the same namespace behave like several replicas (separate connections, subscribers and workers).
 import type { FastifyInstance } from 'fastify';
 import type { Cluster, Redis } from 'ioredis';
+import { afterAll } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { configFrom, type Config } from '../../src/config.js';
 import { meshKeys, type MeshKeys } from '../../src/redis/keys.js';
@@ -67,6 +68,22 @@ export async function startMesh(
   };
   for (let i = 0; i < (opts.apps ?? 1); i++) await mesh.addApp();
   return mesh;
+}
+
+/**
+ * For test files that start several meshes: returns a startMesh that remembers each mesh and
+ * closes them all in the file's afterAll.
+ */
+export function meshesClosedAfterAll(): (overrides?: Overrides, opts?: { apps?: number; maintenance?: boolean }) => Promise<TestMesh> {
+  const meshes: TestMesh[] = [];
+  afterAll(async () => {
+    await Promise.all(meshes.map((m) => m.close()));
+  });
+  return async (overrides = {}, opts = {}) => {
+    const m = await startMesh(overrides, opts);
+    meshes.push(m);
+    return m;
+  };
 }
 
 export interface RegisterOpts {

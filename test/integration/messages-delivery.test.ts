@@ -1,8 +1,8 @@
 // Messaging delivery semantics: FIFO and paging, limits, at-least-once, broadcast fan-out to many
 // members, capability routing and payload limits. In-process apps; every block its own namespace.
 import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { register, startMesh, type TestMesh } from '../helpers/app.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { meshesClosedAfterAll, register, type TestMesh } from '../helpers/app.js';
 import {
   ack,
   expectError,
@@ -17,15 +17,7 @@ import {
   type AgentMessage,
 } from '../helpers/messages.js';
 
-const meshes: TestMesh[] = [];
-async function mesh(overrides: Parameters<typeof startMesh>[0] = {}, opts: Parameters<typeof startMesh>[1] = {}) {
-  const m = await startMesh(overrides, opts);
-  meshes.push(m);
-  return m;
-}
-afterAll(async () => {
-  await Promise.all(meshes.map((m) => m.close()));
-});
+const mesh = meshesClosedAfterAll();
 
 describe('ordering, limits and delivery guarantees', () => {
   it('keeps FIFO per recipient over 1000 messages (fetch with limit=1000)', async () => {

@@ -1,9 +1,9 @@
 // Messaging over the wire contract (CONTRACT.md "Routes" and defects 1-5), in-process apps on the
 // run's Redis. Every describe block has its own namespace, so broadcasts of one never reach another.
 import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { BUILTIN_MESSAGE_TYPES } from '../../src/http/schemas.js';
-import { eventually, register, startMesh, type TestMesh } from '../helpers/app.js';
+import { eventually, meshesClosedAfterAll, register, type TestMesh } from '../helpers/app.js';
 import {
   ack,
   ackRaw,
@@ -19,15 +19,7 @@ import {
   xlen,
 } from '../helpers/messages.js';
 
-const meshes: TestMesh[] = [];
-async function mesh(overrides: Parameters<typeof startMesh>[0] = {}, opts: Parameters<typeof startMesh>[1] = {}) {
-  const m = await startMesh(overrides, opts);
-  meshes.push(m);
-  return m;
-}
-afterAll(async () => {
-  await Promise.all(meshes.map((m) => m.close()));
-});
+const mesh = meshesClosedAfterAll();
 
 describe('contract shapes', () => {
   let m: TestMesh;
