@@ -184,6 +184,17 @@ export interface SentinelOptions {
   dataConfig?: string[];
 }
 
+
+/** Writes `<dir>/<sub>/<file>` (a fresh node data dir) with `dir <that dir>` added; returns its path. */
+async function writeNodeConf(dir: string, sub: string, file: string, lines: string[]): Promise<string> {
+  const d = path.join(dir, sub);
+  await rm(d, { recursive: true, force: true });
+  await mkdir(d, { recursive: true });
+  const conf = path.join(d, file);
+  await writeFile(conf, [...lines, `dir ${d}`, ''].join('\n'));
+  return conf;
+}
+
 export async function startSentinel(opts: SentinelOptions = {}): Promise<SentinelTopology> {
   const bin = await which('redis-server');
   if (!bin) throw new Error('redis-server not installed (apt-get install redis-server)');
@@ -193,57 +204,38 @@ export async function startSentinel(opts: SentinelOptions = {}): Promise<Sentine
   const dir = await mkdtemp(path.join(tmpdir(), 'mesh-sentinel-'));
   const nodes: Node[] = [];
   try {
-    const dataArgs = async (port: number, extra: string[]) => {
-      const d = path.join(dir, `data-${port}`);
-      await rm(d, { recursive: true, force: true });
-      await mkdir(d, { recursive: true });
-      const conf = path.join(d, 'redis.conf');
-      // A config file (not only args) so that Sentinel's REPLICAOF + CONFIG REWRITE work.
-      await writeFile(
-        conf,
-        [
-          `bind ${HOST}`,
-          `port ${port}`,
-          `dir ${d}`,
-          'daemonize no',
-          'save ""',
-          'appendonly no',
-          `replica-announce-ip ${HOST}`,
-          ...(opts.dataConfig ?? []),
-          ...extra,
-          '',
-        ].join('\n'),
-      );
-      return [conf];
-    };
+    // A config file (not only args) so that Sentinel's REPLICAOF + CONFIG REWRITE work.
+    const dataArgs = async (port: number, extra: string[]) => [
+      await writeNodeConf(dir, `data-${port}`, 'redis.conf', [
+        `bind ${HOST}`,
+        `port ${port}`,
+        'daemonize no',
+        'save ""',
+        'appendonly no',
+        `replica-announce-ip ${HOST}`,
+        ...(opts.dataConfig ?? []),
+        ...extra,
+      ]),
+    ];
     const master = await launchNode(bin, 'master', dir, (p) => dataArgs(p, []));
     nodes.push(master);
     const replica = await launchNode(bin, 'replica', dir, (p) => dataArgs(p, [`replicaof ${HOST} ${master.port}`]));
     nodes.push(replica);
 
-    const sentinelArgs = async (port: number) => {
-      const d = path.join(dir, `sentinel-${port}`);
-      await rm(d, { recursive: true, force: true });
-      await mkdir(d, { recursive: true });
-      const conf = path.join(d, 'sentinel.conf');
-      await writeFile(
-        conf,
-        [
-          `bind ${HOST}`,
-          `port ${port}`,
-          `dir ${d}`,
-          'daemonize no',
-          'protected-mode no',
-          `sentinel announce-ip ${HOST}`,
-          `sentinel monitor ${name} ${HOST} ${master.port} 2`,
-          `sentinel down-after-milliseconds ${name} ${downAfter}`,
-          `sentinel failover-timeout ${name} ${failoverTimeout}`,
-          `sentinel parallel-syncs ${name} 1`,
-          '',
-        ].join('\n'),
-      );
-      return [conf, '--sentinel'];
-    };
+    const sentinelArgs = async (port: number) => [
+      await writeNodeConf(dir, `sentinel-${port}`, 'sentinel.conf', [
+        `bind ${HOST}`,
+        `port ${port}`,
+        'daemonize no',
+        'protected-mode no',
+        `sentinel announce-ip ${HOST}`,
+        `sentinel monitor ${name} ${HOST} ${master.port} 2`,
+        `sentinel down-after-milliseconds ${name} ${downAfter}`,
+        `sentinel failover-timeout ${name} ${failoverTimeout}`,
+        `sentinel parallel-syncs ${name} 1`,
+      ]),
+      '--sentinel',
+    ];
     for (let i = 1; i <= 3; i++) nodes.push(await launchNode(bin, `sentinel-${i}`, dir, sentinelArgs));
   } catch (err) {
     await stopNodes(nodes, dir);
