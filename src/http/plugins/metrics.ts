@@ -113,39 +113,30 @@ async function metricsPlugin(app: FastifyInstance, deps: MetricsDeps): Promise<v
 
   // ---- Counters: this replica's share, read from the services at scrape time ------------------
   const ic = instances.counters;
-  new Counter({
-    name: 'mesh_registrations_total',
-    help: 'Register calls by result: created (new member), refreshed (live member again), conflict (409)',
-    labelNames: ['result'] as const,
-    registers,
-    collect() {
-      this.reset();
-      this.inc({ result: 'created' }, ic.registered);
-      this.inc({ result: 'refreshed' }, ic.refreshed);
-      this.inc({ result: 'conflict' }, ic.conflicts);
-    },
+  /** A counter whose value(s) are read from a service's counters at scrape time, by `result`. */
+  const byResult = (name: string, help: string, read: Record<string, () => number>) =>
+    new Counter({
+      name,
+      help,
+      labelNames: ['result'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const [result, value] of Object.entries(read)) this.inc({ result }, value());
+      },
+    });
+  byResult('mesh_registrations_total', 'Register calls by result: created (new member), refreshed (live member again), conflict (409)', {
+    created: () => ic.registered,
+    refreshed: () => ic.refreshed,
+    conflict: () => ic.conflicts,
   });
-  new Counter({
-    name: 'mesh_heartbeats_total',
-    help: 'Heartbeats by result: ok, or unknown (id unknown or lapsed: answered 404)',
-    labelNames: ['result'] as const,
-    registers,
-    collect() {
-      this.reset();
-      this.inc({ result: 'ok' }, ic.heartbeats);
-      this.inc({ result: 'unknown' }, ic.heartbeatsUnknown);
-    },
+  byResult('mesh_heartbeats_total', 'Heartbeats by result: ok, or unknown (id unknown or lapsed: answered 404)', {
+    ok: () => ic.heartbeats,
+    unknown: () => ic.heartbeatsUnknown,
   });
-  new Counter({
-    name: 'mesh_deregistrations_total',
-    help: 'Deregister calls by result: removed, or unknown (id unknown or already lapsed)',
-    labelNames: ['result'] as const,
-    registers,
-    collect() {
-      this.reset();
-      this.inc({ result: 'removed' }, ic.deregistered);
-      this.inc({ result: 'unknown' }, ic.deregisterUnknown);
-    },
+  byResult('mesh_deregistrations_total', 'Deregister calls by result: removed, or unknown (id unknown or already lapsed)', {
+    removed: () => ic.deregistered,
+    unknown: () => ic.deregisterUnknown,
   });
   const simple = (name: string, help: string, read: () => number) =>
     new Counter({
