@@ -15,8 +15,6 @@ export class MeshError extends Error {
 }
 
 export const errors = {
-  badRequest: (message: string, code = 'invalid_request', extra: Record<string, unknown> = {}) =>
-    new MeshError(400, code, message, extra),
   instanceNotFound: (id: string) =>
     new MeshError(404, 'instance_not_found', `Instance '${id}' is not registered (or its heartbeat lapsed); register again`),
   // Wire contract: this exact text is what spec-ai clients show.

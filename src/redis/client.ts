@@ -4,14 +4,6 @@ import type { Config } from '../config.js';
 
 export type RedisClient = Redis | Cluster;
 
-export type RedisTopology = 'standalone' | 'sentinel' | 'cluster';
-
-export function topologyOf(config: Config): RedisTopology {
-  if (config.REDIS_CLUSTER_NODES) return 'cluster';
-  if (config.REDIS_SENTINELS) return 'sentinel';
-  return 'standalone';
-}
-
 function hostPort(s: string): { host: string; port: number } {
   const i = s.lastIndexOf(':');
   return { host: s.slice(0, i), port: Number(s.slice(i + 1)) };
@@ -67,24 +59,4 @@ export function createRedis(config: Config, purpose: ClientPurpose): RedisClient
     });
   }
   return new Redis(config.REDIS_URL, base);
-}
-
-/** Waits until the client is ready (or throws after timeoutMs). */
-export async function waitReady(client: RedisClient, timeoutMs: number): Promise<void> {
-  if (client.status === 'ready') return;
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      cleanup();
-      reject(new Error(`Redis not ready after ${timeoutMs} ms (status ${client.status})`));
-    }, timeoutMs);
-    const onReady = () => {
-      cleanup();
-      resolve();
-    };
-    const cleanup = () => {
-      clearTimeout(timer);
-      client.off('ready', onReady);
-    };
-    client.on('ready', onReady);
-  });
 }

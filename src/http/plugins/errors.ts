@@ -4,7 +4,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { MeshError } from '../../errors.js';
+import { errors, MeshError } from '../../errors.js';
 
 const REDIS_UNAVAILABLE_REPLY = /^(READONLY|LOADING|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|BUSY|NOREPLICAS)\b/;
 const REDIS_UNAVAILABLE_MESSAGE =
@@ -45,17 +45,18 @@ function send(reply: FastifyReply, status: number, body: Record<string, unknown>
 }
 
 async function errorsPlugin(app: FastifyInstance): Promise<void> {
+  const sendMeshError = (reply: FastifyReply, err: MeshError) =>
+    send(reply, err.statusCode, { error: err.message, code: err.code, ...err.extra }, err.headers);
+
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-    if (err instanceof MeshError) {
-      return send(reply, err.statusCode, { error: err.message, code: err.code, ...err.extra }, err.headers);
-    }
+    if (err instanceof MeshError) return sendMeshError(reply, err);
     if (hasZodFastifySchemaValidationErrors(err)) {
       const { message, issues } = describeValidation(err as FastifyError & { validation: unknown[] });
       return send(reply, 400, { error: message, code: 'invalid_request', issues });
     }
     if (isRedisUnavailable(err)) {
       request.log.warn({ err }, 'redis unavailable');
-      return send(reply, 503, { error: 'Redis is unavailable; retry shortly', code: 'unavailable' }, { 'retry-after': '1' });
+      return sendMeshError(reply, errors.unavailable());
     }
     switch (err.code) {
       case 'FST_ERR_CTP_BODY_TOO_LARGE':
