@@ -10,6 +10,7 @@ import fp from 'fastify-plugin';
 import { v4 as uuidv4 } from 'uuid';
 import type { Config } from '../../config.js';
 import type { Auth } from './auth.js';
+import { DOCS_PREFIX, OPENAPI_PATH } from './openapi.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -22,8 +23,6 @@ declare module 'fastify' {
 export const PUBLIC_ROUTES: ReadonlySet<string> = new Set(['/health', '/livez', '/readyz', '/metrics']);
 /** Checks its own registration bearer (and the live id's instance token) in the handler. */
 const REGISTER_ROUTE = '/registry/register';
-/** Swagger UI, if mounted: gets a CSP that lets its own scripts, styles and images load. */
-export const DOCS_PREFIX = '/docs';
 
 const isDocs = (req: IncomingMessage): boolean => {
   const url = req.url ?? '';
@@ -137,7 +136,7 @@ function guardApplies(request: FastifyRequest): 'skip' | 'register' | 'guard' {
   // CORS preflights never carry credentials (@fastify/cors answers them before this hook).
   if (request.method === 'OPTIONS') return 'skip';
   // The API description holds no mesh data; keeping it open lets operators browse /docs in every mode.
-  if (PUBLIC_ROUTES.has(url) || url === '/openapi.json' || url === DOCS_PREFIX || url.startsWith(`${DOCS_PREFIX}/`)) return 'skip';
+  if (PUBLIC_ROUTES.has(url) || url === OPENAPI_PATH || isDocs(request.raw)) return 'skip';
   if (request.routeOptions.config.auth === 'public') return 'skip';
   return url === REGISTER_ROUTE ? 'register' : 'guard';
 }
