@@ -28,12 +28,18 @@ export const hostname = z.union([
 export const timestamp = z.string().meta({ description: 'RFC 3339 UTC timestamp', example: '2026-11-27T10:00:00.123Z' });
 
 const utf8 = new TextEncoder();
-const metricValue = z.union([z.string().max(1024), z.number(), z.boolean(), z.null()]);
+/** Nesting allowed in heartbeat metrics (seed: `HashMap<String, serde_json::Value>`). */
+export const METRICS_MAX_DEPTH = 8;
+export const METRICS_MAX_BYTES = 4096;
+// Any JSON value per key, like the seed; bounded in keys, bytes and depth, because every listing
+// carries the metrics of every instance it returns.
 export const metrics = z
-  .record(z.string().min(1).max(128), metricValue)
+  .record(z.string().min(1).max(128), z.unknown())
   .refine((m) => Object.keys(m).length <= 64, 'at most 64 keys')
+  .refine((m) => jsonDepthWithin(m, METRICS_MAX_DEPTH), `must not nest deeper than ${METRICS_MAX_DEPTH} levels`)
   // Bytes, not UTF-16 units: 4096 non-ASCII characters would otherwise store up to 12 KiB.
-  .refine((m) => utf8.encode(JSON.stringify(m)).length <= 4096, 'at most 4 KiB when serialized');
+  .refine((m) => utf8.encode(JSON.stringify(m)).length <= METRICS_MAX_BYTES, `at most ${METRICS_MAX_BYTES} bytes when serialized`)
+  .meta({ description: 'any JSON values by name (at most 64 keys, 4 KiB, 8 levels)', example: { load: 0.2, tasks: { running: 2, queued: [1, 2] } } });
 
 export const meshInstance = z.object({
   instance_id: z.string(),
@@ -45,7 +51,7 @@ export const meshInstance = z.object({
   created_at: timestamp,
   agent_profiles: z.array(z.string()),
   status: z.string().nullable().meta({ description: 'additive: status from the last heartbeat' }),
-  metrics: z.record(z.string(), metricValue).nullable().meta({ description: 'additive: metrics from the last heartbeat' }),
+  metrics: z.record(z.string(), z.unknown()).nullable().meta({ description: 'additive: metrics from the last heartbeat, as sent' }),
 });
 
 const leaderFields = {
@@ -108,6 +114,8 @@ export const messageType = z.union([
 ]);
 
 const MAX_JSON_DEPTH = 64;
+/** Deepest request body that can be valid: a payload of MAX_JSON_DEPTH levels inside its envelope. */
+export const JSON_BODY_MAX_DEPTH = MAX_JSON_DEPTH + 1;
 
 /** Iterative depth check: recursion on hostile input (deeply nested arrays) must not blow the stack. */
 export function jsonDepthWithin(value: unknown, max = MAX_JSON_DEPTH): boolean {

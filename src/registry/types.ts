@@ -25,7 +25,8 @@ export type MessageType = BuiltinMessageType | { Custom: string };
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
-export type Metrics = Record<string, string | number | boolean | null>;
+/** Heartbeat metrics: any JSON value by name, as the seed's `HashMap<String, serde_json::Value>`. */
+export type Metrics = Record<string, Json>;
 
 export interface MeshInstance {
   instance_id: string;

@@ -179,9 +179,26 @@ describe('POST /registry/heartbeat/{id}', () => {
     expect(res.json()).toEqual({ acknowledged: false, leader_id: 'reg-a', should_sync: false, leader_term: 1 });
   });
 
-  it('400 for bad bodies: status missing, nested metrics, too many keys', async () => {
+  it('stores nested metrics (any JSON value, as the seed) and returns them exactly as sent', async () => {
+    const metrics = { tasks: { running: 2, queued: [1, 2] }, tags: ['a', { b: null }], load: 0.25, label: 'é ✓' };
+    expect((await heartbeat(app, 'reg-b', { status: 'busy', metrics })).statusCode).toBe(200);
+    expect((await app.inject({ url: '/registry/agents/reg-b' })).json().metrics).toEqual(metrics);
+    const listed = (await app.inject({ url: '/registry/agents' })).json().instances.find((i: { instance_id: string }) => i.instance_id === 'reg-b');
+    expect(listed.metrics).toEqual(metrics);
+    // Key order and values survive as sent (the listing copies the stored JSON text).
+    expect((await app.inject({ url: '/registry/agents' })).body).toContain(JSON.stringify(metrics));
+  });
+
+  it('400 for bad bodies: status missing, metrics not an object, too deep, too many keys, too big', async () => {
     expect((await heartbeat(app, 'reg-b', { metrics: null })).statusCode).toBe(400);
-    expect((await heartbeat(app, 'reg-b', { status: 'x', metrics: { a: { b: 1 } } })).statusCode).toBe(400);
+    expect((await heartbeat(app, 'reg-b', { status: 'x', metrics: [1, 2] })).statusCode).toBe(400);
+    expect((await heartbeat(app, 'reg-b', { status: 'x', metrics: 3 })).statusCode).toBe(400);
+    let deep: unknown = 1;
+    for (let i = 0; i < 9; i++) deep = { d: deep };
+    const tooDeep = await heartbeat(app, 'reg-b', { status: 'x', metrics: deep as Record<string, unknown> });
+    expect(tooDeep.statusCode).toBe(400);
+    expect(tooDeep.json().issues[0].field).toBe('body.metrics');
+    expect((await heartbeat(app, 'reg-b', { status: 'x', metrics: { big: 'x'.repeat(4100) } })).statusCode).toBe(400);
     const many = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, i]));
     expect((await heartbeat(app, 'reg-b', { status: 'x', metrics: many })).statusCode).toBe(400);
     expect((await heartbeat(app, 'reg-b', { status: 'x'.repeat(65) })).statusCode).toBe(400);
@@ -189,14 +206,15 @@ describe('POST /registry/heartbeat/{id}', () => {
 });
 
 describe('DELETE /registry/deregister/{id}', () => {
-  it('204 empty, then 404 empty; the instance leaves listings', async () => {
+  it('204 empty, then 404 with a JSON error; the instance leaves listings', async () => {
     await register(app, 'reg-gone');
     const res = await app.inject({ method: 'DELETE', url: '/registry/deregister/reg-gone' });
     expect(res.statusCode).toBe(204);
     expect(res.body).toBe('');
     const again = await app.inject({ method: 'DELETE', url: '/registry/deregister/reg-gone' });
     expect(again.statusCode).toBe(404);
-    expect(again.body).toBe('');
+    expect(again.headers['content-type']).toMatch(/application\/json/);
+    expect(again.json()).toMatchObject({ code: 'instance_not_found', error: expect.stringContaining('reg-gone') });
     const list = (await app.inject({ url: '/registry/agents' })).json();
     expect(list.instances.map((i: { instance_id: string }) => i.instance_id)).not.toContain('reg-gone');
     expect(await mesh.redis.exists(mesh.keys.inst('reg-gone'))).toBe(0);

