@@ -244,8 +244,9 @@ export class MeshClient {
     const path = `/registry/deregister/${enc(id)}`;
     const res = await this.raw({ method: 'DELETE', path, policy: 'idempotent', passStatuses: [404] }, options);
     if (res.status === 404) {
-      // The contract's 404 is empty; a JSON error body means something else (no such route).
-      if (res.body === undefined) return false;
+      // Unknown id: `instance_not_found` (older servers: an empty body). Any other 404 means
+      // something else, such as no such route.
+      if (res.body === undefined || (isRecord(res.body) && res.body.code === 'instance_not_found')) return false;
       throw this.apiError('DELETE', path, 404, res.body, null, res.attempts);
     }
     return true;
