@@ -16,7 +16,10 @@ import { WakeBus } from './registry/wakeups.js';
 import { SendRateLimiter } from './registry/ratelimit.js';
 import { Auth } from './http/plugins/auth.js';
 import errorsPlugin from './http/plugins/errors.js';
-import securityPlugin, { clientErrorHandler, genRequestId } from './http/plugins/security.js';
+import securityPlugin, { clientErrorHandler, frameworkErrorHandler, genRequestId } from './http/plugins/security.js';
+import { installJsonBodyParser } from './http/json-body.js';
+import { serializeRequest } from './http/log-redaction.js';
+import { JSON_BODY_MAX_DEPTH } from './http/schemas.js';
 import { healthRoutes } from './http/routes/health.js';
 import { messageRoutes } from './http/routes/messages.js';
 import { registryRoutes } from './http/routes/registry.js';
@@ -62,8 +65,9 @@ export const REDACTED_LOG_PATHS = [
 export function createLogger(config: Config, destination?: DestinationStream): Logger {
   const options = {
     level: config.LOG_LEVEL,
-    // Tokens never reach the logs.
+    // Tokens never reach the logs: not from headers or bodies, nor from query strings.
     redact: { paths: REDACTED_LOG_PATHS, censor: '[redacted]' },
+    serializers: { req: serializeRequest },
   };
   return destination ? pino(options, destination) : pino(options);
 }
@@ -97,11 +101,20 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     requestIdHeader: false,
     genReqId: genRequestId,
     clientErrorHandler,
+    frameworkErrors: frameworkErrorHandler,
+    // A client gets this long to send its whole request (headers and body); slow senders cannot
+    // hold sockets and buffers indefinitely. Answers (long-polls, streams) are not limited by it.
+    requestTimeout: config.REQUEST_TIMEOUT_MS,
+    // Node checks request timeouts only this often (default 30 s): keep it a fraction of them.
+    http: { connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(config.REQUEST_TIMEOUT_MS / 4))) },
     forceCloseConnections: 'idle',
     return503OnClosing: true,
   });
   // The API speaks JSON only: without the built-in text/plain parser other bodies get a clear 415.
   app.removeContentTypeParser('text/plain');
+  installJsonBodyParser(app, JSON_BODY_MAX_DEPTH);
+  // Headers must arrive well within the request timeout (Node's default waits 60 s for them).
+  app.server.headersTimeout = Math.min(app.server.headersTimeout, config.REQUEST_TIMEOUT_MS);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.decorate('mesh', { config, redis, instances, messages, wake, maintenance, auth });
@@ -135,6 +148,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(openapiPlugin, { config, version: VERSION });
   await app.register(metricsPlugin, {
     config,
+    auth,
     instances,
     messages,
     maintenance,
@@ -157,7 +171,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(eventRoutes, { feed: new EventFeed(ctx), wake, auth, config });
 
   await wake.start();
-  await maintenance?.start();
+  // maintenance.start() writes (the BullMQ job scheduler): main.ts calls it once the server
+  // listens, so a replica that fails to bind leaves nothing behind in Redis.
   if (config.AUTH_MODE === 'none') {
     logger.warn('AUTH_MODE=none: anyone who can reach this server can act as any instance (seed-compatible default)');
   }

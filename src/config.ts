@@ -46,8 +46,14 @@ export const configSchema = z
     BODY_LIMIT_BYTES: intMs(1024 * 1024, 1024),
     LONG_POLL_MAX_S: intMs(60),
     SSE_KEEPALIVE_MS: intMs(15000, 10),
+    // Concurrent GET /messages/{id}/stream connections per instance, per replica (429 beyond).
+    STREAMS_PER_INSTANCE_MAX: intMs(4),
     EVENTS_MAXLEN: intMs(10000, 100),
+    // At most one `updated` (status) event per instance per this interval (flapping agents).
+    STATUS_EVENT_INTERVAL_MS: intMs(5000, 0),
     SHUTDOWN_TIMEOUT_MS: intMs(10000, 100),
+    // Time a client has to send a whole request (headers + body); 408 after it.
+    REQUEST_TIMEOUT_MS: intMs(10000, 100),
     LOG_LEVEL: z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
       .default('info'),

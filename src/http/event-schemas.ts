@@ -1,11 +1,12 @@
 // Schemas of the membership feed (GET /registry/events): request validation, the JSON form's
 // response and the OpenAPI document all come from these.
 import { z } from 'zod';
-import { STREAM_ID } from '../registry/events.js';
+import { STREAM_ID, isStreamId } from '../registry/events.js';
 
 export const streamId = z
   .string()
   .regex(STREAM_ID, 'must be an event id (`<ms>-<seq>`) or 0')
+  .refine(isStreamId, 'must be an event id whose parts are at most 2^64-1')
   .meta({ description: 'Event id (Redis stream id)', example: '1764237600123-0' });
 
 export const eventsQuery = z.object({

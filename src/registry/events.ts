@@ -26,8 +26,16 @@ export interface MeshEvent {
   at: string;
 }
 
-/** `0`, `<ms>` or `<ms>-<seq>`: what XRANGE accepts as a start id. */
+/** `0`, `<ms>` or `<ms>-<seq>`: the shape XRANGE accepts as a start id (see isStreamId for range). */
 export const STREAM_ID = /^\d{1,20}(-\d{1,20})?$/;
+
+const UINT64_MAX = 2n ** 64n - 1n;
+const MAX_STREAM_ID = `${UINT64_MAX}-${UINT64_MAX}`;
+
+/** A stream id Redis accepts: the STREAM_ID shape with both parts at most 2^64-1. */
+export function isStreamId(s: string): boolean {
+  return STREAM_ID.test(s) && s.split('-').every((part) => BigInt(part) <= UINT64_MAX);
+}
 
 export interface ResumeInfo {
   /**
@@ -74,6 +82,8 @@ export class EventFeed {
 
   /** Up to `count` events strictly after `afterId`, oldest first. */
   async read(afterId: string, count: number): Promise<MeshEvent[]> {
+    // Nothing can follow the largest id (and Redis refuses an exclusive range starting there).
+    if (afterId === MAX_STREAM_ID) return [];
     const entries = (await this.redis.xrange(this.ctx.keys.events, `(${afterId}`, '+', 'COUNT', count)) as Entry[];
     return entries.map(decode);
   }

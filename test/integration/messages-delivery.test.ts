@@ -223,15 +223,15 @@ describe('payload limits', () => {
     expectError(await sendRaw(mm.apps[0]!, 'a', sendBody('b', 'z'.repeat(4096))), 413, 'payload_too_large');
   });
 
-  it('rejects deeply nested JSON (depth 100) with 400, accepts moderate nesting', async () => {
+  it('rejects deeply nested JSON (depth 100) with 400 before parsing it, accepts moderate nesting', async () => {
     const deep = nested(100);
     const mm = await mesh();
     const a = mm.apps[0]!;
     await register(a, 'a');
     await register(a, 'b');
-    expectError(await sendRaw(a, 'a', sendBody('b', deep)), 400, 'invalid_request');
+    expectError(await sendRaw(a, 'a', sendBody('b', deep)), 400, 'json_too_deep');
     const arrays = JSON.parse('['.repeat(100) + ']'.repeat(100)) as unknown;
-    expectError(await sendRaw(a, 'a', sendBody('b', arrays)), 400, 'invalid_request');
+    expectError(await sendRaw(a, 'a', sendBody('b', arrays)), 400, 'json_too_deep');
     expect(await xlen(mm, mm.keys.inbox('b'))).toBe(0);
     const moderate = nested(10);
     await send(a, 'a', sendBody('b', moderate));

@@ -5,7 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import cors from '@fastify/cors';
 import helmet from 'helmet';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { v4 as uuidv4 } from 'uuid';
 import type { Config } from '../../config.js';
@@ -122,6 +122,26 @@ export function clientErrorHandler(this: FastifyInstance, err: NodeJS.ErrnoExcep
     );
   }
   socket.destroy();
+}
+
+/**
+ * Fastify `frameworkErrors`: the router rejects a path before any route or hook runs (bad percent
+ * encoding, a parameter longer than maxParamLength). Fastify's default answer echoes the URL in
+ * its own body shape and skips our hooks; this one is the usual `{error, code}` JSON with the
+ * security headers and the request id, and never echoes the path.
+ */
+export function frameworkErrorHandler(error: { code?: string }, request: FastifyRequest, reply: FastifyReply): void {
+  const [status, body] =
+    error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? [414, { error: 'A path segment is too long', code: 'uri_too_long' }]
+      : [400, { error: 'The request path is not valid URL encoding', code: 'bad_url' }];
+  void reply
+    .headers(API_HEADERS)
+    .header('x-request-id', request.id)
+    .header('cache-control', 'no-store')
+    .code(status)
+    .type('application/json; charset=utf-8')
+    .send(body);
 }
 
 export interface SecurityOptions {
