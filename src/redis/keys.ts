@@ -14,6 +14,8 @@ export interface MeshKeys {
   readonly broadcastIndex: string;
   readonly inboxOldest: string;
   readonly roundRobin: string;
+  /** Hash sha256(instance token) -> instance id (AUTH_MODE=instance). */
+  readonly tokens: string;
   /** Pub/sub channel that wakes long-polls, SSE streams and request/response waiters. */
   readonly wakeChannel: string;
   /** BullMQ prefix: the same hash tag, so maintenance jobs live on the namespace's shard. */
@@ -38,6 +40,7 @@ export function meshKeys(namespace: string): MeshKeys {
     broadcastIndex: `${prefix}bidx`,
     inboxOldest: `${prefix}inbox_oldest`,
     roundRobin: `${prefix}rr`,
+    tokens: `${prefix}tokens`,
     wakeChannel: `${prefix}wake`,
     bullPrefix: `mesh:{${namespace}}:bull`,
     inst: (id) => `${prefix}inst:${id}`,

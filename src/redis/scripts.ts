@@ -24,6 +24,7 @@ export const SCRIPT_KEYS = {
   peek: 2,
   stats: 7,
   'rate-limit': 1,
+  'token-owner': 2,
 } as const;
 
 export type ScriptName = keyof typeof SCRIPT_KEYS;

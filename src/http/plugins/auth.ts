@@ -54,7 +54,7 @@ type Principal =
   | { kind: 'none' }
   | { kind: 'admin' }
   | { kind: 'shared' }
-  | { kind: 'instance'; id: string; tokenHash: string }
+  | { kind: 'instance'; id: string; tokenHash: string; live: boolean }
   | { kind: 'unknown' };
 
 export class Auth {
@@ -111,7 +111,7 @@ export class Auth {
     else {
       const tokenHash = hashToken(bearer);
       const owner = await this.instances.tokenOwner(tokenHash);
-      p = owner === null ? { kind: 'unknown' } : { kind: 'instance', id: owner, tokenHash };
+      p = owner === null ? { kind: 'unknown' } : { kind: 'instance', id: owner.id, tokenHash, live: owner.live };
     }
     this.principals.set(request, p);
     return p;
@@ -127,8 +127,15 @@ export class Auth {
       this.requireShared(request);
       return;
     }
-    if (isRegister) return;
-    await this.forRead(request);
+    if (isRegister) {
+      // Credentials before anything else: an anonymous client learns nothing about the body rules.
+      if (this.shared.size > 0) this.requireShared(request);
+      return;
+    }
+    // Any known bearer passes the baseline; routes decide the rest (a lapsed member's own token
+    // still reaches heartbeat, which answers 404 so the member re-registers).
+    const p = await this.principal(request);
+    if (p.kind === 'none' || p.kind === 'unknown') throw errors.unauthorized();
   }
 
   /** Reading the registry: any valid token in token/instance mode. */
@@ -140,6 +147,8 @@ export class Auth {
     }
     const p = await this.principal(request);
     if (p.kind === 'none' || p.kind === 'unknown') throw errors.unauthorized();
+    // Liveness decides: a lapsed member's token stops granting reads when its deadline passes.
+    if (p.kind === 'instance' && !p.live) throw errors.unauthorized('The instance this token belongs to is no longer live; register again');
   }
 
   /** Acting as instance `id` (heartbeat, deregister, send as, fetch, ack, stream). */

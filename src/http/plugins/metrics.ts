@@ -7,7 +7,8 @@
 //    counters at scrape time, so the registry code has no metrics dependency.
 //  - Registry-wide gauges (live instances, leader, term, inbox depth, stream lengths) are read FROM
 //    REDIS at scrape time by one read-only script, so every replica reports the same truth.
-// With METRICS_TOKEN set, a scrape needs `Authorization: Bearer <METRICS_TOKEN>` (401 otherwise).
+// With METRICS_TOKEN set, a scrape needs `Authorization: Bearer <METRICS_TOKEN>` (401 otherwise);
+// without it, a scrape needs what a registry read needs (nothing in AUTH_MODE=none).
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
@@ -22,10 +23,13 @@ import type { Maintenance } from '../../registry/maintenance.js';
 import type { MessageService } from '../../registry/messages.js';
 import type { RegistryStats } from '../../registry/stats.js';
 import type { WakeBus } from '../../registry/wakeups.js';
+import type { Auth } from './auth.js';
 import { errorBody } from '../schemas.js';
 
 export interface MetricsDeps {
   config: Config;
+  /** Without METRICS_TOKEN, a scrape in token/instance mode needs what a registry read needs. */
+  auth: Auth;
   instances: InstanceService;
   messages: MessageService;
   maintenance: Maintenance | null;
@@ -150,7 +154,11 @@ async function metricsPlugin(app: FastifyInstance, deps: MetricsDeps): Promise<v
     });
   simple('mesh_expirations_total', 'Members removed by cleanup because their heartbeat lapsed', () => ic.expired);
   simple('mesh_leader_changes_total', 'Changes of leader (elections and vacancies) decided by this replica', () => ic.leaderChanges);
-  simple('mesh_status_changes_total', 'Heartbeats that changed an instance status (recorded as updated events)', () => ic.statusChanges);
+  simple(
+    'mesh_status_changes_total',
+    'Status changes announced as updated events (at most one per instance per STATUS_EVENT_INTERVAL_MS)',
+    () => ic.statusChanges,
+  );
 
   const mc = messages.counters;
   simple('mesh_messages_sent_total', 'Messages accepted by send (one per send, whatever the fan-out)', () => mc.sent);
@@ -162,6 +170,11 @@ async function metricsPlugin(app: FastifyInstance, deps: MetricsDeps): Promise<v
   const ms = maintenance?.stats;
   simple('mesh_cleanup_runs_total', 'Maintenance ticks run by this replica (exactly one replica runs each tick)', () => ms?.runs ?? 0);
   simple('mesh_cleanup_removed_total', 'Lapsed members removed by maintenance ticks run by this replica', () => ms?.removed ?? 0);
+  simple(
+    'mesh_cleanup_scheduler_repairs_total',
+    'Times this replica found the maintenance job scheduler missing from Redis (data lost) and recreated it',
+    () => ms?.repairs ?? 0,
+  );
   new Gauge({
     name: 'mesh_cleanup_last_duration_seconds',
     help: "Duration of this replica's last maintenance tick (0 before its first)",
@@ -250,7 +263,7 @@ async function metricsPlugin(app: FastifyInstance, deps: MetricsDeps): Promise<v
       logLevel: 'warn',
       schema: {
         summary: 'Prometheus metrics (text exposition format 0.0.4)',
-        description: 'With METRICS_TOKEN set, needs `Authorization: Bearer <METRICS_TOKEN>`.',
+        description: 'With METRICS_TOKEN set, needs `Authorization: Bearer <METRICS_TOKEN>`; otherwise the same bearer as a registry read (none in AUTH_MODE=none).',
         tags: ['operations'],
         response: {
           200: {
@@ -267,6 +280,8 @@ async function metricsPlugin(app: FastifyInstance, deps: MetricsDeps): Promise<v
           'www-authenticate': 'Bearer realm="metrics"',
         });
       }
+      // The metrics name the leader and count the mesh: never more open than /registry/leader.
+      if (!expected) await deps.auth.forRead(request);
       await readRedis();
       const body = (await registry.metrics()) + (await proc.metrics());
       return reply.type(registry.contentType).send(body);

@@ -11,7 +11,10 @@
   ARGV[6] agent_profiles (JSON array)  ARGV[7] stale timeout ms  ARGV[8] events maxlen
   ARGV[9] token hash to store for a new registration ('' = none)
   ARGV[10] token hash presented by the caller ('' = none)
-  ARGV[11] '1' when a live id may only be re-registered by its token holder
+  ARGV[11] '1' when a live id may only be re-registered by its token holder (a live record without
+           a token - registered with AUTH_MODE none/token - then cannot be taken over at all)
+  ARGV[12] record grace ms: the record key expires this long after the deadline (backstop, see
+           heartbeat.lua)
 
   Returns { code, leader|false, term, created(0/1), created_at_ms, leader_changed(0/1) }
     code 1 ok, -1 id in use (live, token missing or wrong)
@@ -26,7 +29,7 @@ local inst = KEYS[1]
 local live = isLive(P, id, now)
 if live and ARGV[11] == '1' then
   local tok = redis.call('HGET', inst, 'tok')
-  if tok and tok ~= ARGV[10] then
+  if not tok or tok ~= ARGV[10] then
     return { -1, false, 0, 0, 0, 0 }
   end
 end
@@ -63,7 +66,9 @@ redis.call('HSET', inst, 'host', ARGV[3], 'port', ARGV[4], 'caps', ARGV[5], 'pro
 for _, c in ipairs(cjson.decode(ARGV[5])) do
   redis.call('SADD', P .. 'cap:' .. c, id)
 end
-redis.call('ZADD', KEYS[2], now + tonumber(ARGV[7]), id)
+local deadline = now + tonumber(ARGV[7])
+redis.call('ZADD', KEYS[2], deadline, id)
+redis.call('PEXPIREAT', inst, deadline + tonumber(ARGV[12]))
 
 local leader, term, changed = ensureLeader(P, now, maxlen)
 return { 1, leader, term, created, tonumber(redis.call('HGET', inst, 'created')), changed and 1 or 0 }
