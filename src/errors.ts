@@ -48,6 +48,8 @@ export const errors = {
       { retry_after_ms: retryAfterMs },
       { 'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) },
     ),
+  tooManyStreams: (id: string, limit: number) =>
+    new MeshError(429, 'too_many_streams', `Instance '${id}' already has ${limit} open message streams on this replica`, { limit }, { 'retry-after': '1' }),
   payloadTooLarge: (limit: number) =>
     new MeshError(413, 'payload_too_large', `Payload exceeds the limit of ${limit} bytes`, { limit }),
 };

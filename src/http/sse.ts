@@ -1,9 +1,13 @@
 // Minimal server-sent-events writer on a hijacked reply: headers, events, keep-alive comments, and
 // a close signal. Used by the message stream and the membership events feed.
+import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
 export interface SseChannel {
+  /** Writes one event; false when the socket buffer is full (wait for `drained()` before more). */
   send(event: { id?: string; event?: string; data: unknown }): boolean;
+  /** Resolves when the socket can take more, or when the stream closes. */
+  drained(): Promise<void>;
   comment(text: string): void;
   readonly closed: boolean;
   /** Aborted when the client goes away or the server shuts down. */
@@ -14,7 +18,12 @@ export interface SseChannel {
 export function openSse(request: FastifyRequest, reply: FastifyReply, keepAliveMs: number): SseChannel {
   reply.hijack();
   const res = reply.raw;
+  // A hijacked reply skips Fastify's onSend hooks: carry over what the onRequest hooks already set
+  // (security headers, CORS), so a stream is as protected and as readable as a JSON answer.
+  const inherited: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(reply.getHeaders())) if (value !== undefined) inherited[name] = value;
   res.writeHead(200, {
+    ...inherited,
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache, no-transform',
     connection: 'keep-alive',
@@ -43,6 +52,18 @@ export function openSse(request: FastifyRequest, reply: FastifyReply, keepAliveM
       if (event) frame += `event: ${event}\n`;
       frame += `data: ${JSON.stringify(data)}\n\n`;
       return res.write(frame);
+    },
+    drained() {
+      if (closed || !res.writableNeedDrain) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        const done = () => {
+          res.off('drain', done);
+          controller.signal.removeEventListener('abort', done);
+          resolve();
+        };
+        res.on('drain', done);
+        controller.signal.addEventListener('abort', done);
+      });
     },
     comment(text) {
       if (!closed) res.write(`: ${text}\n\n`);

@@ -3,7 +3,6 @@
 // Waiting costs no Redis connection: a WakeBus listener (registered before every read, so nothing
 // that lands between a read and the wait is missed) re-reads the stream when a script's caller on
 // any replica publishes an events notice.
-import { once } from 'node:events';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Config } from '../../config.js';
@@ -137,19 +136,18 @@ export const eventRoutes: FastifyPluginAsyncZod<EventRouteDeps> = async (app, { 
           while (!sse.closed && !wake.isClosed) {
             waiter.arm();
             const batch = await feed.read(cursor, SSE_BATCH);
-            let drained = true;
             for (const e of batch) {
-              drained = sse.send({ id: e.id, event: e.type, data: e }) && drained;
+              // A slow reader: let the socket drain before writing more (memory stays bounded).
+              if (!sse.send({ id: e.id, event: e.type, data: e })) await sse.drained();
               cursor = e.id;
             }
-            // A slow reader: let the socket drain before reading more (memory stays bounded).
-            if (!drained && !sse.closed) await once(reply.raw, 'drain', { signal: sse.signal }).catch(() => undefined);
             if (batch.length === SSE_BATCH) continue;
             await waiter.sleep();
           }
         } catch (err) {
           request.log.warn({ err }, 'events stream ended by error');
-          sse.send({ event: 'error', data: { error: err instanceof Error ? err.message : String(err), code: 'stream_error' } });
+          // The cause stays in the log: Redis' own error text is not for clients.
+        sse.send({ event: 'error', data: { error: 'The stream failed; reconnect to resume', code: 'stream_error' } });
         } finally {
           sse.end();
         }

@@ -2,6 +2,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Config } from '../../config.js';
+import { errors } from '../../errors.js';
 import type { MessageService } from '../../registry/messages.js';
 import type { SendRateLimiter } from '../../registry/ratelimit.js';
 import type { WakeBus } from '../../registry/wakeups.js';
@@ -33,6 +34,8 @@ export interface MessageRouteDeps {
 const STREAM_BATCH = 1000;
 
 export const messageRoutes: FastifyPluginAsyncZod<MessageRouteDeps> = async (app, { messages, wake, auth, config, sendLimiter }) => {
+  /** Open /messages/{id}/stream connections on this replica, per instance id. */
+  const openStreams = new Map<string, number>();
   app.post(
     '/messages/send/:source_id',
     {
@@ -142,12 +145,22 @@ export const messageRoutes: FastifyPluginAsyncZod<MessageRouteDeps> = async (app
         summary: 'Server-sent events: each un-acked message once per connection (event id = message_id)',
         tags: ['messages'],
         params: idParams,
-        response: { 200: z.string().meta({ description: 'text/event-stream' }), 401: errorBody, 403: errorBody, 404: errorBody },
+        response: { 200: z.string().meta({ description: 'text/event-stream' }), 401: errorBody, 403: errorBody, 404: errorBody, 429: errorBody },
       },
     },
     async (request, reply) => {
       const { id } = request.params;
       await auth.forInstance(request, id);
+      // Each stream holds a socket and re-reads the inbox on every wake-up: a handful per
+      // instance is plenty (one per consumer process), more is a leak or an attack.
+      const open = openStreams.get(id) ?? 0;
+      if (open >= config.STREAMS_PER_INSTANCE_MAX) throw errors.tooManyStreams(id, config.STREAMS_PER_INSTANCE_MAX);
+      openStreams.set(id, open + 1);
+      reply.raw.once('close', () => {
+        const n = (openStreams.get(id) ?? 1) - 1;
+        if (n <= 0) openStreams.delete(id);
+        else openStreams.set(id, n);
+      });
       // Subscribe before the first read: a message sent after that read but before the stream
       // waits must still wake it (the notice would otherwise reach no listener and the message
       // would sit undelivered until some later wake-up).
@@ -173,7 +186,11 @@ export const messageRoutes: FastifyPluginAsyncZod<MessageRouteDeps> = async (app
           const current = new Set<string>();
           for (const m of batch) {
             current.add(m.message_id);
-            if (!sent.has(m.message_id)) sse.send({ id: m.message_id, event: 'message', data: m });
+            if (sent.has(m.message_id)) continue;
+            // A client that does not read: wait for its socket to drain before writing more, so
+            // the replica buffers about one message per stream, not the whole inbox.
+            if (!sse.send({ id: m.message_id, event: 'message', data: m })) await sse.drained();
+            if (sse.closed) break;
           }
           // Forget what was acked meanwhile, so the set stays as small as the pending list.
           for (const mid of sent) if (!current.has(mid)) sent.delete(mid);
@@ -191,7 +208,8 @@ export const messageRoutes: FastifyPluginAsyncZod<MessageRouteDeps> = async (app
         }
       } catch (err) {
         request.log.warn({ err }, 'message stream ended by error');
-        sse.send({ event: 'error', data: { error: err instanceof Error ? err.message : String(err), code: 'stream_error' } });
+        // The cause stays in the log: Redis' own error text is not for clients.
+        sse.send({ event: 'error', data: { error: 'The stream failed; reconnect to resume', code: 'stream_error' } });
       } finally {
         off();
         sse.end();
