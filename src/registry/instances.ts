@@ -1,5 +1,6 @@
 // Registration, heartbeat, deregistration and listing. Each operation is one Lua script call; this
 // module only shapes arguments and maps the scripts' compact replies to wire types.
+import type { Config } from '../config.js';
 import { errors } from '../errors.js';
 import { isoFromMs, type RegistryContext } from './context.js';
 import type { LeaderInfo, MeshInstance, Metrics } from './types.js';
@@ -128,6 +129,16 @@ interface PendingHeartbeat {
   reject(err: unknown): void;
 }
 
+/**
+ * How long an instance record outlives its deadline at most, even if maintenance never runs: its
+ * key expires then (a backstop; maintenance normally purges it within one cleanup interval). Long
+ * enough that maintenance, when it runs, always finds the record (it needs the capabilities to
+ * clean the indexes).
+ */
+export function recordGraceMs(config: Pick<Config, 'CLEANUP_INTERVAL_MS'>): number {
+  return Math.max(60_000, 10 * config.CLEANUP_INTERVAL_MS);
+}
+
 /** Heartbeats per script call at most, so one call never holds Redis for long. */
 const HEARTBEAT_BATCH_MAX = 256;
 
@@ -207,6 +218,7 @@ export class InstanceService {
         own.newTokenHash ?? '',
         own.presentedHash ?? '',
         own.enforce ? '1' : '0',
+        recordGraceMs(config),
       ],
     )) as [number, string | false, number, number, number, number];
     if (reply[0] === -1) {
@@ -251,7 +263,13 @@ export class InstanceService {
 
   private async renew(beats: PendingHeartbeat[]): Promise<void> {
     const { keys, config } = this.ctx;
-    const args: (string | number)[] = [keys.prefix, config.STALE_TIMEOUT_MS, this.eventsMax];
+    const args: (string | number)[] = [
+      keys.prefix,
+      config.STALE_TIMEOUT_MS,
+      this.eventsMax,
+      config.STATUS_EVENT_INTERVAL_MS,
+      recordGraceMs(config),
+    ];
     for (const b of beats) args.push(b.id, b.status, b.metrics);
     let reply: (string | number | null)[];
     try {
@@ -365,9 +383,14 @@ export class InstanceService {
     return { removed, more: reply[1] === 1, leaderChanged };
   }
 
-  /** Which instance a token hash belongs to (AUTH_MODE=instance), or null. */
-  async tokenOwner(tokenHash: string): Promise<string | null> {
-    return this.ctx.scripts.client.hget(`${this.ctx.keys.prefix}tokens`, tokenHash);
+  /** Which instance a token hash belongs to (AUTH_MODE=instance) and whether it is live now. */
+  async tokenOwner(tokenHash: string): Promise<{ id: string; live: boolean } | null> {
+    const { keys } = this.ctx;
+    const [owner, live] = (await this.ctx.scripts.run('token-owner', [keys.tokens, keys.deadlines], [tokenHash])) as [
+      string | null,
+      number,
+    ];
+    return typeof owner === 'string' ? { id: owner, live: live === 1 } : null;
   }
 
   /** Number of live members (cheap: one ZCOUNT on the deadlines index). */

@@ -4,37 +4,49 @@
   the fixed cost of a script call (EVALSHA dispatch, TIME, the leader check) is paid once per batch
   instead of once per heartbeat. Each heartbeat in the batch is treated exactly as if alone:
   a lapsed or unknown id is refused (the client re-registers) and nothing is written for it.
-  When the leader is found vacant (lapsed), the oldest live member is elected here. A status
-  different from the stored one (the first heartbeat after joining included) records an
-  `updated` event (what=status): one HGET more per heartbeat, an XADD only on change.
+  When the leader is found vacant (lapsed), the oldest live member is elected here.
+
+  Status events: a status different from the last one announced records an `updated` event
+  (what=status), at most one per instance per status-event interval: an agent flipping its status
+  many times a second would otherwise flood the capped feed and every watcher. A change inside the
+  interval is announced by the first heartbeat after it (if the status still differs then); the
+  current status is always in the record. Fields `sev` (status last announced) and `sevt` (when).
+
+  The record's key expires (PEXPIREAT) a grace period after the member's deadline: a backstop so
+  that no record outlives its deadline by more than that even if maintenance never runs.
 
   KEYS[1] deadlines   KEYS[2] leader   KEYS[3] term   KEYS[4] events
   (derived from ARGV[1]: inst:<id>; joined, via ensureLeader)
 
-  ARGV[1] prefix  ARGV[2] stale timeout ms  ARGV[3] events maxlen
-  ARGV[4..] one triple per heartbeat: id, status, metrics JSON ('' = null)
+  ARGV[1] prefix  ARGV[2] stale timeout ms  ARGV[3] events maxlen  ARGV[4] status-event interval ms
+  ARGV[5] record grace ms (the record key expires this long after the deadline)
+  ARGV[6..] one triple per heartbeat: id, status, metrics JSON ('' = null)
 
-  Returns { leader|false, term, leader_changed(0/1), then per heartbeat: code, status_changed(0/1) }
+  Returns { leader|false, term, leader_changed(0/1), then per heartbeat: code, status_announced(0/1) }
     code 1 ok, 0 unknown or lapsed
 ]]
 -- @include "base"
 
 local P = ARGV[1]
 local deadlineOffset, maxlen = tonumber(ARGV[2]), tonumber(ARGV[3])
+local eventInterval, grace = tonumber(ARGV[4]), tonumber(ARGV[5])
 local now = nowMs()
 local out = { false, 0, 0 }
 local anyLive = false
-for i = 4, #ARGV, 3 do
+for i = 6, #ARGV, 3 do
   local id, status = ARGV[i], ARGV[i + 1]
   if isLive(P, id, now) then
     anyLive = true
     local inst = P .. 'inst:' .. id
-    local oldStatus = redis.call('HGET', inst, 'status')
-    redis.call('ZADD', KEYS[1], now + deadlineOffset, id)
+    local deadline = now + deadlineOffset
+    local announced = redis.call('HMGET', inst, 'sev', 'sevt')
+    redis.call('ZADD', KEYS[1], deadline, id)
     redis.call('HSET', inst, 'hb', now, 'status', status, 'metrics', ARGV[i + 2])
+    redis.call('PEXPIREAT', inst, deadline + grace)
     local statusChanged = 0
-    if oldStatus ~= status then
+    if announced[1] ~= status and now - tonumber(announced[2] or '0') >= eventInterval then
       statusChanged = 1
+      redis.call('HSET', inst, 'sev', status, 'sevt', now)
       addEvent(P, maxlen, 'type', 'updated', 'instance_id', id, 'what', 'status', 'status', status)
     end
     out[#out + 1] = 1
