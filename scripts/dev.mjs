@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // `npm run dev`: runs the server from source with tsx in watch mode. When nothing answers at
 // REDIS_URL (default redis://127.0.0.1:6379), starts a private redis-server child on a free port
-// so trying the registry needs no set-up. The child dies with this process.
+// so trying the registry needs no set-up. The child dies with this process, and its temporary
+// folder is removed when it exits.
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -48,6 +49,9 @@ if (!uses && !(await canConnect(url.hostname, Number(url.port || 6379)))) {
     console.error(`[dev] could not start redis-server (${err.message}); install it (apt-get install redis-server) or set REDIS_URL`);
     process.exit(1);
   });
+  // Remove the folder once the server is gone, however this process ends.
+  redis.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
   children.push(redis);
   for (let i = 0; i < 50 && !(await canConnect('127.0.0.1', port)); i++) await new Promise((r) => setTimeout(r, 100));
   env.REDIS_URL = `redis://127.0.0.1:${port}`;
@@ -62,5 +66,8 @@ process.on('SIGINT', () => stop('SIGTERM'));
 process.on('SIGTERM', () => stop('SIGTERM'));
 server.on('exit', (code) => {
   stop('SIGTERM');
-  process.exit(code ?? 0);
+  // Let redis-server exit (its 'exit' handler removes its folder) before this process does.
+  const redis = children.find((c) => c !== server && c.exitCode === null && c.signalCode === null);
+  if (redis) redis.once('exit', () => process.exit(code ?? 0));
+  else process.exit(code ?? 0);
 });

@@ -3,8 +3,23 @@
 import closeWithGrace from 'close-with-grace';
 import { buildApp, createLogger } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
+import { usage } from './usage.js';
+import { VERSION } from './version.js';
 
 async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(usage());
+    return;
+  }
+  if (args.includes('--version')) {
+    process.stdout.write(`${VERSION}\n`);
+    return;
+  }
+  if (args.length > 0) {
+    process.stderr.write(`unknown argument: ${args[0]} (the server is configured by environment variables; see --help)\n`);
+    process.exit(2);
+  }
   let config: Config;
   try {
     config = loadConfig();
@@ -23,6 +38,8 @@ async function main(): Promise<void> {
     await app.close();
   });
   await app.listen({ port: config.PORT, host: config.HOST });
+  // Only a replica that is serving writes to Redis: a port clash must leave nothing behind.
+  await app.mesh.maintenance?.start();
 }
 
 main().catch((err: unknown) => {

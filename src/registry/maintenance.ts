@@ -38,6 +38,8 @@ export interface SweepResult {
 
 export interface MaintenanceStats {
   runs: number;
+  /** Times this replica found the job scheduler missing from Redis and recreated it. */
+  repairs: number;
   removed: number;
   lastRun: SweepResult | null;
 }
@@ -63,9 +65,11 @@ export async function sweep(instances: InstanceService, messages: MessageService
 }
 
 export class Maintenance {
-  readonly stats: MaintenanceStats = { runs: 0, removed: 0, lastRun: null };
+  readonly stats: MaintenanceStats = { runs: 0, repairs: 0, removed: 0, lastRun: null };
   private queue: Queue | null = null;
   private worker: Worker | null = null;
+  private repairTimer: NodeJS.Timeout | null = null;
+  private closing = false;
   /** Ids of the jobs this replica ran (tests use it to prove each tick runs once). */
   readonly ranJobIds: string[] = [];
   /** This replica's clock minus Redis' TIME at start (ms). */
@@ -96,11 +100,13 @@ export class Maintenance {
       return;
     }
     this.queue = new Queue(MAINTENANCE_QUEUE, { connection, prefix });
-    await this.queue.upsertJobScheduler(
-      SCHEDULER_ID,
-      { every: config.CLEANUP_INTERVAL_MS },
-      { name: SCHEDULER_ID, opts: { removeOnComplete: 100, removeOnFail: 100 } },
-    );
+    await this.upsertScheduler();
+    // The scheduler lives in Redis: when Redis loses its data (restart without persistence,
+    // FLUSHALL) it is gone and no tick would ever run again. Every replica checks that it exists
+    // and recreates it when missing (one small read per check; the upsert is idempotent if two
+    // replicas race).
+    this.repairTimer = setInterval(() => void this.repair(), Math.max(1000, 3 * config.CLEANUP_INTERVAL_MS));
+    this.repairTimer.unref();
     this.worker = new Worker(MAINTENANCE_QUEUE, (job) => this.run(job), {
       connection,
       prefix,
@@ -110,6 +116,29 @@ export class Maintenance {
     });
     this.worker.on('error', (err) => log.warn({ err }, 'maintenance worker error'));
     this.worker.on('failed', (job, err) => log.warn({ err, jobId: job?.id }, 'maintenance tick failed'));
+  }
+
+  private upsertScheduler(): Promise<unknown> {
+    return this.queue!.upsertJobScheduler(
+      SCHEDULER_ID,
+      { every: this.deps.config.CLEANUP_INTERVAL_MS },
+      { name: SCHEDULER_ID, opts: { removeOnComplete: 100, removeOnFail: 100 } },
+    );
+  }
+
+  /** Recreates the job scheduler when Redis lost it; returns whether it had to. */
+  async repair(): Promise<boolean> {
+    if (!this.queue || this.closing) return false;
+    try {
+      if (await this.queue.getJobScheduler(SCHEDULER_ID)) return false;
+      await this.upsertScheduler();
+      this.stats.repairs++;
+      this.deps.log.warn('maintenance scheduler was missing from Redis (data lost?): recreated');
+      return true;
+    } catch (err) {
+      this.deps.log.warn({ err }, 'maintenance scheduler check failed');
+      return false;
+    }
   }
 
   private async run(job: Job): Promise<SweepResult> {
@@ -126,6 +155,8 @@ export class Maintenance {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
+    if (this.repairTimer) clearInterval(this.repairTimer);
     await this.worker?.close();
     await this.queue?.close();
   }

@@ -54,6 +54,8 @@ export async function startMesh(
     async addApp(more = {}, o = {}) {
       const app = await buildApp(configFrom({ ...base, ...more }), { maintenance: o.maintenance ?? opts.maintenance ?? false });
       await app.ready();
+      // As main.ts does once it listens (in-process apps are driven by inject, never listen).
+      await app.mesh.maintenance?.start();
       apps.push(app);
       return app;
     },
