@@ -62,8 +62,9 @@ describe('cleanup', () => {
   });
 
   it('the BullMQ scheduler runs each tick on exactly one of 3 replicas', async () => {
-    mesh = await startMesh({ CLEANUP_INTERVAL_MS: 100, STALE_TIMEOUT_MS: 150, HEARTBEAT_INTERVAL_MS: 30 }, { apps: 3, maintenance: true });
+    // Ticks start as soon as the first app's scheduler exists, inside startMesh: count from before.
     const started = Date.now();
+    mesh = await startMesh({ CLEANUP_INTERVAL_MS: 100, STALE_TIMEOUT_MS: 150, HEARTBEAT_INTERVAL_MS: 30 }, { apps: 3, maintenance: true });
     const app = mesh.apps[0]!;
     await register(app, 'sweep-me');
     await eventually(async () => (await mesh!.redis.exists(mesh!.keys.inst('sweep-me'))) === 0, 5000, 50);
