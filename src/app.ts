@@ -11,6 +11,7 @@ import { Scripts } from './redis/scripts.js';
 import type { RegistryContext } from './registry/context.js';
 import { InstanceService } from './registry/instances.js';
 import { Maintenance } from './registry/maintenance.js';
+import { MembershipView } from './registry/membership.js';
 import { MessageService } from './registry/messages.js';
 import { WakeBus } from './registry/wakeups.js';
 import { SendRateLimiter } from './registry/ratelimit.js';
@@ -80,7 +81,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const wake = new WakeBus(redis, subscriber, keys.wakeChannel, logger);
   const ctx: RegistryContext = { config, keys, scripts: new Scripts(redis), wake };
   const instances = new InstanceService(ctx);
-  const messages = new MessageService(ctx);
+  const membership = new MembershipView(ctx, logger);
+  membership.start();
+  const messages = new MessageService(ctx, membership, () => instances.cleanupBatch(config.CLEANUP_BATCH_SIZE));
   const auth = new Auth(config, instances);
   const sendLimiter = SendRateLimiter.fromContext(ctx);
   const runMaintenance = options.maintenance ?? config.RUN_MAINTENANCE;

@@ -39,7 +39,11 @@ export const configSchema = z
     HEARTBEAT_INTERVAL_MS: intMs(5000, 10),
     STALE_TIMEOUT_MS: intMs(15000, 20),
     CLEANUP_INTERVAL_MS: intMs(7000, 10),
-    CLEANUP_BATCH_SIZE: intMs(500),
+    CLEANUP_BATCH_SIZE: intMs(100),
+    // Live peers a register answer carries at most (the caller included); more: peers_truncated.
+    REGISTER_PEERS_MAX: intMs(100),
+    // Bytes of message bodies one fetch answer carries at most (one larger message still goes, alone).
+    FETCH_MAX_BYTES: intMs(4 * 1024 * 1024, 1024),
     INBOX_MAX: intMs(10000),
     MESSAGE_TTL_MS: intMs(86_400_000, 0),
     MAX_PAYLOAD_BYTES: intMs(256 * 1024, 1),

@@ -72,7 +72,14 @@ export const registerResponse = z.object({
   instance_id: z.string(),
   is_leader: z.boolean(),
   ...leaderFields,
-  peers: z.array(meshInstance),
+  peers: z.array(meshInstance).meta({
+    description: 'live peers in join order, the caller included: at most REGISTER_PEERS_MAX (the first page of GET /registry/agents)',
+  }),
+  peers_truncated: z.boolean().meta({ description: 'additive: true when more live peers exist than `peers` carries' }),
+  peers_next_cursor: z
+    .string()
+    .nullable()
+    .meta({ description: 'additive: pass as `cursor` to GET /registry/agents for the peers after these' }),
   instance_token: z.string().nullable().meta({ description: 'additive: AUTH_MODE=instance only' }),
 });
 

@@ -2,7 +2,7 @@
 // cluster slot and the whole namespace lives on one shard. See docs/redis-keys.md.
 
 export interface MeshKeys {
-  /** `mesh:{ns}:` - scripts derive per-member keys from it (inst:<id>, cap:<name>, inbox:<id>). */
+  /** `mesh:{ns}:` - scripts derive per-member keys from it (inst:<id>, capz:<name>, inbox:<id>). */
   readonly prefix: string;
   readonly deadlines: string;
   readonly joined: string;
@@ -10,8 +10,18 @@ export interface MeshKeys {
   readonly leader: string;
   readonly term: string;
   readonly events: string;
+  /** Broadcast stream (metadata; entry id `<bseq>-0`). */
   readonly broadcast: string;
+  /** Hash message_id -> bseq of stored broadcasts. */
   readonly broadcastIndex: string;
+  /** Hash message_id -> body JSON of stored broadcasts. */
+  readonly broadcastBodies: string;
+  /** Counter of broadcasts (the newest bseq). */
+  readonly broadcastSeq: string;
+  /** Zset member -> cursor + own broadcasts after it - pending (backlog bound). */
+  readonly broadcastLoad: string;
+  /** Zset member -> oldest broadcast it still needs (trimming). */
+  readonly broadcastFloor: string;
   readonly inboxOldest: string;
   readonly roundRobin: string;
   /** Hash sha256(instance token) -> instance id (AUTH_MODE=instance). */
@@ -24,6 +34,10 @@ export interface MeshKeys {
   cap(name: string): string;
   inbox(id: string): string;
   inboxIndex(id: string): string;
+  /** Hash message_id -> body JSON of the member's targeted messages. */
+  inboxBodies(id: string): string;
+  /** Zset of the broadcasts (bseq) the member took and has not acked. */
+  broadcastPending(id: string): string;
 }
 
 export function meshKeys(namespace: string): MeshKeys {
@@ -36,16 +50,22 @@ export function meshKeys(namespace: string): MeshKeys {
     leader: `${prefix}leader`,
     term: `${prefix}term`,
     events: `${prefix}events`,
-    broadcast: `${prefix}broadcast`,
-    broadcastIndex: `${prefix}bidx`,
+    broadcast: `${prefix}bcast`,
+    broadcastIndex: `${prefix}bcidx`,
+    broadcastBodies: `${prefix}bbody`,
+    broadcastSeq: `${prefix}bseq`,
+    broadcastLoad: `${prefix}bload`,
+    broadcastFloor: `${prefix}bfloor`,
     inboxOldest: `${prefix}inbox_oldest`,
     roundRobin: `${prefix}rr`,
     tokens: `${prefix}tokens`,
     wakeChannel: `${prefix}wake`,
     bullPrefix: `mesh:{${namespace}}:bull`,
     inst: (id) => `${prefix}inst:${id}`,
-    cap: (name) => `${prefix}cap:${name}`,
+    cap: (name) => `${prefix}capz:${name}`,
     inbox: (id) => `${prefix}inbox:${id}`,
     inboxIndex: (id) => `${prefix}inboxidx:${id}`,
+    inboxBodies: (id) => `${prefix}inboxb:${id}`,
+    broadcastPending: (id) => `${prefix}bpend:${id}`,
   };
 }

@@ -11,17 +11,17 @@ const LUA_DIR = join(dirname(fileURLToPath(import.meta.url)), 'lua');
 
 /** Script name -> number of KEYS it declares (the rest of the arguments are ARGV). */
 export const SCRIPT_KEYS = {
-  register: 8,
+  register: 7,
   heartbeat: 4,
   deregister: 5,
   list: 5,
   cleanup: 4,
-  send: 5,
+  route: 2,
+  send: 8,
   fetch: 2,
-  ack: 2,
-  'expire-messages': 3,
+  ack: 1,
+  'expire-messages': 5,
   'live-count': 1,
-  peek: 2,
   stats: 7,
   'rate-limit': 1,
   'token-owner': 2,
@@ -30,6 +30,8 @@ export const SCRIPT_KEYS = {
 export type ScriptName = keyof typeof SCRIPT_KEYS;
 
 const INCLUDE = /^-- @include "([\w-]+)"\s*$/gm;
+
+const commandName = (name: ScriptName): string => `mesh_${name.replace(/-/g, '_')}`;
 
 export function loadScriptSource(name: string): string {
   const raw = readFileSync(join(LUA_DIR, `${name}.lua`), 'utf8');
@@ -49,11 +51,14 @@ export type ScriptObserver = (name: ScriptName, durationMs: number, error: unkno
 export class Scripts {
   private readonly fns = new Map<ScriptName, ScriptFn>();
   private readonly observers = new Set<ScriptObserver>();
+  private readonly sources = new Map<ScriptName, string>();
 
   constructor(readonly client: RedisClient) {
     for (const [name, numberOfKeys] of Object.entries(SCRIPT_KEYS) as [ScriptName, number][]) {
-      const command = `mesh_${name.replace(/-/g, '_')}`;
-      client.defineCommand(command, { numberOfKeys, lua: loadScriptSource(name) });
+      const command = commandName(name);
+      const lua = loadScriptSource(name);
+      this.sources.set(name, lua);
+      client.defineCommand(command, { numberOfKeys, lua });
       const fn = (client as unknown as Record<string, ScriptFn>)[command];
       if (typeof fn !== 'function') throw new Error(`defineCommand did not define ${command}`);
       this.fns.set(name, fn.bind(client));
@@ -78,6 +83,50 @@ export class Scripts {
         throw err;
       },
     );
+  }
+
+  /**
+   * Runs plain commands, then a script, in one MULTI/EXEC: atomically, so the script sees what
+   * the commands wrote and whatever it undoes is never seen half-done. Used to hand message bodies
+   * to Redis with a plain HSET (cheap) while the script only handles metadata (scripts copy every
+   * byte they touch). Returns the script's reply; throws the first error of the transaction.
+   */
+  async runAfter(prelude: [string, ...Arg[]][], name: ScriptName, keys: string[], args: Arg[]): Promise<unknown> {
+    if (keys.length !== SCRIPT_KEYS[name]) {
+      throw new Error(`script ${name} takes ${SCRIPT_KEYS[name]} keys, got ${keys.length}`);
+    }
+    const started = this.observers.size === 0 ? 0 : performance.now();
+    let replies: [Error | null, unknown][] | null;
+    try {
+      replies = await this.execWith(prelude, name, keys, args, false);
+      // ioredis reloads a flushed script by itself for single calls, not inside a MULTI: after a
+      // SCRIPT FLUSH or a failover the EVALSHA fails there. Run it again with its source (the
+      // plain commands before it are idempotent writes of the same values).
+      if (replies?.at(-1)?.[0]?.message.startsWith('NOSCRIPT')) replies = await this.execWith(prelude, name, keys, args, true);
+    } catch (err) {
+      if (started) this.notify(name, performance.now() - started, err);
+      throw err;
+    }
+    const failed = replies?.find(([err]) => err !== null)?.[0] ?? (replies ? null : new Error('transaction aborted'));
+    if (started) this.notify(name, performance.now() - started, failed);
+    if (failed) throw failed;
+    return replies![replies!.length - 1]![1];
+  }
+
+  private execWith(
+    prelude: [string, ...Arg[]][],
+    name: ScriptName,
+    keys: string[],
+    args: Arg[],
+    withSource: boolean,
+  ): Promise<[Error | null, unknown][] | null> {
+    const multi = this.client.multi() as unknown as Record<string, (...a: Arg[]) => unknown> & {
+      exec(): Promise<[Error | null, unknown][] | null>;
+    };
+    for (const [command, ...a] of prelude) multi[command]!(...a);
+    if (withSource) multi.eval!(this.sources.get(name)!, keys.length, ...keys, ...args);
+    else multi[commandName(name)]!(...keys, ...args);
+    return multi.exec();
   }
 
   /** Adds an observer of every script call; returns the function that removes it. */

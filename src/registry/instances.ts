@@ -27,8 +27,14 @@ export interface OwnershipCheck {
 
 export interface RegisterResult extends LeaderInfo {
   created: boolean;
-  /** JSON array of every live peer (the caller included), as the register answer carries it. */
+  /**
+   * JSON array of live peers in join order, the caller always included: the first page of the
+   * listing (REGISTER_PEERS_MAX), never the whole mesh.
+   */
   peers_json: string;
+  /** Whether more live peers follow (read them from GET /registry/agents?cursor=...). */
+  peers_truncated: boolean;
+  peers_next_cursor: string | null;
 }
 
 export interface HeartbeatResult extends LeaderInfo {
@@ -119,6 +125,16 @@ function instanceJson(row: Row, leaderId: string | null): string {
 
 const leaderOf = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 
+function rowsJson(rows: Row[], leaderId: string | null): string {
+  const parts = new Array<string>(rows.length);
+  for (let i = 0; i < rows.length; i++) parts[i] = instanceJson(rows[i]!, leaderId);
+  return `[${parts.join(',')}]`;
+}
+
+/** Rows per listing script call, and index entries it may examine (lapsed ones are skipped). */
+export const LIST_PAGE_ROWS = 100;
+export const LIST_PAGE_BUDGET = 400;
+
 /** A heartbeat waiting for the next batch (InstanceService.heartbeat). */
 interface PendingHeartbeat {
   id: string;
@@ -140,7 +156,7 @@ export function recordGraceMs(config: Pick<Config, 'CLEANUP_INTERVAL_MS'>): numb
 }
 
 /** Heartbeats per script call at most, so one call never holds Redis for long. */
-const HEARTBEAT_BATCH_MAX = 256;
+const HEARTBEAT_BATCH_MAX = 128;
 
 export class InstanceService {
   readonly counters: InstanceCounters = {
@@ -158,43 +174,25 @@ export class InstanceService {
 
   constructor(private readonly ctx: RegistryContext) {}
 
-  /** The full listing in Redis now, and the one queued to start when it ends (see listingAfterNow). */
-  private listingRunning: Promise<ListJsonResult> | null = null;
-  private listingQueued: Promise<ListJsonResult> | null = null;
+  /** The first listing page a register answer carries, shared by registrations in flight. */
+  private peersPage: Promise<RawListing> | null = null;
 
   /**
-   * A full listing that starts after this call, shared by every caller that needs one meanwhile.
-   * A register answer lists all live peers, and that listing is O(live) in Redis (~100 ms at 10k
-   * live, docs/performance.md): when a fleet re-registers at once (Redis restarted, network back),
-   * one listing per register would keep Redis busy for minutes. A listing already running started
-   * before the caller's write, so it may not include the caller: the caller joins the one queued
-   * behind it instead. So each answer still reflects a state after its own write, and a replica
-   * has at most one such listing in Redis at a time however many agents register.
+   * The first page of the listing (REGISTER_PEERS_MAX rows), shared by every register that needs
+   * one while it is in Redis: a fleet re-registering at once (Redis restarted, network back) costs
+   * Redis one bounded page per round trip, not one per agent. Each answer still reflects its own
+   * write: the caller's row comes from its own script and replaces or joins the page, and the
+   * leader is whichever of the two is newer (higher term).
    */
-  private listingAfterNow(): Promise<ListJsonResult> {
-    if (this.listingQueued) return this.listingQueued;
-    if (!this.listingRunning) return this.startListing();
-    const queued = this.listingRunning
-      .then(
-        () => undefined,
-        () => undefined,
-      )
-      .then(() => {
-        this.listingQueued = null; // callers from now on need a listing that starts after them
-        return this.startListing();
-      });
-    this.listingQueued = queued;
-    return queued;
-  }
-
-  private startListing(): Promise<ListJsonResult> {
-    const running = this.listJson();
-    this.listingRunning = running;
+  private sharedPeersPage(): Promise<RawListing> {
+    if (this.peersPage) return this.peersPage;
+    const page = this.listRaw({ limit: this.ctx.config.REGISTER_PEERS_MAX });
+    this.peersPage = page;
     const done = () => {
-      if (this.listingRunning === running) this.listingRunning = null;
+      if (this.peersPage === page) this.peersPage = null;
     };
-    running.then(done, done);
-    return running;
+    page.then(done, done);
+    return page;
   }
 
   private get eventsMax(): number {
@@ -205,7 +203,7 @@ export class InstanceService {
     const { keys, config } = this.ctx;
     const reply = (await this.ctx.scripts.run(
       'register',
-      [keys.inst(input.instance_id), keys.deadlines, keys.joined, keys.leader, keys.term, keys.seq, keys.events, keys.broadcast],
+      [keys.inst(input.instance_id), keys.deadlines, keys.joined, keys.leader, keys.term, keys.seq, keys.events],
       [
         keys.prefix,
         input.instance_id,
@@ -220,7 +218,7 @@ export class InstanceService {
         own.enforce ? '1' : '0',
         recordGraceMs(config),
       ],
-    )) as [number, string | false, number, number, number, number];
+    )) as [number, string | false, number, number, number, number, Row];
     if (reply[0] === -1) {
       this.counters.conflicts++;
       throw errors.idInUse(input.instance_id);
@@ -229,14 +227,23 @@ export class InstanceService {
     else this.counters.refreshed++;
     if (reply[5] === 1) this.counters.leaderChanges++;
     this.ctx.wake.events();
-    // Peers come from a listing after the write: it carries its own leader so that `leader_id`
-    // and every peer's `is_leader` come from the same snapshot.
-    const listing = await this.listingAfterNow();
+    const page = await this.sharedPeersPage();
+    // The newer of the two views of the leader, so `leader_id` and every `is_leader` agree and
+    // reflect at least the caller's own write.
+    const mine = { leader_id: leaderOf(reply[1]), leader_term: Number(reply[2]) };
+    const leader = mine.leader_term > page.leader_term ? mine : { leader_id: page.leader_id, leader_term: page.leader_term };
+    // The caller's fresh row in its place when the page has it (pages are in join order), else
+    // after the page (a newcomer joins at the end; an old member beyond the page is added).
+    const rows = [...page.rows];
+    const at = rows.findIndex((r) => r[0] === input.instance_id);
+    if (at >= 0) rows[at] = reply[6];
+    else rows.push(reply[6]);
     return {
       created: reply[3] === 1,
-      leader_id: listing.leader_id,
-      leader_term: listing.leader_term,
-      peers_json: listing.instances_json,
+      ...leader,
+      peers_json: rowsJson(rows, leader.leader_id),
+      peers_truncated: page.next_cursor !== null,
+      peers_next_cursor: page.next_cursor,
     };
   }
 
@@ -325,25 +332,39 @@ export class InstanceService {
   /** list() as JSON text: for HTTP answers, ~2x cheaper for large listings (see instanceJson). */
   async listJson(opts: ListOptions = {}): Promise<ListJsonResult> {
     const { rows, ...rest } = await this.listRaw(opts);
-    const parts = new Array<string>(rows.length);
-    for (let i = 0; i < rows.length; i++) parts[i] = instanceJson(rows[i]!, rest.leader_id);
-    return { ...rest, count: rows.length, instances_json: `[${parts.join(',')}]` };
+    return { ...rest, count: rows.length, instances_json: rowsJson(rows, rest.leader_id) };
   }
 
-  private listRaw(opts: ListOptions): Promise<RawListing> {
+  /**
+   * Live instances in join order, from `after`, up to `limit` (none: all). Each script call reads
+   * one bounded page (LIST_PAGE_ROWS rows, LIST_PAGE_BUDGET index entries), so no call's cost
+   * depends on the size of the mesh; a longer listing is more calls. The pages are not one
+   * snapshot (members may come and go between them); `is_leader` comes from the last page's
+   * leader for every row, so the answer never shows two leaders.
+   */
+  private async listRaw(opts: ListOptions): Promise<RawListing> {
     const mode = opts.capability !== undefined ? 'cap' : 'all';
-    return this.runList(mode, opts.capability ?? '', opts.after ?? '', opts.limit ?? 0);
+    const want = opts.limit ?? Number.POSITIVE_INFINITY;
+    const rows: Row[] = [];
+    let cursor: string | null = opts.after ?? '0';
+    let last: RawListing | null = null;
+    while (cursor !== null && rows.length < want) {
+      last = await this.runList(mode, opts.capability ?? '', cursor, Math.min(LIST_PAGE_ROWS, want - rows.length));
+      for (const r of last.rows) rows.push(r);
+      cursor = last.next_cursor;
+    }
+    return { leader_id: last!.leader_id, leader_term: last!.leader_term, next_cursor: cursor, rows };
   }
 
   async get(id: string): Promise<MeshInstance | null> {
-    const res = await this.runList('one', id, '', 0);
+    const res = await this.runList('one', id, '0', 1);
     const row = res.rows[0];
     return row ? toInstance(row, res.leader_id) : null;
   }
 
   async leader(): Promise<LeaderInfo> {
-    // A listing limited to one row still runs the election check; its leader is what we want.
-    const res = await this.runList('all', '', '', 1);
+    // A page limited to one row still runs the election check; its leader is what we want.
+    const res = await this.runList('all', '', '0', 1);
     return { leader_id: res.leader_id, leader_term: res.leader_term };
   }
 
@@ -352,7 +373,7 @@ export class InstanceService {
     const reply = (await this.ctx.scripts.run(
       'list',
       [keys.joined, keys.deadlines, keys.leader, keys.term, keys.events],
-      [keys.prefix, this.eventsMax, mode, arg, after, limit],
+      [keys.prefix, this.eventsMax, mode, arg, after, limit, LIST_PAGE_BUDGET],
     )) as unknown[];
     const leaderId = leaderOf(reply[0]);
     if (reply[2] === 1) {

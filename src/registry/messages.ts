@@ -1,9 +1,16 @@
 // Sending, fetching and acknowledging messages, plus the waiting forms (long-poll, SSE,
-// request/response). All state changes are the send/fetch/ack scripts; waiting uses the WakeBus,
-// never a blocking Redis connection per client.
+// request/response). All state changes are the send/route/fetch/ack scripts; waiting uses the
+// WakeBus, never a blocking Redis connection per client.
+//
+// Bounded Redis work: scripts handle metadata only and never a body (Lua copies every byte it
+// touches); bodies go to Redis with a plain HSET in the same MULTI as the send script and come
+// back with plain HMGETs of at most FETCH_READ_BYTES each. A fetch answer carries at most
+// FETCH_MAX_BYTES of bodies (one larger message still goes, alone), read in script calls of at
+// most FETCH_PAGE_ENTRIES entries.
 import { v7 as uuidv7 } from 'uuid';
 import { errors } from '../errors.js';
 import { isoFromMs, type RegistryContext } from './context.js';
+import type { MembershipView } from './membership.js';
 import type { AgentMessage, Json, MessageType } from './types.js';
 import type { WakeNotice } from './wakeups.js';
 
@@ -31,13 +38,49 @@ export interface MessageCounters {
   rejected: number;
 }
 
+/** Entries one fetch script call looks at, at most (per source: inbox, broadcasts). */
+export const FETCH_PAGE_ENTRIES = 100;
+/** Bytes of bodies one HMGET reads at most. */
+export const FETCH_READ_BYTES = 1024 * 1024;
+/** Message ids one ack script call handles at most. */
+export const ACK_PAGE = 200;
+/** Capability routing: live holders compared per send, and index entries examined at most. */
+export const ROUTE_WINDOW = 32;
+export const ROUTE_SCAN = 256;
+/** Lapsed members a broadcast may find awaiting cleanup; more, and it runs cleanup first. */
+export const BROADCAST_LAPSED_MAX = 1000;
+
 type StoredBody = Omit<AgentMessage, 'created_at' | 'target_instance'>;
 
 function typeName(t: MessageType): string {
   return typeof t === 'string' ? t : 'Custom';
 }
 
-function decode(sid: string, body: string, target: string | null): AgentMessage {
+/** What the fetch script says about one pending message (its body is read separately). */
+interface PendingRef {
+  kind: 'i' | 'b';
+  messageId: string;
+  /** inbox: stream id; broadcast: bseq */
+  ref: string;
+  seq: number;
+  bytes: number;
+  createdMs: number;
+}
+
+/** Where a page of pending messages ends; the next page starts after it. */
+export interface FetchCursor {
+  inbox: string;
+  broadcast: string;
+}
+
+export interface FetchPage {
+  messages: AgentMessage[];
+  /** Whether more may be pending after `next`. */
+  more: boolean;
+  next: FetchCursor;
+}
+
+function decode(body: string, target: string | null, createdMs: number): AgentMessage {
   const b = JSON.parse(body) as StoredBody;
   return {
     message_id: b.message_id,
@@ -46,112 +89,243 @@ function decode(sid: string, body: string, target: string | null): AgentMessage 
     message_type: b.message_type,
     payload: b.payload,
     correlation_id: b.correlation_id,
-    created_at: isoFromMs(sid.slice(0, sid.indexOf('-'))),
+    created_at: isoFromMs(createdMs),
   };
-}
-
-/** Stream ids order by (ms, seq); both parts fit in a double for any realistic stream. */
-function compareStreamIds(a: string, b: string): number {
-  const [am = 0, as = 0] = a.split('-').map(Number);
-  const [bm = 0, bs = 0] = b.split('-').map(Number);
-  return am - bm || as - bs;
-}
-
-interface FetchedEntry {
-  sid: string;
-  body: string;
-  /** Namespace-wide send sequence; null for entries written before it existed. */
-  seq: number | null;
-  target: string | null;
-}
-
-/**
- * Send order across the inbox and the broadcast stream. Their stream ids only agree to the
- * millisecond (each stream numbers its own entries within a millisecond), so the send sequence
- * decides; entries without one fall back to their stream ids.
- */
-function compareEntries(a: FetchedEntry, b: FetchedEntry): number {
-  if (a.seq !== null && b.seq !== null) return a.seq - b.seq;
-  return compareStreamIds(a.sid, b.sid);
-}
-
-function collectEntries(out: FetchedEntry[], flat: string[], target: string | null): void {
-  for (let i = 0; i < flat.length; i += 3) {
-    const q = flat[i + 2];
-    out.push({ sid: flat[i]!, body: flat[i + 1]!, seq: q ? Number(q) : null, target });
-  }
 }
 
 export class MessageService {
   readonly counters: MessageCounters = { sent: 0, delivered: 0, acked: 0, expired: 0, rejected: 0 };
 
-  constructor(private readonly ctx: RegistryContext) {}
+  constructor(
+    private readonly ctx: RegistryContext,
+    private readonly membership: MembershipView,
+    /** One bounded cleanup batch (InstanceService.cleanupBatch): a broadcast may need it first. */
+    private readonly cleanupBatch: () => Promise<{ removed: string[] }>,
+  ) {}
 
   async send(source: string, input: SendInput): Promise<SendResult> {
-    const { keys, config } = this.ctx;
+    const { config } = this.ctx;
     const payloadJson = JSON.stringify(input.payload);
     if (Buffer.byteLength(payloadJson) > config.MAX_PAYLOAD_BYTES) {
       this.counters.rejected++;
       throw errors.payloadTooLarge(config.MAX_PAYLOAD_BYTES);
     }
     const messageId = uuidv7();
-    const body: StoredBody = {
+    const stored: StoredBody = {
       message_id: messageId,
       source_instance: source,
       message_type: input.message_type,
       payload: input.payload,
       correlation_id: input.correlation_id,
     };
-    const mode = input.target_instance !== null ? 'direct' : input.target_capability ? 'capability' : 'broadcast';
-    const target = input.target_instance ?? input.target_capability ?? '';
-    const reply = (await this.ctx.scripts.run(
-      'send',
-      [keys.deadlines, keys.broadcast, keys.broadcastIndex, keys.joined, keys.roundRobin],
-      [keys.prefix, mode, source, target, messageId, JSON.stringify(body), config.INBOX_MAX, config.MESSAGE_TTL_MS],
-    )) as [number, number, ...string[]];
-    const [code, expired, ...recipients] = reply;
-    this.counters.expired += expired;
-    if (code !== 1) {
+    const body = JSON.stringify(stored);
+    try {
+      const delivered =
+        input.target_instance !== null
+          ? await this.sendDirect(source, input.target_instance, messageId, body)
+          : input.target_capability
+            ? await this.sendToCapability(source, input.target_capability, messageId, body)
+            : await this.broadcast(source, messageId, body);
+      this.counters.sent++;
+      this.counters.delivered += delivered.length;
+      if (input.target_instance === null && !input.target_capability) {
+        if (delivered.length > 0) this.ctx.wake.broadcast(source);
+      } else {
+        this.ctx.wake.messages(delivered, messageId, input.correlation_id, typeName(input.message_type));
+      }
+      return { message_id: messageId, status: 'queued', delivered_to: delivered };
+    } catch (err) {
       this.counters.rejected++;
-      if (code === -1) throw errors.sourceNotFound(source);
-      if (code === -2) throw errors.targetNotFound(target);
-      if (code === -3) throw mode === 'broadcast' ? errors.broadcastBacklogFull(recipients) : errors.inboxFull(target);
-      throw errors.noCapableInstance(target);
+      throw err;
     }
-    this.counters.sent++;
-    this.counters.delivered += recipients.length;
-    if (mode === 'broadcast') {
-      if (recipients.length > 0) this.ctx.wake.broadcast(source);
-    } else {
-      this.ctx.wake.messages(recipients, messageId, input.correlation_id, typeName(input.message_type));
-    }
-    return { message_id: messageId, status: 'queued', delivered_to: recipients };
   }
 
-  /** Everything not yet acked by `id`, oldest first. Throws instance_not_found when not live. */
-  async fetch(id: string, limit: number): Promise<AgentMessage[]> {
+  private async sendDirect(source: string, target: string, messageId: string, body: string): Promise<string[]> {
+    const code = await this.queue(source, target, messageId, body);
+    if (code === -1) throw errors.sourceNotFound(source);
+    if (code === -2) throw errors.targetNotFound(target);
+    if (code === -3) throw errors.inboxFull(target);
+    return [target];
+  }
+
+  /** The body (plain HSET) and the checks + metadata (send.lua) in one MULTI. */
+  private async queue(source: string, target: string, messageId: string, body: string): Promise<number> {
     const { keys, config } = this.ctx;
-    const reply = (await this.ctx.scripts.run(
-      'fetch',
-      [keys.deadlines, keys.broadcast],
-      [keys.prefix, id, limit, config.MESSAGE_TTL_MS],
-    )) as [number, number, string[], string[]];
-    const [code, expired, inbox, bcast] = reply;
+    const [code, expired] = (await this.ctx.scripts.runAfter(
+      [['hset', keys.inboxBodies(target), messageId, body]],
+      'send',
+      this.sendKeys(),
+      [keys.prefix, 'direct', source, target, messageId, Buffer.byteLength(body), config.INBOX_MAX, config.MESSAGE_TTL_MS, 0],
+    )) as [number, number];
     this.counters.expired += expired;
-    if (code !== 1) throw errors.instanceNotFound(id);
-    const entries: FetchedEntry[] = [];
-    collectEntries(entries, inbox, id);
-    collectEntries(entries, bcast, null);
-    if (bcast.length > 0 && inbox.length > 0) entries.sort(compareEntries);
-    return entries.slice(0, limit).map((e) => decode(e.sid, e.body, e.target));
+    return code;
+  }
+
+  private sendKeys(): string[] {
+    const { keys } = this.ctx;
+    return [
+      keys.deadlines,
+      keys.broadcast,
+      keys.broadcastIndex,
+      keys.broadcastBodies,
+      keys.broadcastSeq,
+      keys.seq,
+      keys.events,
+      keys.broadcastLoad,
+    ];
+  }
+
+  /**
+   * route.lua picks the recipient (bounded window of holders), then the message is queued like a
+   * direct one. When the pick lapses or fills up in between, it is picked again.
+   */
+  private async sendToCapability(source: string, capability: string, messageId: string, body: string): Promise<string[]> {
+    const { keys, config } = this.ctx;
+    for (let attempt = 0; ; attempt++) {
+      const [code, target] = (await this.ctx.scripts.run(
+        'route',
+        [keys.cap(capability), keys.roundRobin],
+        [keys.prefix, source, config.INBOX_MAX, ROUTE_WINDOW, ROUTE_SCAN],
+      )) as [number, string | null];
+      if (code === -1) throw errors.sourceNotFound(source);
+      if (code === -3) throw errors.inboxFull(capability);
+      if (code === -4) throw errors.noCapableInstance(capability);
+      if (code === -6) {
+        // The window held only lapsed holders awaiting cleanup: clean some up (bounded batches)
+        // and pick again, rather than fail while live holders exist further on.
+        let removed = 0;
+        for (let i = 0; i < 20; i++) {
+          const n = (await this.cleanupBatch()).removed.length;
+          removed += n;
+          if (n === 0) break;
+        }
+        if (removed === 0 || attempt >= 5) throw errors.unavailable(`No live holder of '${capability}' found among ${ROUTE_SCAN} entries; retry shortly`);
+        continue;
+      }
+      const queued = await this.queue(source, target!, messageId, body);
+      if (queued === 1) return [target!];
+      if (queued === -1) throw errors.sourceNotFound(source);
+      if (attempt >= 5) throw queued === -3 ? errors.inboxFull(target!) : errors.noCapableInstance(capability);
+    }
+  }
+
+  /**
+   * Stored once, in O(1) Redis work whatever the number of members; the recipients (exact: the
+   * members that had joined and were live at that moment, except the sender) are named from the
+   * replica's membership view at the feed position the script returned.
+   */
+  private async broadcast(source: string, messageId: string, body: string): Promise<string[]> {
+    const { keys, config } = this.ctx;
+    // The view must exist before the broadcast: it has to know the feed from before that moment.
+    await this.membership.ensureBuilt();
+    for (;;) {
+      const reply = (await this.ctx.scripts.runAfter(
+        [['hset', keys.broadcastBodies, messageId, body]],
+        'send',
+        this.sendKeys(),
+        [keys.prefix, 'broadcast', source, '', messageId, Buffer.byteLength(body), config.INBOX_MAX, config.MESSAGE_TTL_MS, BROADCAST_LAPSED_MAX],
+      )) as unknown[];
+      const code = Number(reply[0]);
+      if (code === -1) throw errors.sourceNotFound(source);
+      if (code === -3) throw errors.broadcastBacklogFull(reply.slice(2) as string[]);
+      if (code === 2) return [];
+      if (code === -5) {
+        // More lapsed members than one call may name: clean some up (bounded batches), then retry.
+        for (let i = 0; i < 20; i++) if ((await this.cleanupBatch()).removed.length === 0) break;
+        continue;
+      }
+      const [, , , joinSeq, eventsId, lapsedCount, ...lapsed] = reply as [number, number, number, number, string, number, ...string[]];
+      if (lapsed.length !== Number(lapsedCount)) throw new Error('send.lua: lapsed list length mismatch');
+      return this.membership.recipientsAt({ joinSeq: Number(joinSeq), eventsId, sender: source, lapsed });
+    }
+  }
+
+  /**
+   * One page of what `id` has not acknowledged yet, oldest first, within `limit` messages and
+   * FETCH_MAX_BYTES of bodies. Throws instance_not_found when `id` is not live.
+   */
+  async fetchPage(id: string, limit: number, after?: FetchCursor, maxBytes = this.ctx.config.FETCH_MAX_BYTES): Promise<FetchPage> {
+    const { keys, config } = this.ctx;
+    const refs: PendingRef[] = [];
+    let cursor: FetchCursor = after ?? { inbox: '', broadcast: '' };
+    let bytes = 0;
+    let more = true;
+    while (more && refs.length < limit && (refs.length === 0 || bytes < maxBytes)) {
+      const reply = (await this.ctx.scripts.run(
+        'fetch',
+        [keys.deadlines, keys.broadcast],
+        [
+          keys.prefix,
+          id,
+          Math.min(FETCH_PAGE_ENTRIES, limit - refs.length),
+          maxBytes - bytes,
+          config.MESSAGE_TTL_MS,
+          cursor.inbox,
+          cursor.broadcast,
+          // The first entry of the answer is taken whatever its size (delivered alone if need be).
+          refs.length === 0 ? '1' : '0',
+        ],
+      )) as [number, number, number, string, string, ...[string, string, string | number, number, number, number][]];
+      const [code, expired, moreFlag, nextInbox, nextBroadcast, ...items] = reply;
+      this.counters.expired += expired;
+      if (code !== 1) throw errors.instanceNotFound(id);
+      for (const [kind, messageId, ref, seq, n, createdMs] of items) {
+        refs.push({ kind: kind as 'i' | 'b', messageId, ref: String(ref), seq: Number(seq), bytes: Number(n), createdMs: Number(createdMs) });
+        bytes += Number(n);
+      }
+      cursor = { inbox: nextInbox, broadcast: nextBroadcast };
+      more = moreFlag === 1;
+      // A page cut short by the byte budget: the answer is full.
+      if (items.length === 0) break;
+    }
+    return { messages: await this.loadBodies(id, refs), more, next: cursor };
+  }
+
+  /** Reads the bodies of `refs` with plain HMGETs of at most FETCH_READ_BYTES each. */
+  private async loadBodies(id: string, refs: PendingRef[]): Promise<AgentMessage[]> {
+    const { keys } = this.ctx;
+    const redis = this.ctx.scripts.client;
+    const bodies = new Map<string, string>();
+    const read = async (key: string, group: PendingRef[]) => {
+      for (let i = 0; i < group.length; ) {
+        const chunk: string[] = [];
+        let size = 0;
+        while (i < group.length && (chunk.length === 0 || size + group[i]!.bytes <= FETCH_READ_BYTES)) {
+          size += group[i]!.bytes;
+          chunk.push(group[i++]!.messageId);
+        }
+        const values = await redis.hmget(key, ...chunk);
+        chunk.forEach((mid, j) => {
+          const v = values[j];
+          if (typeof v === 'string') bodies.set(mid, v);
+        });
+      }
+    };
+    await Promise.all([
+      read(keys.inboxBodies(id), refs.filter((r) => r.kind === 'i')),
+      read(keys.broadcastBodies, refs.filter((r) => r.kind === 'b')),
+    ]);
+    const out: AgentMessage[] = [];
+    for (const r of refs) {
+      const body = bodies.get(r.messageId);
+      // Acked or expired between the page and the read: it is no longer pending.
+      if (body !== undefined) out.push(decode(body, r.kind === 'i' ? id : null, r.createdMs));
+    }
+    return out;
+  }
+
+  /** Everything not yet acked by `id` that fits one answer, oldest first. */
+  async fetch(id: string, limit: number): Promise<AgentMessage[]> {
+    return (await this.fetchPage(id, limit)).messages;
   }
 
   async ack(id: string, messageIds: string[]): Promise<number> {
     if (messageIds.length === 0) return 0;
     const { keys } = this.ctx;
-    const n = Number(
-      await this.ctx.scripts.run('ack', [keys.broadcast, keys.broadcastIndex], [keys.prefix, id, ...messageIds]),
-    );
+    let n = 0;
+    for (let i = 0; i < messageIds.length; i += ACK_PAGE) {
+      n += Number(await this.ctx.scripts.run('ack', [keys.broadcastIndex], [keys.prefix, id, ...messageIds.slice(i, i + ACK_PAGE)]));
+    }
     this.counters.acked += n;
     return n;
   }
@@ -215,12 +389,13 @@ export class MessageService {
     arrived.catch(() => undefined);
     const check = async (notice: WakeNotice) => {
       try {
-        const msg =
-          notice.k === 'm'
-            ? notice.cid === correlationId && notice.t === 'Response'
-              ? await this.peek(source, notice.mid)
-              : null
-            : await this.findResponse(source, correlationId);
+        let msg: AgentMessage | null = null;
+        if (notice.k === 'm') {
+          if (notice.cid === correlationId && notice.t === 'Response') msg = await this.peek(source, notice.mid);
+        } else if (notice.k === 'e') {
+          // A reconnect of the wake subscription: a notice may have been lost, look for it.
+          msg = await this.findResponse(source, correlationId);
+        }
         if (msg) found?.(msg);
       } catch (err) {
         failed?.(err);
@@ -245,17 +420,30 @@ export class MessageService {
     }
   }
 
+  /** One inbox message by id, without taking it (two plain reads, in one MULTI). */
   private async peek(id: string, messageId: string): Promise<AgentMessage | null> {
     const { keys } = this.ctx;
-    const r = (await this.ctx.scripts.run('peek', [keys.inbox(id), keys.inboxIndex(id)], [messageId])) as
-      | [string, string]
-      | null;
-    return r ? decode(r[0], r[1], id) : null;
+    const replies = await this.ctx.scripts.client
+      .multi()
+      .hget(keys.inboxIndex(id), messageId)
+      .hget(keys.inboxBodies(id), messageId)
+      .exec();
+    const sid = replies?.[0]?.[1];
+    const body = replies?.[1]?.[1];
+    if (typeof sid !== 'string' || typeof body !== 'string') return null;
+    return decode(body, id, Number(sid.slice(0, sid.indexOf('-'))));
   }
 
   private async findResponse(id: string, correlationId: string): Promise<AgentMessage | null> {
-    const pending = await this.fetch(id, 1000);
-    return pending.find((m) => m.correlation_id === correlationId && m.message_type === 'Response') ?? null;
+    let after: FetchCursor | undefined;
+    for (let pages = 0; pages < 10; pages++) {
+      const page = await this.fetchPage(id, 1000, after);
+      const hit = page.messages.find((m) => m.correlation_id === correlationId && m.message_type === 'Response');
+      if (hit) return hit;
+      if (!page.more) return null;
+      after = page.next;
+    }
+    return null;
   }
 
   /** Runs one bounded batch of TTL expiry and broadcast trimming (maintenance job). */
@@ -263,7 +451,7 @@ export class MessageService {
     const { keys, config } = this.ctx;
     const [inbox, bcast, trimmed, more] = (await this.ctx.scripts.run(
       'expire-messages',
-      [keys.inboxOldest, keys.broadcast, keys.broadcastIndex],
+      [keys.inboxOldest, keys.broadcast, keys.broadcastIndex, keys.broadcastBodies, keys.broadcastFloor],
       [keys.prefix, config.MESSAGE_TTL_MS, batch],
     )) as [number, number, number, number];
     this.counters.expired += inbox + bcast;

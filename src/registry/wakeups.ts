@@ -17,6 +17,7 @@ export type InboxListener = (notice: WakeNotice) => void;
 export class WakeBus {
   private readonly inbox = new Map<string, Set<InboxListener>>();
   private readonly eventListeners = new Set<() => void>();
+  private readonly followers = new Set<() => void>();
   private started = false;
 
   constructor(
@@ -62,6 +63,7 @@ export class WakeBus {
     }
     if (notice.k === 'e') {
       for (const fn of this.eventListeners) fn();
+      for (const fn of this.followers) fn();
       return;
     }
     if (notice.k === 'm') {
@@ -94,6 +96,7 @@ export class WakeBus {
   wakeAll(): void {
     for (const [id] of this.inbox) this.fire(id, { k: 'e' });
     for (const fn of this.eventListeners) fn();
+    for (const fn of this.followers) fn();
   }
 
   /** Calls `fn` whenever something may have arrived for `id`; returns the unsubscribe function. */
@@ -115,6 +118,14 @@ export class WakeBus {
   onEvents(fn: () => void): () => void {
     this.eventListeners.add(fn);
     return () => this.eventListeners.delete(fn);
+  }
+
+  /**
+   * Like onEvents, for the replica's own followers of the feed (the membership view): they live as
+   * long as the replica and are not waiters (not counted in waiterCount).
+   */
+  followEvents(fn: () => void): void {
+    this.followers.add(fn);
   }
 
   get waiterCount(): number {

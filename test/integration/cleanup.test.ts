@@ -37,10 +37,10 @@ describe('cleanup', () => {
     expect(after).not.toContain(mesh.keys.cap('y'));
     expect(await mesh.redis.zrange(mesh.keys.deadlines, 0, -1)).toEqual(['keep']);
     expect(await mesh.redis.zrange(mesh.keys.joined, 0, -1)).toEqual(['keep']);
-    expect(await mesh.redis.smembers(mesh.keys.cap('x'))).toEqual(['keep']);
-    const groups = (await mesh.redis.xinfo('GROUPS', mesh.keys.broadcast)) as unknown[][];
-    expect(groups.map((g) => g[1])).toEqual(['g:keep']);
-    expect(after.filter((k) => !baseline.includes(k)).filter((k) => !k.endsWith(':events') && !k.endsWith(':seq') && !k.endsWith(':rr') && !k.endsWith(':inbox_oldest') && !k.endsWith(':msgseq'))).toEqual([]);
+    expect(await mesh.redis.zrange(mesh.keys.cap('x'), 0, -1)).toEqual(['keep']);
+    expect(await mesh.redis.zrange(mesh.keys.broadcastLoad, 0, -1)).toEqual(['keep']);
+    expect(await mesh.redis.zrange(mesh.keys.broadcastFloor, 0, -1)).toEqual(['keep']);
+    expect(after.filter((k) => !baseline.includes(k)).filter((k) => !k.endsWith(':events') && !k.endsWith(':seq') && !k.endsWith(':rr') && !k.endsWith(':inbox_oldest') && !k.endsWith(':msgseq') && !k.endsWith(':electfloor'))).toEqual([]);
     // The events feed recorded why they left.
     const events = await mesh.redis.xrange(mesh.keys.events, '-', '+');
     const left = events.filter(([, f]) => f[1] === 'left').map(([, f]) => `${f[3]}:${f[5]}`);

@@ -238,12 +238,13 @@ describe('server-sent events: GET /messages/{id}/stream', () => {
   it('does not miss a message that arrives between the first read and subscribing to wake-ups', async () => {
     // Make the stream's first read slow: a message is sent (and its wake notice delivered on this
     // replica) after that read saw an empty inbox, but before the stream starts waiting.
-    const svc = streamer.mesh.messages as MessageService & { fetch: MessageService['fetch'] };
-    const realFetch = svc.fetch.bind(svc);
+    const svc = streamer.mesh.messages as MessageService & { fetchPage: MessageService['fetchPage'] };
+    const realFetch = svc.fetchPage.bind(svc);
     let sent: string | null = null;
     let calls = 0;
-    svc.fetch = async (id: string, limit: number) => {
-      const result = await realFetch(id, limit);
+    svc.fetchPage = async (...args: Parameters<MessageService['fetchPage']>) => {
+      const result = await realFetch(...args);
+      const id = args[0];
       if (id === 'other' && calls++ === 0) {
         let seen = false;
         const off = streamer.mesh.wake.onInbox('other', () => {
@@ -261,7 +262,7 @@ describe('server-sent events: GET /messages/{id}/stream', () => {
       expect(s.messages().map((x) => x.message_id)).toEqual([sent]);
       await s.close();
     } finally {
-      delete (svc as Partial<typeof svc>).fetch; // back to the prototype's method
+      delete (svc as Partial<typeof svc>).fetchPage; // back to the prototype's method
     }
     await ack(sender, 'other', [sent!]);
   });

@@ -404,29 +404,28 @@ describe('defect 4: message expiry (MESSAGE_TTL_MS)', () => {
 
 describe('defect 4: a departed member leaves nothing behind', () => {
   async function fill(m: TestMesh, app: FastifyInstance, id: string) {
-    // Direct messages in its inbox and a broadcast pending in its consumer group.
+    // Direct messages in its inbox (metadata + bodies) and a broadcast pending for it.
     await send(app, 'keeper', sendBody(id, 'direct 1'));
     await send(app, 'keeper', sendBody(id, 'direct 2'));
     const b = await send(app, 'keeper', sendBody(null, 'bcast'));
     expect(b.delivered_to).toContain(id);
     expect(await fetchMessages(app, id)).toHaveLength(3);
     expect(await xlen(m, m.keys.inbox(id))).toBe(2);
-    expect(await groups(m)).toContain(`g:${id}`);
-  }
-  async function groups(m: TestMesh): Promise<string[]> {
-    const info = (await m.redis.xinfo('GROUPS', m.keys.broadcast)) as unknown[][];
-    return info.map((g) => String(g[g.indexOf('name') + 1]));
+    expect(await m.redis.hlen(m.keys.inboxBodies(id))).toBe(2);
+    expect(await m.redis.zcard(m.keys.broadcastPending(id))).toBe(1);
+    expect(await m.redis.zscore(m.keys.broadcastLoad, id)).not.toBeNull();
   }
   async function expectGone(m: TestMesh, id: string) {
     const keys = await m.namespaceKeys();
     expect(keys.filter((k) => k.endsWith(`:${id}`))).toEqual([]);
-    expect(await groups(m)).not.toContain(`g:${id}`);
-    for (const z of [m.keys.deadlines, m.keys.joined, m.keys.inboxOldest]) expect(await m.redis.zscore(z, id)).toBeNull();
+    for (const z of [m.keys.deadlines, m.keys.joined, m.keys.inboxOldest, m.keys.broadcastLoad, m.keys.broadcastFloor]) {
+      expect(await m.redis.zscore(z, id), z).toBeNull();
+    }
     // The broadcast is still there for the members who have not acked it.
     expect(await xlen(m, m.keys.broadcast)).toBeGreaterThan(0);
   }
 
-  it('deregister frees its inbox, index and broadcast consumer group', async () => {
+  it('deregister frees its inbox, index, bodies and broadcast bookkeeping', async () => {
     const m = await mesh();
     const app = m.apps[0]!;
     await register(app, 'keeper');

@@ -37,7 +37,8 @@ describe('POST /registry/register', () => {
     expect(res.headers['content-type']).toMatch(/application\/json/);
     expect(res.headers['x-request-id']).toBeTruthy();
     const body = res.json();
-    expect(Object.keys(body).sort()).toEqual(['instance_id', 'instance_token', 'is_leader', 'leader_id', 'leader_term', 'peers', 'success']);
+    expect(Object.keys(body).sort()).toEqual(['instance_id', 'instance_token', 'is_leader', 'leader_id', 'leader_term', 'peers', 'peers_next_cursor', 'peers_truncated', 'success']);
+    expect(body).toMatchObject({ peers_truncated: false, peers_next_cursor: null });
     expect(body).toMatchObject({ success: true, instance_id: 'reg-a', is_leader: true, leader_id: 'reg-a', leader_term: 1, instance_token: null });
     expect(body.peers).toHaveLength(1);
     const peer = body.peers[0];

@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Config } from '../../config.js';
 import { errors } from '../../errors.js';
-import type { MessageService } from '../../registry/messages.js';
+import type { FetchPage, MessageService } from '../../registry/messages.js';
 import type { SendRateLimiter } from '../../registry/ratelimit.js';
 import type { WakeBus } from '../../registry/wakeups.js';
 import type { Auth } from '../plugins/auth.js';
@@ -170,41 +170,38 @@ export const messageRoutes: FastifyPluginAsyncZod<MessageRouteDeps> = async (app
         woken = true;
         wakeUp?.();
       });
-      let batch: Awaited<ReturnType<MessageService['fetch']>>;
+      let page: FetchPage;
       try {
         // Fail before hijacking when the instance is unknown, so the client gets a JSON 404.
-        batch = await messages.fetch(id, STREAM_BATCH);
+        page = await messages.fetchPage(id, STREAM_BATCH);
       } catch (err) {
         off();
         throw err;
       }
       const sse = openSse(request, reply, config.SSE_KEEPALIVE_MS);
-      const sent = new Set<string>();
       sse.signal.addEventListener('abort', () => wakeUp?.());
       try {
+        // Each page continues after the previous one (new messages always come after it), so
+        // every pending message is sent once per connection and nothing is read twice.
         while (!sse.closed && !wake.isClosed) {
-          const current = new Set<string>();
-          for (const m of batch) {
-            current.add(m.message_id);
-            if (sent.has(m.message_id)) continue;
+          for (const m of page.messages) {
             // A client that does not read: wait for its socket to drain before writing more, so
             // the replica buffers about one message per stream, not the whole inbox.
             if (!sse.send({ id: m.message_id, event: 'message', data: m })) await sse.drained();
             if (sse.closed) break;
           }
-          // Forget what was acked meanwhile, so the set stays as small as the pending list.
-          for (const mid of sent) if (!current.has(mid)) sent.delete(mid);
-          for (const mid of current) sent.add(mid);
-          if (!woken) {
-            await new Promise<void>((resolve) => {
-              wakeUp = resolve;
-              if (woken || sse.closed) resolve();
-            });
+          if (!page.more) {
+            if (!woken) {
+              await new Promise<void>((resolve) => {
+                wakeUp = resolve;
+                if (woken || sse.closed) resolve();
+              });
+            }
+            woken = false;
+            wakeUp = null;
           }
-          woken = false;
-          wakeUp = null;
           if (sse.closed || wake.isClosed) break;
-          batch = await messages.fetch(id, STREAM_BATCH);
+          page = await messages.fetchPage(id, STREAM_BATCH, page.next);
         }
       } catch (err) {
         request.log.warn({ err }, 'message stream ended by error');

@@ -50,7 +50,7 @@ export const registryRoutes: FastifyPluginAsyncZod<RegistryRouteDeps> = async (a
         body: registerBody,
         response: { 200: registerResponse, 400: errorBody, 401: errorBody, 409: errorBody },
       },
-      // The answer lists every live peer: its size grows with the mesh (docs/performance.md).
+      // The answer carries a bounded page of peers (REGISTER_PEERS_MAX), spliced in as JSON text.
       serializerCompiler: fastSerializerCompiler,
     },
     async (request, reply) => {
@@ -63,6 +63,8 @@ export const registryRoutes: FastifyPluginAsyncZod<RegistryRouteDeps> = async (a
         leader_id: result.leader_id,
         leader_term: result.leader_term,
         peers: [],
+        peers_truncated: result.peers_truncated,
+        peers_next_cursor: result.peers_next_cursor,
         instance_token: result.created ? grant.token : null,
       });
       // Already JSON: Fastify sends a string with a JSON content type as it is.

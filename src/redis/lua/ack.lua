@@ -1,31 +1,36 @@
 --[[
-  Acknowledges message ids for one member only: its own inbox entries are deleted, its own
-  broadcast copies are acked in its own consumer group. Ids that are not the member's are ignored,
-  so nobody can remove someone else's messages.
+  Acknowledges message ids for one member only: its own inbox entries are deleted (metadata and
+  body), its own pending broadcast copies leave its pending set. Ids that are not the member's are
+  ignored, so nobody can remove someone else's messages. Bounded by the number of ids (the service
+  sends at most a page per call).
 
-  KEYS[1] broadcast   KEYS[2] bidx
-  (derived: inbox:<id>, inboxidx:<id>)
+  KEYS[1] bcidx
+  (derived: inbox:<id>, inboxidx:<id>, inboxb:<id>, bpend:<id>, inst:<id>, bload, bfloor)
   ARGV[1] prefix  ARGV[2] id  ARGV[3..] message ids
 
   Returns the number of copies acknowledged.
 ]]
+-- @include "base"
+
 local P, id = ARGV[1], ARGV[2]
-local inbox, idx = P .. 'inbox:' .. id, P .. 'inboxidx:' .. id
-local group = 'g:' .. id
-local hasBroadcast = redis.call('EXISTS', KEYS[1]) == 1
-local n = 0
+local inbox, idx, bodies = P .. 'inbox:' .. id, P .. 'inboxidx:' .. id, P .. 'inboxb:' .. id
+local pendKey = P .. 'bpend:' .. id
+local n, acked = 0, 0
 for i = 3, #ARGV do
   local mid = ARGV[i]
   local sid = redis.call('HGET', idx, mid)
   if sid then
     n = n + redis.call('XDEL', inbox, sid)
     redis.call('HDEL', idx, mid)
-  elseif hasBroadcast then
-    sid = redis.call('HGET', KEYS[2], mid)
-    if sid then
-      local ok = redis.pcall('XACK', KEYS[1], group, sid)
-      if type(ok) == 'number' then n = n + ok end
+    redis.call('HDEL', bodies, mid)
+  else
+    local b = redis.call('HGET', KEYS[1], mid)
+    if b then
+      local removed = redis.call('ZREM', pendKey, b)
+      n = n + removed
+      acked = acked + removed
     end
   end
 end
+if acked > 0 and redis.call('EXISTS', P .. 'inst:' .. id) == 1 then syncBroadcastState(P, id) end
 return n

@@ -1,6 +1,6 @@
 --[[
-  Removes an instance and everything it owns (record, indexes, inbox, broadcast group). If it
-  led, the oldest live member takes over in the same step, so there is never a leaderless gap.
+  Removes an instance and everything it owns (record, indexes, queues, broadcast bookkeeping). If
+  it led, the oldest live member takes over in the same step, so there is never a leaderless gap.
   A lapsed record is purged too but reported as unknown, like heartbeat does.
 
   KEYS[1] inst:<id>   KEYS[2] deadlines   KEYS[3] leader   KEYS[4] term   KEYS[5] events
@@ -16,7 +16,7 @@
 local P, id = ARGV[1], ARGV[2]
 local maxlen = tonumber(ARGV[3])
 local now = nowMs()
-if redis.call('EXISTS', KEYS[1]) == 0 then
+if redis.call('EXISTS', KEYS[1]) == 0 and not redis.call('ZSCORE', KEYS[2], id) then
   return { 0, false, currentTerm(P), 0 }
 end
 local live = isLive(P, id, now)

@@ -1,62 +1,121 @@
 --[[
-  Everything not yet acknowledged by the member, oldest first per source stream: its inbox head plus
-  its broadcast consumer group's pending entries, then new broadcasts (which become pending). Nothing
-  is removed here: entries stay until acked, so a crash between fetch and ack re-delivers them.
-  The member's own broadcasts and entries already expired or trimmed are acked on the way.
+  One page of what the member has not acknowledged yet, oldest first: its inbox merged with the
+  broadcasts it has taken but not acked (`bpend:<id>`) and the new broadcasts after its cursor,
+  in send order (field q). Metadata only: the replica reads the bodies with HMGET (see
+  includes/messages.lua). Bounded: at most ARGV[3] entries from each source and a byte budget
+  (sum of the bodies' sizes, ARGV[4]; the first entry is taken whatever its size, so a message
+  larger than the budget is still delivered, alone). Pages continue after the cursors returned.
+  Nothing is removed: entries stay until acked, so a crash between fetch and ack re-delivers them.
+  New broadcasts taken by this page become pending and the cursor moves past them (and past the
+  member's own broadcasts and expired ones before them).
 
-  KEYS[1] deadlines   KEYS[2] broadcast
-  (derived: inbox:<id>, inboxidx:<id>)
-  ARGV[1] prefix  ARGV[2] id  ARGV[3] limit  ARGV[4] message TTL ms (0 = keep)
+  KEYS[1] deadlines   KEYS[2] bcast
+  (derived: inst:<id>, inbox:<id>, inboxidx:<id>, inboxb:<id>, bpend:<id>, bload, bfloor)
+  ARGV[1] prefix  ARGV[2] id  ARGV[3] entries at most  ARGV[4] byte budget
+  ARGV[5] message TTL ms (0 = keep)  ARGV[6] inbox cursor: stream id, exclusive ('' = start)
+  ARGV[7] broadcast cursor: bseq, exclusive ('' = start)
+  ARGV[8] '1' when the first entry is taken whatever its size (the answer is still empty)
 
-  Returns { code, expired_count, { sid, body, seq, ... } (inbox), { sid, body, seq, ... } (broadcast) }
-    seq is the entry's send sequence (field q), the order across both lists; '' when absent
+  Returns { code, expired_count, more(0/1), next_inbox_cursor, next_broadcast_cursor, item... }
+    item = { kind 'i'|'b', message_id, ref (stream id | bseq), q, bytes, created_ms }
     code 1 ok, -1 id not live
 ]]
 -- @include "base"
 -- @include "messages"
 
 local P, id = ARGV[1], ARGV[2]
-local limit, ttl = tonumber(ARGV[3]), tonumber(ARGV[4])
+local limit, budget, ttl = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local afterSid, afterB = ARGV[6], tonumber(ARGV[7] ~= '' and ARGV[7] or '0')
+local force = ARGV[8] == '1'
 local now = nowMs()
-if not isLive(P, id, now) then return { -1, 0, {}, {} } end
-
-local expired = expireInbox(P, id, now, ttl, 1000)
-local inbox = {}
-for _, e in ipairs(redis.call('XRANGE', P .. 'inbox:' .. id, '-', '+', 'COUNT', limit)) do
-  inbox[#inbox + 1] = e[1]
-  inbox[#inbox + 1] = fieldOf(e[2], 'b')
-  inbox[#inbox + 1] = fieldOf(e[2], 'q') or ''
-end
-
-local group = 'g:' .. id
+if not isLive(P, id, now) then return { -1, 0, 0, '', '' } end
 local cutoff = ttl > 0 and (now - ttl) or -1
-local bcast = {}
-local taken = 0
-local function collect(reply)
-  if not reply or not reply[1] then return 0 end
-  local entries = reply[1][2]
-  for _, e in ipairs(entries) do
-    local src = fieldOf(e[2], 's')
-    if src == nil or src == id or idMs(e[1]) <= cutoff then
-      redis.call('XACK', KEYS[2], group, e[1])
+
+local expired = expireInbox(P, id, now, ttl, 100)
+local inbox = redis.call('XRANGE', P .. 'inbox:' .. id, afterSid == '' and '-' or ('(' .. afterSid), '+', 'COUNT', limit)
+
+-- Broadcast candidates in broadcast order: pending ones after the cursor, then new ones.
+local inst = P .. 'inst:' .. id
+local pendKey = P .. 'bpend:' .. id
+local state = redis.call('HMGET', inst, 'bc', 'bown')
+local bc, bown = tonumber(state[1] or '0'), tonumber(state[2] or '0')
+local changed = false
+local bcands = {}
+local pend = redis.call('ZRANGE', pendKey, '(' .. afterB, '+inf', 'BYSCORE', 'LIMIT', 0, limit)
+for _, b in ipairs(pend) do
+  local e = redis.call('XRANGE', KEYS[2], b .. '-0', b .. '-0')[1]
+  local t = e and tonumber(fieldOf(e[2], 't')) or nil
+  if not e or t <= cutoff then
+    -- trimmed or past the TTL: it will never be delivered
+    redis.call('ZREM', pendKey, b)
+    changed = true
+    expired = expired + 1
+  else
+    bcands[#bcands + 1] = { b = tonumber(b), f = e[2], isNew = false }
+  end
+end
+local news = {}
+local morePending = #pend == limit
+if not morePending then
+  news = redis.call('XRANGE', KEYS[2], '(' .. bc .. '-0', '+', 'COUNT', limit)
+  for i, e in ipairs(news) do
+    local src, t = fieldOf(e[2], 's'), tonumber(fieldOf(e[2], 't'))
+    local b = idMs(e[1])
+    if src == id then
+      news[i] = { b = b, kind = 'own' }
+    elseif t <= cutoff then
+      news[i] = { b = b, kind = 'old' }
     else
-      bcast[#bcast + 1] = e[1]
-      bcast[#bcast + 1] = fieldOf(e[2], 'b')
-      bcast[#bcast + 1] = fieldOf(e[2], 'q') or ''
-      taken = taken + 1
+      news[i] = { b = b, kind = 'take', f = e[2] }
+      bcands[#bcands + 1] = { b = b, f = e[2], isNew = true, idx = i }
     end
   end
-  return #entries
 end
 
-local pending = redis.pcall('XREADGROUP', 'GROUP', group, 'c', 'COUNT', limit, 'STREAMS', KEYS[2], '0')
-if type(pending) == 'table' and pending.err then
-  -- The group vanished (e.g. Redis lost data): start the cursor afresh rather than fail the fetch.
-  redis.call('XGROUP', 'CREATE', KEYS[2], group, '$', 'MKSTREAM')
-else
-  collect(pending)
-  if taken < limit then
-    collect(redis.call('XREADGROUP', 'GROUP', group, 'c', 'COUNT', limit - taken, 'STREAMS', KEYS[2], '>'))
+-- Merge by send sequence within the entry count and byte budget.
+local out = {}
+local taken, bytes, ii, bi = 0, 0, 1, 1
+local lastSid, lastB = afterSid, afterB
+local takenNew = {}
+while taken < limit do
+  local ie, be = inbox[ii], bcands[bi]
+  if not ie and not be then break end
+  local iq = ie and tonumber(fieldOf(ie[2], 'q')) or nil
+  local bq = be and tonumber(fieldOf(be.f, 'q')) or nil
+  local useInbox = ie and (not be or iq < bq)
+  local n = tonumber(fieldOf(useInbox and ie[2] or be.f, 'n') or '0')
+  if (taken > 0 or not force) and bytes + n > budget then break end
+  if useInbox then
+    out[#out + 1] = { 'i', fieldOf(ie[2], 'm'), ie[1], iq, n, idMs(ie[1]) }
+    lastSid = ie[1]
+    ii = ii + 1
+  else
+    out[#out + 1] = { 'b', fieldOf(be.f, 'm'), be.b, bq, n, tonumber(fieldOf(be.f, 't')) }
+    lastB = be.b
+    if be.isNew then takenNew[be.idx] = true end
+    bi = bi + 1
   end
+  taken = taken + 1
+  bytes = bytes + n
 end
-return { 1, expired, inbox, bcast }
+
+-- Move the cursor over the new broadcasts taken, and the own/expired ones before the first one
+-- not taken; the taken ones become pending.
+local passed = 0
+for i, e in ipairs(news) do
+  if e.kind == 'take' and not takenNew[i] then break end
+  if e.kind == 'own' then bown = bown - 1 end
+  if e.kind == 'take' then redis.call('ZADD', pendKey, e.b, e.b) end
+  bc = e.b
+  passed = passed + 1
+end
+if passed > 0 then
+  redis.call('HSET', inst, 'bc', bc, 'bown', math.max(bown, 0))
+  changed = true
+end
+if changed then syncBroadcastState(P, id) end
+
+local more = (ii <= #inbox or bi <= #bcands or #inbox == limit or morePending or #news == limit) and 1 or 0
+local reply = { 1, expired, more, lastSid, lastB > 0 and tostring(lastB) or '' }
+for _, item in ipairs(out) do reply[#reply + 1] = item end
+return reply

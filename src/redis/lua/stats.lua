@@ -4,7 +4,7 @@
   per scanned inbox, at most ARGV[2] of them (oldest first: the inboxes most likely to be stuck).
 
   KEYS[1] deadlines   KEYS[2] joined   KEYS[3] leader   KEYS[4] term   KEYS[5] inbox_oldest
-  KEYS[6] broadcast   KEYS[7] events
+  KEYS[6] bcast       KEYS[7] events
   (derived: inbox:<id>)
   ARGV[1] prefix  ARGV[2] max inboxes to scan
 

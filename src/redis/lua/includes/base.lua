@@ -2,6 +2,11 @@
   Shared helpers, inlined into every script by scripts.ts at the line `-- @include "base"`.
   P is the namespace prefix `mesh:{<ns>}:`; every key built here carries its hash tag, so a
   script only ever touches one cluster slot.
+
+  Bounded work: no helper here walks a structure whose size grows with the mesh. The election
+  scan is bounded per call and resumes from `electfloor`, below which every member is known to
+  have lapsed for good (a lapsed member never becomes live again: it must register anew, which
+  gives it a new, larger join sequence).
 ]]
 local function nowMs()
   local t = redis.call('TIME')
@@ -22,18 +27,26 @@ local function currentTerm(P)
   return tonumber(redis.call('GET', P .. 'term') or '0')
 end
 
--- The oldest live member by join sequence, or false. Lapsed members not yet cleaned up are skipped;
--- there are at most one cleanup interval's worth of them.
+-- Members examined per election call at most (see oldestLive).
+local ELECTION_SCAN = 128
+
+-- The oldest live member by join sequence, or false. Starts after `electfloor`; members found
+-- lapsed at the head of the line raise the floor, so the next call does not look at them again.
+-- Returns false also when the scan budget ran out on lapsed members: the seat stays vacant until
+-- the next script that checks it (any heartbeat) continues the scan, or cleanup removes them.
 local function oldestLive(P, now)
-  local start = 0
-  while true do
-    local ids = redis.call('ZRANGE', P .. 'joined', start, start + 99)
-    if #ids == 0 then return false end
-    for _, id in ipairs(ids) do
-      if isLive(P, id, now) then return id end
+  local floor = redis.call('GET', P .. 'electfloor') or '0'
+  local ids = redis.call('ZRANGE', P .. 'joined', '(' .. floor, '+inf', 'BYSCORE', 'LIMIT', 0, ELECTION_SCAN, 'WITHSCORES')
+  local newFloor = nil
+  for i = 1, #ids, 2 do
+    if isLive(P, ids[i], now) then
+      if newFloor then redis.call('SET', P .. 'electfloor', newFloor) end
+      return ids[i]
     end
-    start = start + 100
+    newFloor = ids[i + 1]
   end
+  if newFloor then redis.call('SET', P .. 'electfloor', newFloor) end
+  return false
 end
 
 -- Keeps a live leader (sticky); otherwise elects the oldest live member and bumps the term.
@@ -54,31 +67,83 @@ local function ensureLeader(P, now, maxlen)
   return nxt, term, true
 end
 
--- Removes every trace of a member: record, indexes, inbox, broadcast consumer group.
+-- A member's broadcast bookkeeping (see send.lua for the model): `bload` scores it by
+-- cursor + own-broadcasts-after-cursor - pending, so the members whose backlog reaches the bound
+-- are the lowest scores; `bfloor` holds the oldest broadcast it still needs, so the minimum over
+-- all members tells maintenance what every member is done with.
+local function syncBroadcastState(P, id)
+  local inst = P .. 'inst:' .. id
+  local st = redis.call('HMGET', inst, 'bc', 'bown')
+  local bc, bown = tonumber(st[1] or '0'), tonumber(st[2] or '0')
+  local pend = P .. 'bpend:' .. id
+  local pending = redis.call('ZCARD', pend)
+  redis.call('ZADD', P .. 'bload', bc + bown - pending, id)
+  local oldest = redis.call('ZRANGE', pend, 0, 0, 'WITHSCORES')
+  redis.call('ZADD', P .. 'bfloor', oldest[2] and tonumber(oldest[2]) or (bc + 1), id)
+end
+
+-- A new member's broadcast cursor starts at the newest broadcast: it never sees older ones.
+local function joinBroadcasts(P, id)
+  local head = tonumber(redis.call('GET', P .. 'bseq') or '0')
+  redis.call('HSET', P .. 'inst:' .. id, 'bc', head, 'bown', 0)
+  redis.call('ZADD', P .. 'bload', head, id)
+  redis.call('ZADD', P .. 'bfloor', head + 1, id)
+end
+
+-- Removes every trace of a member: record, indexes, queues, broadcast bookkeeping. The queues
+-- can be large (INBOX_MAX messages): UNLINK frees them off the main thread, so a purge costs the
+-- same whatever they hold.
 local function purgeMember(P, id, reason, maxlen)
   local inst = P .. 'inst:' .. id
-  local caps, tok = unpack(redis.call('HMGET', inst, 'caps', 'tok'))
+  local caps, tok, seq = unpack(redis.call('HMGET', inst, 'caps', 'tok', 'seq'))
   if tok then redis.call('HDEL', P .. 'tokens', tok) end
   if caps then
     for _, c in ipairs(cjson.decode(caps)) do
-      redis.call('SREM', P .. 'cap:' .. c, id)
+      redis.call('ZREM', P .. 'capz:' .. c, id)
     end
   end
-  redis.call('DEL', inst, P .. 'inbox:' .. id, P .. 'inboxidx:' .. id)
+  local deadline = redis.call('ZSCORE', P .. 'deadlines', id)
+  redis.call('UNLINK', inst, P .. 'inbox:' .. id, P .. 'inboxidx:' .. id, P .. 'inboxb:' .. id, P .. 'bpend:' .. id)
   redis.call('ZREM', P .. 'deadlines', id)
   redis.call('ZREM', P .. 'joined', id)
   redis.call('ZREM', P .. 'inbox_oldest', id)
-  if redis.call('EXISTS', P .. 'broadcast') == 1 then
-    redis.call('XGROUP', 'DESTROY', P .. 'broadcast', 'g:' .. id)
-  end
-  addEvent(P, maxlen, 'type', 'left', 'instance_id', id, 'reason', reason)
+  redis.call('ZREM', P .. 'bload', id)
+  redis.call('ZREM', P .. 'bfloor', id)
+  addEvent(P, maxlen, 'type', 'left', 'instance_id', id, 'reason', reason, 'seq', seq or '0', 'deadline', deadline or '0')
 end
 
--- Field order of an instance row as returned to scripts.ts (see toInstance there).
+-- Field order of an instance row as returned to the services (see toInstance there).
 local ROW_FIELDS = { 'host', 'port', 'caps', 'profiles', 'created', 'hb', 'status', 'metrics' }
 
 local function instanceRow(P, id)
   local v = redis.call('HMGET', P .. 'inst:' .. id, unpack(ROW_FIELDS))
   table.insert(v, 1, id)
   return v
+end
+
+-- Up to `limit` live members after join sequence `after` of a zset scored by join sequence
+-- (`joined`, or a capability index), examining at most `budget` entries. Returns the rows and
+-- the cursor to continue from (the sequence of the last entry examined), or false when the
+-- index has nothing after it.
+local function liveRowsAfter(P, zkey, after, limit, budget, now)
+  local start = after
+  local floor = redis.call('GET', P .. 'electfloor')
+  -- Every member at or below the election floor has lapsed for good: skip them.
+  if floor and tonumber(floor) > tonumber(start) then start = floor end
+  local ids = redis.call('ZRANGE', zkey, '(' .. start, '+inf', 'BYSCORE', 'LIMIT', 0, budget, 'WITHSCORES')
+  local rows, cursor = {}, false
+  for i = 1, #ids, 2 do
+    cursor = ids[i + 1]
+    if isLive(P, ids[i], now) then
+      rows[#rows + 1] = instanceRow(P, ids[i])
+      if #rows >= limit then break end
+    elseif zkey ~= P .. 'joined' and redis.call('EXISTS', P .. 'inst:' .. ids[i]) == 0 then
+      -- A capability entry whose record expired by its TTL (maintenance did not run in time, so
+      -- nobody could read its capabilities to clean them): drop it now.
+      redis.call('ZREM', zkey, ids[i])
+    end
+  end
+  -- More may follow only when this page stopped early or examined a full budget.
+  if cursor and #rows < limit and #ids < budget * 2 then cursor = false end
+  return rows, cursor
 end

@@ -1,0 +1,55 @@
+--[[
+  Picks the recipient of a capability-routed message: among live holders of the capability
+  (the sender excluded), the one with the fewest pending messages, ties broken by a rotating
+  start so that equal peers share the load. Bounded: it looks at a window of up to ARGV[4] live
+  holders starting at a rotating rank, examining at most ARGV[5] index entries - with a handful
+  of holders that is all of them (exact least-loaded); with thousands it is the least loaded of
+  a rotating sample (power-of-k choices), never a scan of every holder.
+  The message itself is then queued by send.lua (direct), which re-checks the target.
+
+  KEYS[1] capz:<capability>   KEYS[2] rr
+  (derived: deadlines, inst:<id>, inbox:<id>)
+  ARGV[1] prefix  ARGV[2] source id  ARGV[3] inbox max pending  ARGV[4] window  ARGV[5] scan budget
+
+  Returns { code, target|false }
+    code 1 ok, -1 source not live, -3 every candidate's inbox is full, -4 no live holder,
+    -6 no live holder among the entries examined (lapsed members not yet cleaned up): retry
+]]
+-- @include "base"
+
+local P, source = ARGV[1], ARGV[2]
+local max, window, budget = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local now = nowMs()
+if not isLive(P, source, now) then return { -1, false } end
+
+local n = redis.call('ZCARD', KEYS[1])
+if n == 0 then return { -4, false } end
+local r = redis.call('INCR', KEYS[2])
+local start = r % n
+local ids = redis.call('ZRANGE', KEYS[1], start, start + budget - 1)
+if #ids < budget and start > 0 then
+  for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, math.min(start, budget - #ids) - 1)) do ids[#ids + 1] = id end
+end
+
+-- The window: live holders in rank order from the rotating start; each with its inbox length.
+local cands, bestLen = {}, nil
+for offset, id in ipairs(ids) do
+  if id ~= source and isLive(P, id, now) then
+    local len = redis.call('XLEN', P .. 'inbox:' .. id)
+    cands[#cands + 1] = { id = id, len = len, rank = (start + offset - 1) % n }
+    if len < max and (bestLen == nil or len < bestLen) then bestLen = len end
+    if #cands >= window then break end
+  end
+end
+if bestLen == nil then
+  if #cands > 0 then return { -3, false } end
+  if #ids < n then return { -6, false } end
+  return { -4, false }
+end
+-- Equally loaded holders take turns: in a stable (rank) order, the counter picks one.
+local ties = {}
+for _, c in ipairs(cands) do
+  if c.len == bestLen then ties[#ties + 1] = c end
+end
+table.sort(ties, function(a, b) return a.rank < b.rank end)
+return { 1, ties[r % #ties + 1].id }
