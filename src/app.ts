@@ -6,6 +6,7 @@ import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod
 import { pino, type DestinationStream, type Logger } from 'pino';
 import type { Config } from './config.js';
 import { createRedis, type RedisClient } from './redis/client.js';
+import { EvictionGuard } from './redis/eviction.js';
 import { meshKeys } from './redis/keys.js';
 import { Scripts } from './redis/scripts.js';
 import type { RegistryContext } from './registry/context.js';
@@ -83,6 +84,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const bullConnection = runMaintenance
     ? createRedis(config, { name: 'maintenance', maxRetriesPerRequest: null })
     : null;
+  const eviction = new EvictionGuard(redis, config, logger);
   const maintenance = bullConnection
     ? new Maintenance({ config, connection: bullConnection, prefix: keys.bullPrefix, instances, messages, log: logger })
     : null;
@@ -124,6 +126,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     drain.unref();
   });
   app.addHook('onClose', async () => {
+    eviction.stop();
     await maintenance?.close();
     await Promise.allSettled([redis.quit(), subscriber.quit(), bullConnection?.quit()]);
   });
@@ -150,6 +153,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     namespace: config.MESH_NAMESPACE,
     isShuttingDown: () => shuttingDown,
     startedAt: Date.now(),
+    eviction: () => eviction.report,
   });
   await app.register(registryRoutes, { instances, auth });
   await app.register(messageRoutes, { messages, wake, auth, config, sendLimiter });
@@ -157,6 +161,14 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(eventRoutes, { feed: new EventFeed(ctx), wake, auth, config });
 
   await wake.start();
+  try {
+    // Before the maintenance worker: a Redis that may evict is refused before we write to it.
+    await eviction.startupCheck();
+  } catch (err) {
+    await app.close();
+    throw err;
+  }
+  eviction.start();
   await maintenance?.start();
   if (config.AUTH_MODE === 'none') {
     logger.warn('AUTH_MODE=none: anyone who can reach this server can act as any instance (seed-compatible default)');

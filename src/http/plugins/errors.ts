@@ -20,6 +20,11 @@ export function isRedisUnavailable(err: unknown): boolean {
   );
 }
 
+/** Redis at maxmemory with noeviction: "OOM command not allowed when used memory > 'maxmemory'". */
+export function isRedisOutOfMemory(err: unknown): boolean {
+  return err instanceof Error && /^OOM\b/.test(err.message);
+}
+
 interface ZodIssueLike {
   path?: (string | number)[];
   instancePath?: string;
@@ -57,6 +62,10 @@ async function errorsPlugin(app: FastifyInstance): Promise<void> {
     if (isRedisUnavailable(err)) {
       request.log.warn({ err }, 'redis unavailable');
       return sendMeshError(reply, errors.unavailable());
+    }
+    if (isRedisOutOfMemory(err)) {
+      request.log.warn({ err }, 'redis out of memory: write refused');
+      return sendMeshError(reply, errors.insufficientStorage());
     }
     switch (err.code) {
       case 'FST_ERR_CTP_BODY_TOO_LARGE':
