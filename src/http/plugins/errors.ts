@@ -64,7 +64,8 @@ async function errorsPlugin(app: FastifyInstance): Promise<void> {
       return sendMeshError(reply, errors.unavailable());
     }
     if (isRedisOutOfMemory(err)) {
-      request.log.warn({ err }, 'redis out of memory: write refused');
+      // The message only: the error's command would put the whole script source in the log line.
+      request.log.warn({ redisError: err.message }, 'redis out of memory: write refused');
       return sendMeshError(reply, errors.insufficientStorage());
     }
     switch (err.code) {
