@@ -91,6 +91,11 @@ export function summarize(nodes: NodeMemoryPolicy[]): 'ok' | 'evicting' {
   return nodes.length > 0 && nodes.every((n) => n.policy === REQUIRED_POLICY) ? 'ok' : 'evicting';
 }
 
+/** Redis at maxmemory with noeviction refused a write: "OOM command not allowed when used memory > 'maxmemory'". */
+export function isRedisOutOfMemory(err: unknown): boolean {
+  return err instanceof Error && /^OOM\b/.test(err.message);
+}
+
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 export class EvictionGuard {

@@ -5,6 +5,7 @@ import { Queue, Worker, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { RedisClient } from '../redis/client.js';
+import { isRedisOutOfMemory } from '../redis/eviction.js';
 import type { InstanceService } from './instances.js';
 import type { MessageService } from './messages.js';
 
@@ -20,6 +21,8 @@ const MAX_BATCHES_PER_TICK = 50;
  * with it; one a day behind never saw a tick due. Skews below this only shift a tick by as much.
  */
 export const MAX_CLOCK_SKEW_MS = 5000;
+/** How soon a scheduler upsert refused by a full Redis is tried again. */
+const SCHEDULER_RETRY_MS = 5000;
 
 /** This process' clock minus Redis' TIME, in ms (round trip halved). */
 export async function clockSkewMs(connection: RedisClient): Promise<number> {
@@ -72,6 +75,8 @@ export class Maintenance {
   clockSkewMs: number | null = null;
   /** Why this replica stays out of maintenance (null: it takes part). */
   disabledReason: string | null = null;
+  private schedulerRetry: NodeJS.Timeout | null = null;
+  private closed = false;
 
   constructor(
     private readonly deps: {
@@ -96,11 +101,7 @@ export class Maintenance {
       return;
     }
     this.queue = new Queue(MAINTENANCE_QUEUE, { connection, prefix });
-    await this.queue.upsertJobScheduler(
-      SCHEDULER_ID,
-      { every: config.CLEANUP_INTERVAL_MS },
-      { name: SCHEDULER_ID, opts: { removeOnComplete: 100, removeOnFail: 100 } },
-    );
+    await this.upsertScheduler();
     this.worker = new Worker(MAINTENANCE_QUEUE, (job) => this.run(job), {
       connection,
       prefix,
@@ -110,6 +111,31 @@ export class Maintenance {
     });
     this.worker.on('error', (err) => log.warn({ err }, 'maintenance worker error'));
     this.worker.on('failed', (job, err) => log.warn({ err, jobId: job?.id }, 'maintenance tick failed'));
+  }
+
+  /**
+   * Registers (or refreshes) the repeating tick. A full Redis (maxmemory, noeviction) refuses it:
+   * then this replica starts anyway and tries again later, instead of failing its startup while
+   * Redis is full (an orchestrator would restart it in a loop). The other replicas' scheduler
+   * keeps ticking meanwhile; this replica's worker takes ticks as usual.
+   */
+  private async upsertScheduler(): Promise<void> {
+    const { config, log } = this.deps;
+    if (!this.queue || this.closed) return;
+    try {
+      await this.queue.upsertJobScheduler(
+        SCHEDULER_ID,
+        { every: config.CLEANUP_INTERVAL_MS },
+        { name: SCHEDULER_ID, opts: { removeOnComplete: 100, removeOnFail: 100 } },
+      );
+    } catch (err) {
+      if (!isRedisOutOfMemory(err)) throw err;
+      log.warn({ redisError: (err as Error).message }, `Redis is full: maintenance scheduler not registered, trying again in ${SCHEDULER_RETRY_MS} ms`);
+      this.schedulerRetry = setTimeout(() => {
+        this.upsertScheduler().catch((e: unknown) => log.warn({ err: e }, 'maintenance scheduler registration failed'));
+      }, SCHEDULER_RETRY_MS);
+      this.schedulerRetry.unref();
+    }
   }
 
   private async run(job: Job): Promise<SweepResult> {
@@ -126,6 +152,8 @@ export class Maintenance {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    if (this.schedulerRetry) clearTimeout(this.schedulerRetry);
     await this.worker?.close();
     await this.queue?.close();
   }

@@ -5,6 +5,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { errors, MeshError } from '../../errors.js';
+import { isRedisOutOfMemory } from '../../redis/eviction.js';
 
 const REDIS_UNAVAILABLE_REPLY = /^(READONLY|LOADING|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|BUSY|NOREPLICAS)\b/;
 const REDIS_UNAVAILABLE_MESSAGE =
@@ -18,11 +19,6 @@ export function isRedisUnavailable(err: unknown): boolean {
     REDIS_UNAVAILABLE_REPLY.test(err.message) ||
     REDIS_UNAVAILABLE_MESSAGE.test(err.message)
   );
-}
-
-/** Redis at maxmemory with noeviction: "OOM command not allowed when used memory > 'maxmemory'". */
-export function isRedisOutOfMemory(err: unknown): boolean {
-  return err instanceof Error && /^OOM\b/.test(err.message);
 }
 
 interface ZodIssueLike {
