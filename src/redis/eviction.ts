@@ -93,7 +93,8 @@ export function summarize(nodes: NodeMemoryPolicy[]): 'ok' | 'evicting' {
 
 /** Redis at maxmemory with noeviction refused a write: "OOM command not allowed when used memory > 'maxmemory'". */
 export function isRedisOutOfMemory(err: unknown): boolean {
-  return err instanceof Error && /^OOM\b/.test(err.message);
+  // Anywhere in the message: BullMQ wraps it ("Failed to add repeatable job for next iteration: OOM ...").
+  return err instanceof Error && /(^OOM\b)|OOM command not allowed/.test(err.message);
 }
 
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));

@@ -23,6 +23,8 @@ const MAX_BATCHES_PER_TICK = 50;
 export const MAX_CLOCK_SKEW_MS = 5000;
 /** How soon a scheduler upsert refused by a full Redis is tried again. */
 const SCHEDULER_RETRY_MS = 5000;
+/** How long the worker rests after Redis refused one of its scripts as full. */
+const FULL_PAUSE_MS = 2000;
 
 /** This process' clock minus Redis' TIME, in ms (round trip halved). */
 export async function clockSkewMs(connection: RedisClient): Promise<number> {
@@ -76,6 +78,7 @@ export class Maintenance {
   /** Why this replica stays out of maintenance (null: it takes part). */
   disabledReason: string | null = null;
   private schedulerRetry: NodeJS.Timeout | null = null;
+  private fullPause: NodeJS.Timeout | null = null;
   private closed = false;
 
   constructor(
@@ -109,8 +112,10 @@ export class Maintenance {
       // A tick that outlives its lock would be picked up again by another replica.
       lockDuration: Math.max(30_000, config.CLEANUP_INTERVAL_MS * 4),
     });
-    this.worker.on('error', (err) => log.warn({ err }, 'maintenance worker error'));
-    this.worker.on('failed', (job, err) => log.warn({ err, jobId: job?.id }, 'maintenance tick failed'));
+    this.worker.on('error', (err) => (isRedisOutOfMemory(err) ? this.pauseWhileFull(err) : log.warn({ err }, 'maintenance worker error')));
+    this.worker.on('failed', (job, err) =>
+      isRedisOutOfMemory(err) ? this.pauseWhileFull(err) : log.warn({ err, jobId: job?.id }, 'maintenance tick failed'),
+    );
   }
 
   /**
@@ -138,6 +143,26 @@ export class Maintenance {
     }
   }
 
+  /**
+   * Redis is full. BullMQ's worker retries a refused script at once, in a tight loop (thousands of
+   * failed calls and log lines a second, against a Redis already under pressure), and a tick whose
+   * next iteration could not be added ends the scheduler's chain: no tick would ever run again.
+   * So: pause this worker for a while, then resume and register the scheduler again, which adds
+   * the next tick if the chain was cut (and retries by itself while Redis is still full).
+   */
+  private pauseWhileFull(err: Error): void {
+    if (this.fullPause || this.closed) return;
+    this.deps.log.warn({ redisError: err.message }, `Redis is full: maintenance paused for ${FULL_PAUSE_MS} ms`);
+    void this.worker?.pause(true);
+    this.fullPause = setTimeout(() => {
+      this.fullPause = null;
+      if (this.closed) return;
+      this.worker?.resume();
+      this.upsertScheduler().catch((e: unknown) => this.deps.log.warn({ err: e }, 'maintenance scheduler registration failed'));
+    }, FULL_PAUSE_MS);
+    this.fullPause.unref();
+  }
+
   private async run(job: Job): Promise<SweepResult> {
     const { instances, messages, config, log } = this.deps;
     const result = await sweep(instances, messages, config.CLEANUP_BATCH_SIZE);
@@ -154,6 +179,7 @@ export class Maintenance {
   async close(): Promise<void> {
     this.closed = true;
     if (this.schedulerRetry) clearTimeout(this.schedulerRetry);
+    if (this.fullPause) clearTimeout(this.fullPause);
     await this.worker?.close();
     await this.queue?.close();
   }

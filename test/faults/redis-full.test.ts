@@ -12,10 +12,11 @@
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../src/app.js';
+import { Writable } from 'node:stream';
+import { buildApp, createLogger } from '../../src/app.js';
 import { configFrom } from '../../src/config.js';
 import { meshKeys } from '../../src/redis/keys.js';
-import { eventually, register, registerBody } from '../helpers/app.js';
+import { eventually, register, registerBody, sleep } from '../helpers/app.js';
 import { ackRaw, expectError, fetchRaw, sendBody, sendRaw, type AgentMessage } from '../helpers/messages.js';
 import { uniqueNamespace } from '../helpers/ns.js';
 import { startRedisProcess, type RedisProcessHandle } from '../helpers/redis.js';
@@ -64,7 +65,18 @@ describe('fault: Redis full (maxmemory + noeviction)', () => {
       CLEANUP_INTERVAL_MS: 500,
     });
     // Two replicas; the first runs the maintenance worker (BullMQ must survive a full Redis too).
-    apps.push(await buildApp(config, { maintenance: true }), await buildApp(config, { maintenance: false }));
+    // The maintenance replica's warnings are kept: a full Redis must not make it log in a loop.
+    const warnings: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        warnings.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+        done();
+      },
+    });
+    apps.push(
+      await buildApp(config, { maintenance: true, logger: createLogger({ ...config, LOG_LEVEL: 'warn' }, sink) }),
+      await buildApp(config, { maintenance: false }),
+    );
     for (const app of apps) await app.ready();
     const pick = (i: number) => apps[i % 2] as FastifyInstance;
     expect(await a.config('GET', 'maxmemory-policy')).toEqual(['maxmemory-policy', 'noeviction']);
@@ -158,6 +170,14 @@ describe('fault: Redis full (maxmemory + noeviction)', () => {
     expectError(await sendRaw(pick(0), 'sender', sendBody('mailbox', { k: 'still-full', pad: CHUNK })), 507, 'insufficient_storage');
     refused.add('still-full');
 
+    // Stay full for several maintenance ticks: a tick that falls due now is refused by Redis, and
+    // BullMQ would have lost its schedule (no tick ever again) and retried in a tight loop.
+    const fullSince = Date.now();
+    await sleep(config.CLEANUP_INTERVAL_MS * 4);
+    const maintenanceWarnings = warnings.filter((l) => /maintenance/.test(l));
+    expect(maintenanceWarnings.length, maintenanceWarnings.slice(0, 5).join('\n')).toBeGreaterThan(0);
+    expect(maintenanceWarnings.length, 'maintenance logs in a loop while Redis is full').toBeLessThan(10);
+
     // ---- recovery: the mailbox drains its backlog (fetch + ack work while full), memory comes back
     const received: string[] = [];
     for (let round = 0; round < 50; round++) {
@@ -193,7 +213,7 @@ describe('fault: Redis full (maxmemory + noeviction)', () => {
 
     console.log(
       '[redis-full]',
-      JSON.stringify({ limitBytes: limit, acked: acked.size, refused: refused.size, received: received.length, fillSends: n }),
+      JSON.stringify({ limitBytes: limit, acked: acked.size, refused: refused.size, received: received.length, fillSends: n, fullMs: Date.now() - fullSince, maintenanceWarnings: maintenanceWarnings.length }),
     );
   }, 120_000);
 });
