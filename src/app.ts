@@ -6,6 +6,7 @@ import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod
 import { pino, type DestinationStream, type Logger } from 'pino';
 import type { Config } from './config.js';
 import { createRedis, type RedisClient } from './redis/client.js';
+import { EvictionGuard } from './redis/eviction.js';
 import { meshKeys } from './redis/keys.js';
 import { Scripts } from './redis/scripts.js';
 import type { RegistryContext } from './registry/context.js';
@@ -90,6 +91,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const bullConnection = runMaintenance
     ? createRedis(config, { name: 'maintenance', maxRetriesPerRequest: null })
     : null;
+  const eviction = new EvictionGuard(redis, config, logger);
   const maintenance = bullConnection
     ? new Maintenance({ config, connection: bullConnection, prefix: keys.bullPrefix, instances, messages, log: logger })
     : null;
@@ -140,6 +142,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     drain.unref();
   });
   app.addHook('onClose', async () => {
+    eviction.stop();
     await maintenance?.close();
     await Promise.allSettled([redis.quit(), subscriber.quit(), bullConnection?.quit()]);
   });
@@ -167,6 +170,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     namespace: config.MESH_NAMESPACE,
     isShuttingDown: () => shuttingDown,
     startedAt: Date.now(),
+    eviction: () => eviction.report,
   });
   await app.register(registryRoutes, { instances, auth });
   await app.register(messageRoutes, { messages, wake, auth, config, sendLimiter });
@@ -174,6 +178,14 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(eventRoutes, { feed: new EventFeed(ctx), wake, auth, config });
 
   await wake.start();
+  try {
+    // A Redis that may evict is refused before anything is written to it.
+    await eviction.startupCheck();
+  } catch (err) {
+    await app.close();
+    throw err;
+  }
+  eviction.start();
   // maintenance.start() writes (the BullMQ job scheduler): main.ts calls it once the server
   // listens, so a replica that fails to bind leaves nothing behind in Redis.
   if (config.AUTH_MODE === 'none') {

@@ -32,6 +32,11 @@ export const configSchema = z
     REDIS_CLUSTER_NODES: hostPortList.optional(),
     REDIS_PASSWORD: z.string().optional(),
     REDIS_COMMAND_TIMEOUT_MS: intMs(2000),
+    // Redis must not evict keys (src/redis/eviction.ts): enforce = refuse to start unless every master
+    // has maxmemory-policy noeviction; warn = log and start (a managed Redis that hides CONFIG).
+    REDIS_EVICTION_CHECK: z.enum(['enforce', 'warn']).default('enforce'),
+    // How often the policy is read again while running (a failover or CONFIG SET can change it). 0 = never.
+    REDIS_EVICTION_CHECK_INTERVAL_MS: intMs(60_000, 0),
     MESH_NAMESPACE: z
       .string()
       .regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and - only (max 64)')

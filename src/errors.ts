@@ -52,4 +52,14 @@ export const errors = {
     new MeshError(429, 'too_many_streams', `Instance '${id}' already has ${limit} open message streams on this replica`, { limit }, { 'retry-after': '1' }),
   payloadTooLarge: (limit: number) =>
     new MeshError(413, 'payload_too_large', `Payload exceeds the limit of ${limit} bytes`, { limit }),
+  // Redis at maxmemory with noeviction refused the write before running it (docs/reliability.md).
+  // 507, not 503: the replica is healthy and reads, acks and leaves still work (and free memory).
+  insufficientStorage: () =>
+    new MeshError(
+      507,
+      'insufficient_storage',
+      'Redis is out of memory (maxmemory); nothing was written. Retry after consumers acknowledge messages or Redis gets more memory',
+      {},
+      { 'retry-after': '5' },
+    ),
 };

@@ -3,6 +3,7 @@
 import closeWithGrace from 'close-with-grace';
 import { buildApp, createLogger } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
+import { EvictionPolicyError } from './redis/eviction.js';
 import { usage } from './usage.js';
 import { VERSION } from './version.js';
 
@@ -43,6 +44,11 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
+  // A refused Redis configuration is an operator's fix, not a bug: one clear line, no stack.
+  if (err instanceof EvictionPolicyError) {
+    process.stderr.write(`refusing to start: ${err.message}\n`);
+    process.exit(2);
+  }
   process.stderr.write(`fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });

@@ -7,7 +7,8 @@ import { configFrom, type Config } from '../../src/config.js';
 import { meshKeys, type MeshKeys } from '../../src/redis/keys.js';
 import { Scripts } from '../../src/redis/scripts.js';
 import type { RegistryContext } from '../../src/registry/context.js';
-import { InstanceService } from '../../src/registry/instances.js';
+import { InstanceService, recordGraceMs } from '../../src/registry/instances.js';
+import { MembershipView } from '../../src/registry/membership.js';
 import { MessageService } from '../../src/registry/messages.js';
 import { WakeBus } from '../../src/registry/wakeups.js';
 
@@ -28,13 +29,15 @@ export function openMesh(redisUrl: string, namespace: string, overrides: Record<
   const scripts = new Scripts(redis);
   const wake = new WakeBus(redis, null, keys.wakeChannel, pino({ level: 'silent' }));
   const ctx: RegistryContext = { config, keys, scripts, wake };
+  const instances = new InstanceService(ctx);
+  const membership = new MembershipView(ctx, pino({ level: 'silent' }));
   return {
     redis,
     config,
     keys,
     scripts,
-    instances: new InstanceService(ctx),
-    messages: new MessageService(ctx),
+    instances,
+    messages: new MessageService(ctx, membership, () => instances.cleanupBatch(config.CLEANUP_BATCH_SIZE)),
     async close() {
       await redis.quit();
     },
@@ -60,8 +63,8 @@ export function registerRaw(m: Mesh, id: string, caps = CAPS): Promise<unknown> 
   const k = m.keys;
   return m.scripts.run(
     'register',
-    [k.inst(id), k.deadlines, k.joined, k.leader, k.term, k.seq, k.events, k.broadcast],
-    [k.prefix, id, 'agent-host.example.internal', 8080, JSON.stringify(caps), JSON.stringify(PROFILES), m.config.STALE_TIMEOUT_MS, m.config.EVENTS_MAXLEN, '', '', '0'],
+    [k.inst(id), k.deadlines, k.joined, k.leader, k.term, k.seq, k.events],
+    [k.prefix, id, 'agent-host.example.internal', 8080, JSON.stringify(caps), JSON.stringify(PROFILES), m.config.STALE_TIMEOUT_MS, m.config.EVENTS_MAXLEN, '', '', '0', recordGraceMs(m.config)],
   );
 }
 

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RedisClient } from './client.js';
+import { shebang } from './script-flags.js';
 
 const LUA_DIR = join(dirname(fileURLToPath(import.meta.url)), 'lua');
 
@@ -35,7 +36,8 @@ const commandName = (name: ScriptName): string => `mesh_${name.replace(/-/g, '_'
 
 export function loadScriptSource(name: string): string {
   const raw = readFileSync(join(LUA_DIR, `${name}.lua`), 'utf8');
-  return raw.replace(INCLUDE, (_, inc: string) => readFileSync(join(LUA_DIR, 'includes', `${inc}.lua`), 'utf8'));
+  // The shebang says whether Redis may run the script when it is full (script-flags.ts).
+  return shebang(name) + raw.replace(INCLUDE, (_, inc: string) => readFileSync(join(LUA_DIR, 'includes', `${inc}.lua`), 'utf8'));
 }
 
 type Arg = string | number;

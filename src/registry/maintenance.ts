@@ -5,6 +5,7 @@ import { Queue, Worker, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { RedisClient } from '../redis/client.js';
+import { isRedisOutOfMemory } from '../redis/eviction.js';
 import type { InstanceService } from './instances.js';
 import type { MessageService } from './messages.js';
 
@@ -20,6 +21,10 @@ const MAX_BATCHES_PER_TICK = 50;
  * with it; one a day behind never saw a tick due. Skews below this only shift a tick by as much.
  */
 export const MAX_CLOCK_SKEW_MS = 5000;
+/** How soon a scheduler upsert refused by a full Redis is tried again. */
+const SCHEDULER_RETRY_MS = 5000;
+/** How long the worker rests after Redis refused one of its scripts as full. */
+const FULL_PAUSE_MS = 2000;
 
 /** This process' clock minus Redis' TIME, in ms (round trip halved). */
 export async function clockSkewMs(connection: RedisClient): Promise<number> {
@@ -69,13 +74,15 @@ export class Maintenance {
   private queue: Queue | null = null;
   private worker: Worker | null = null;
   private repairTimer: NodeJS.Timeout | null = null;
-  private closing = false;
   /** Ids of the jobs this replica ran (tests use it to prove each tick runs once). */
   readonly ranJobIds: string[] = [];
   /** This replica's clock minus Redis' TIME at start (ms). */
   clockSkewMs: number | null = null;
   /** Why this replica stays out of maintenance (null: it takes part). */
   disabledReason: string | null = null;
+  private schedulerRetry: NodeJS.Timeout | null = null;
+  private fullPause: NodeJS.Timeout | null = null;
+  private closed = false;
 
   constructor(
     private readonly deps: {
@@ -114,21 +121,60 @@ export class Maintenance {
       // A tick that outlives its lock would be picked up again by another replica.
       lockDuration: Math.max(30_000, config.CLEANUP_INTERVAL_MS * 4),
     });
-    this.worker.on('error', (err) => log.warn({ err }, 'maintenance worker error'));
-    this.worker.on('failed', (job, err) => log.warn({ err, jobId: job?.id }, 'maintenance tick failed'));
+    this.worker.on('error', (err) => (isRedisOutOfMemory(err) ? this.pauseWhileFull(err) : log.warn({ err }, 'maintenance worker error')));
+    this.worker.on('failed', (job, err) =>
+      isRedisOutOfMemory(err) ? this.pauseWhileFull(err) : log.warn({ err, jobId: job?.id }, 'maintenance tick failed'),
+    );
   }
 
-  private upsertScheduler(): Promise<unknown> {
-    return this.queue!.upsertJobScheduler(
-      SCHEDULER_ID,
-      { every: this.deps.config.CLEANUP_INTERVAL_MS },
-      { name: SCHEDULER_ID, opts: { removeOnComplete: 100, removeOnFail: 100 } },
-    );
+  /**
+   * Registers (or refreshes) the repeating tick. A full Redis (maxmemory, noeviction) refuses it:
+   * then this replica starts anyway and tries again later, instead of failing its startup while
+   * Redis is full (an orchestrator would restart it in a loop). The other replicas' scheduler
+   * keeps ticking meanwhile; this replica's worker takes ticks as usual.
+   */
+  private async upsertScheduler(): Promise<void> {
+    const { config, log } = this.deps;
+    if (!this.queue || this.closed) return;
+    try {
+      await this.queue.upsertJobScheduler(
+        SCHEDULER_ID,
+        { every: config.CLEANUP_INTERVAL_MS },
+        { name: SCHEDULER_ID, opts: { removeOnComplete: 100, removeOnFail: 100 } },
+      );
+    } catch (err) {
+      if (!isRedisOutOfMemory(err)) throw err;
+      log.warn({ redisError: (err as Error).message }, `Redis is full: maintenance scheduler not registered, trying again in ${SCHEDULER_RETRY_MS} ms`);
+      this.schedulerRetry = setTimeout(() => {
+        this.upsertScheduler().catch((e: unknown) => log.warn({ err: e }, 'maintenance scheduler registration failed'));
+      }, SCHEDULER_RETRY_MS);
+      this.schedulerRetry.unref();
+    }
+  }
+
+  /**
+   * Redis is full. BullMQ's worker retries a refused script at once, in a tight loop (thousands of
+   * failed calls and log lines a second, against a Redis already under pressure), and a tick whose
+   * next iteration could not be added ends the scheduler's chain: no tick would ever run again.
+   * So: pause this worker for a while, then resume and register the scheduler again, which adds
+   * the next tick if the chain was cut (and retries by itself while Redis is still full).
+   */
+  private pauseWhileFull(err: Error): void {
+    if (this.fullPause || this.closed) return;
+    this.deps.log.warn({ redisError: err.message }, `Redis is full: maintenance paused for ${FULL_PAUSE_MS} ms`);
+    void this.worker?.pause(true);
+    this.fullPause = setTimeout(() => {
+      this.fullPause = null;
+      if (this.closed) return;
+      this.worker?.resume();
+      this.upsertScheduler().catch((e: unknown) => this.deps.log.warn({ err: e }, 'maintenance scheduler registration failed'));
+    }, FULL_PAUSE_MS);
+    this.fullPause.unref();
   }
 
   /** Recreates the job scheduler when Redis lost it; returns whether it had to. */
   async repair(): Promise<boolean> {
-    if (!this.queue || this.closing) return false;
+    if (!this.queue || this.closed) return false;
     try {
       if (await this.queue.getJobScheduler(SCHEDULER_ID)) return false;
       await this.upsertScheduler();
@@ -155,8 +201,10 @@ export class Maintenance {
   }
 
   async close(): Promise<void> {
-    this.closing = true;
+    this.closed = true;
     if (this.repairTimer) clearInterval(this.repairTimer);
+    if (this.schedulerRetry) clearTimeout(this.schedulerRetry);
+    if (this.fullPause) clearTimeout(this.fullPause);
     await this.worker?.close();
     await this.queue?.close();
   }

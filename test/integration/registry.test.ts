@@ -230,7 +230,8 @@ describe('health', () => {
     expect(body).toMatchObject({ status: 'ok', version: expect.any(String), active_sessions: 3 });
     expect(typeof body.uptime_seconds).toBe('number');
     expect((await app.inject({ url: '/livez' })).statusCode).toBe(200);
-    expect((await app.inject({ url: '/readyz' })).json()).toEqual({ status: 'ready' });
+    // The eviction check's details ride along (test/integration/eviction-check.test.ts has the rest).
+    expect((await app.inject({ url: '/readyz' })).json()).toEqual({ status: 'ready', eviction: expect.objectContaining({ result: 'ok', mode: 'enforce' }) });
   });
 
   it('unknown routes are JSON 404s', async () => {

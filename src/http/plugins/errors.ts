@@ -5,6 +5,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { errors, MeshError } from '../../errors.js';
+import { isRedisOutOfMemory } from '../../redis/eviction.js';
 
 const REDIS_UNAVAILABLE_REPLY = /^(READONLY|LOADING|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|BUSY|NOREPLICAS)\b/;
 const REDIS_UNAVAILABLE_MESSAGE =
@@ -57,6 +58,11 @@ async function errorsPlugin(app: FastifyInstance): Promise<void> {
     if (isRedisUnavailable(err)) {
       request.log.warn({ err }, 'redis unavailable');
       return sendMeshError(reply, errors.unavailable());
+    }
+    if (isRedisOutOfMemory(err)) {
+      // The message only: the error's command would put the whole script source in the log line.
+      request.log.warn({ redisError: err.message }, 'redis out of memory: write refused');
+      return sendMeshError(reply, errors.insufficientStorage());
     }
     switch (err.code) {
       case 'FST_ERR_CTP_BODY_TOO_LARGE':

@@ -8,6 +8,7 @@
 //   500 internal, 503 unavailable (Redis down)       every route
 //   400 invalid_request                               routes that validate params, query, headers or body
 //   413 payload_too_large, 415 unsupported_media_type routes with a body
+//   507 insufficient_storage (Redis full)            routes that are not GET (writes)
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance, RouteOptions } from 'fastify';
@@ -41,6 +42,8 @@ export function addCommonErrors(route: Pick<RouteOptions, 'schema' | 'method'>):
   if (schema.body || schema.params || schema.querystring || schema.headers) add(400);
   add(500);
   add(503);
+  const methods = [route.method].flat();
+  if (methods.some((m) => m !== 'GET' && m !== 'HEAD')) add(507);
   schema.response = response;
 }
 

@@ -2,6 +2,7 @@
 // seed-compatible /health.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { RedisClient } from '../../redis/client.js';
+import type { EvictionReport } from '../../redis/eviction.js';
 import type { InstanceService } from '../../registry/instances.js';
 import { errorBody, healthResponse, probeResponse } from '../schemas.js';
 
@@ -12,6 +13,8 @@ export interface HealthDeps {
   namespace: string;
   isShuttingDown: () => boolean;
   startedAt: number;
+  /** The last Redis eviction-policy check (src/redis/eviction.ts), shown in /readyz. */
+  eviction?: () => EvictionReport;
 }
 
 /** A readiness probe must answer quickly even when Redis hangs (load balancers time out at ~1-2 s). */
@@ -56,11 +59,13 @@ export const healthRoutes: FastifyPluginAsyncZod<HealthDeps> = async (app, deps)
     },
     async (_request, reply) => {
       const problem = await ready();
+      // Details only: a policy that may evict is a risk to report, not a reason to drain the replica.
+      const details = deps.eviction ? { eviction: deps.eviction() } : {};
       if (problem) {
         reply.code(503).header('retry-after', '1');
-        return { status: 'unavailable', reason: problem };
+        return { status: 'unavailable', reason: problem, ...details };
       }
-      return { status: 'ready' };
+      return { status: 'ready', ...details };
     },
   );
 

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { loadConfig, type Config } from '../../../src/config.js';
 import { serviceEnv } from './compose-validate.js';
 import { CONFIG_KEYS } from './k8s-drift.js';
+import { composeBytes, redisMemoryProblems } from './redis-memory.js';
 import { arrAt, at, isObject, objAt, PROJECT_ROOT, strAt, type Json, type JsonObject } from './yaml-util.js';
 
 export const REGISTRY_SERVICE = /^registry-\d+$/;
@@ -82,6 +83,8 @@ export function composeProblems(doc: JsonObject, haproxyText: string): string[] 
     const cmd = at(redis, 'command');
     const cmdText = Array.isArray(cmd) ? cmd.join(' ') : String(cmd ?? '');
     if (!/--appendonly yes/.test(cmdText)) problems.push('redis must run with --appendonly yes');
+    const memLimit = strAt(redis, 'deploy', 'resources', 'limits', 'memory');
+    problems.push(...redisMemoryProblems(cmdText, memLimit === undefined ? null : composeBytes(memLimit)));
     const vols = arrAt(redis, 'volumes').map((v) => (typeof v === 'string' ? v : `${strAt(v, 'source') ?? ''}:${strAt(v, 'target') ?? ''}`));
     const dataVol = vols.find((v) => v.split(':')[1] === '/data');
     const volName = dataVol?.split(':')[0] ?? '';

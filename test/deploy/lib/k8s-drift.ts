@@ -4,6 +4,7 @@
 // the problem), which proves the check can fail.
 import { configSchema, loadConfig, type Config } from '../../../src/config.js';
 import { isSubset } from './k8s-validate.js';
+import { k8sBytes, redisMemoryProblems } from './redis-memory.js';
 import { arrAt, at, isObject, objAt, strAt, stringMap, type JsonObject } from './yaml-util.js';
 
 export const NAMES = {
@@ -193,6 +194,8 @@ export function redisProblems(objects: JsonObject[]): string[] {
   if (typeof redisPort !== 'number') problems.push('Redis container has no port named redis');
   const args = [...arrAt(c, 'command'), ...arrAt(c, 'args')].join(' ');
   if (!/--appendonly yes/.test(args)) problems.push('Redis must run with --appendonly yes');
+  const limit = strAt(c, 'resources', 'limits', 'memory');
+  problems.push(...redisMemoryProblems(args, limit === undefined ? null : k8sBytes(limit)));
   if (strAt(sts, 'spec', 'serviceName') !== NAMES.redis) problems.push('StatefulSet serviceName must be the headless Service');
   if (strAt(svc, 'spec', 'clusterIP') !== 'None') problems.push('Redis Service must be headless (clusterIP: None)');
   if (!isSubset(stringMap(objAt(svc, 'spec', 'selector')), redisLabels)) problems.push('Redis Service selector does not select the Redis pods');
