@@ -25,6 +25,9 @@ import openapiPlugin from './http/plugins/openapi.js';
 import { eventRoutes } from './http/routes/events.js';
 import { EventFeed } from './registry/events.js';
 import { RegistryStats } from './registry/stats.js';
+import { MeshCounters } from './registry/counters.js';
+import { InboxInspector } from './registry/inspect.js';
+import { operatorRoutes } from './http/routes/operator.js';
 import { VERSION } from './version.js';
 
 export interface AppServices {
@@ -79,12 +82,14 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const messages = new MessageService(ctx);
   const auth = new Auth(config, instances);
   const sendLimiter = SendRateLimiter.fromContext(ctx);
+  const stats = new RegistryStats(ctx);
+  const counters = new MeshCounters(ctx);
   const runMaintenance = options.maintenance ?? config.RUN_MAINTENANCE;
   const bullConnection = runMaintenance
     ? createRedis(config, { name: 'maintenance', maxRetriesPerRequest: null })
     : null;
   const maintenance = bullConnection
-    ? new Maintenance({ config, connection: bullConnection, prefix: keys.bullPrefix, instances, messages, log: logger })
+    ? new Maintenance({ config, connection: bullConnection, prefix: keys.bullPrefix, instances, messages, log: logger, counters })
     : null;
 
   const app = Fastify({
@@ -140,7 +145,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     maintenance,
     wake,
     scripts: ctx.scripts,
-    stats: new RegistryStats(ctx),
+    stats,
     version: VERSION,
   });
   await app.register(healthRoutes, {
@@ -155,6 +160,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(messageRoutes, { messages, wake, auth, config, sendLimiter });
 
   await app.register(eventRoutes, { feed: new EventFeed(ctx), wake, auth, config });
+  // Read routes for operators and dashboards (the console at /ui uses them).
+  await app.register(operatorRoutes, { config, auth, instances, stats, counters, inspector: new InboxInspector(ctx) });
 
   await wake.start();
   await maintenance?.start();

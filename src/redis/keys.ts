@@ -14,6 +14,10 @@ export interface MeshKeys {
   readonly broadcastIndex: string;
   readonly inboxOldest: string;
   readonly roundRobin: string;
+  /** Namespace-wide message sequence (send.lua): also the mesh-wide count of messages sent. */
+  readonly msgseq: string;
+  /** Mesh-wide counters hash (acked, cleanup_runs): the same figures on every replica. */
+  readonly counters: string;
   /** Pub/sub channel that wakes long-polls, SSE streams and request/response waiters. */
   readonly wakeChannel: string;
   /** BullMQ prefix: the same hash tag, so maintenance jobs live on the namespace's shard. */
@@ -38,6 +42,8 @@ export function meshKeys(namespace: string): MeshKeys {
     broadcastIndex: `${prefix}bidx`,
     inboxOldest: `${prefix}inbox_oldest`,
     roundRobin: `${prefix}rr`,
+    msgseq: `${prefix}msgseq`,
+    counters: `${prefix}counters`,
     wakeChannel: `${prefix}wake`,
     bullPrefix: `mesh:{${namespace}}:bull`,
     inst: (id) => `${prefix}inst:${id}`,

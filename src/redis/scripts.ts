@@ -24,6 +24,8 @@ export const SCRIPT_KEYS = {
   peek: 2,
   stats: 7,
   'rate-limit': 1,
+  counters: 2,
+  'pending-ids': 2,
 } as const;
 
 export type ScriptName = keyof typeof SCRIPT_KEYS;

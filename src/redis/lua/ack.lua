@@ -4,7 +4,7 @@
   so nobody can remove someone else's messages.
 
   KEYS[1] broadcast   KEYS[2] bidx
-  (derived: inbox:<id>, inboxidx:<id>)
+  (derived: inbox:<id>, inboxidx:<id>, counters)
   ARGV[1] prefix  ARGV[2] id  ARGV[3..] message ids
 
   Returns the number of copies acknowledged.
@@ -28,4 +28,6 @@ for i = 3, #ARGV do
     end
   end
 end
+-- Mesh-wide acked count (the console's acked/s): one hash, the same on every replica.
+if n > 0 then redis.call('HINCRBY', P .. 'counters', 'acked', n) end
 return n
