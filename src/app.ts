@@ -28,6 +28,7 @@ import { RegistryStats } from './registry/stats.js';
 import { MeshCounters } from './registry/counters.js';
 import { InboxInspector } from './registry/inspect.js';
 import { operatorRoutes } from './http/routes/operator.js';
+import { DEFAULT_UI_DIR, uiRoutes } from './http/routes/ui.js';
 import { VERSION } from './version.js';
 
 export interface AppServices {
@@ -160,8 +161,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(messageRoutes, { messages, wake, auth, config, sendLimiter });
 
   await app.register(eventRoutes, { feed: new EventFeed(ctx), wake, auth, config });
-  // Read routes for operators and dashboards (the console at /ui uses them).
+  // The operator console (/ui) and the read routes it needs besides the public API.
   await app.register(operatorRoutes, { config, auth, instances, stats, counters, inspector: new InboxInspector(ctx) });
+  await app.register(uiRoutes, { dir: config.UI_DIR ?? DEFAULT_UI_DIR });
 
   await wake.start();
   await maintenance?.start();
