@@ -53,7 +53,7 @@ export const inspectResponse = z.object({
 });
 
 export const pendingQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(PENDING_PAGE_MAX).default(100).meta({ description: 'page size' }),
+  limit: z.coerce.number().int().min(1).max(PENDING_PAGE_MAX).default(PENDING_PAGE_MAX).meta({ description: 'page size' }),
   cursor: z
     .string()
     .regex(/^\d{1,20}-\d{1,20}$/, 'must be a next_cursor value from a previous page')

@@ -7,9 +7,13 @@
 // being redesigned, and this is the one place to add it (depths and pendingIds).
 import type { RegistryContext } from './context.js';
 
-/** Most ids per depths() call, and the page size cap of pendingIds(). */
+/** Most ids per depths() call. */
 export const INSPECT_MAX_IDS = 200;
-export const PENDING_PAGE_MAX = 500;
+/**
+ * Page size cap of pendingIds(). Streams have no field projection: the script reads whole entries
+ * (payloads up to MAX_PAYLOAD_BYTES) inside Redis and returns only the ids, so the page stays small.
+ */
+export const PENDING_PAGE_MAX = 100;
 
 export interface PendingPage {
   /** Messages waiting in the inbox now (acked ones are gone; expired ones may linger until the next sweep). */

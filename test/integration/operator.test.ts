@@ -4,7 +4,7 @@
 // message ids, never the bodies).
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { INSPECT_MAX_IDS } from '../../src/registry/inspect.js';
+import { INSPECT_MAX_IDS, PENDING_PAGE_MAX } from '../../src/registry/inspect.js';
 import { eventually, heartbeat, meshesClosedAfterAll, register, sleep, type TestMesh } from '../helpers/app.js';
 import { fetchMessages, RFC3339_Z, send, sendBody } from '../helpers/messages.js';
 import { call, expectJsonError } from '../helpers/security.js';
@@ -210,7 +210,7 @@ describe('GET /registry/agents/{id}/pending', () => {
   it('is empty for an empty inbox, 404 for an id that is not live, 400 for bad input', async () => {
     expect(await get<Pending>(app, '/registry/agents/p-src/pending')).toEqual({ instance_id: 'p-src', pending: 0, message_ids: [], next_cursor: null });
     expectJsonError(await call(app, 'GET', '/registry/agents/ghost/pending'), 404, 'instance_not_found');
-    for (const q of ['limit=0', 'limit=501', 'limit=x', 'cursor=abc', 'cursor=1-2-3']) {
+    for (const q of ['limit=0', `limit=${PENDING_PAGE_MAX + 1}`, 'limit=x', 'cursor=abc', 'cursor=1-2-3']) {
       expectJsonError(await call(app, 'GET', `/registry/agents/p-dst/pending?${q}`), 400, 'invalid_request');
     }
     expectJsonError(await call(app, 'GET', '/registry/agents/{bad}/pending'), 400, 'invalid_request');

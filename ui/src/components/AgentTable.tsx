@@ -19,7 +19,7 @@ function HeartbeatCell({ agent, store, now }: { agent: Agent; store: MeshStore; 
       : `Last heartbeat ${fmtDuration(age)} ago; lapses in ${fmtDuration(stale - age)}`;
   const left = Math.max(0, Math.ceil((stale - age) / 1000));
   return (
-    <div class={`cell hb hb-${health}`} data-health={health} title={title}>
+    <div role="cell" class={`cell hb hb-${health}`} data-health={health} title={title}>
       <span class="hb-age">{fmtDuration(age)}</span>
       {health === 'ok' ? (
         <span class="hb-bar" aria-hidden="true">
@@ -48,7 +48,7 @@ function Row(props: { agent: Agent; top: number; store: MeshStore; now: number; 
       onClick={() => props.onSelect(a.instance_id)}
       onKeyDown={(e) => (e.key === 'Enter' || e.key === ' ') && props.onSelect(a.instance_id)}
     >
-      <div class="cell id mono" title={a.instance_id}>
+      <div role="cell" class="cell id mono" title={a.instance_id}>
         {leader && (
           <span class="crown" title="leader" data-testid="leader-badge">
             ★
@@ -56,10 +56,10 @@ function Row(props: { agent: Agent; top: number; store: MeshStore; now: number; 
         )}
         {a.instance_id}
       </div>
-      <div class="cell addr mono" title={`${a.hostname}:${a.port}`}>
+      <div role="cell" class="cell addr mono" title={`${a.hostname}:${a.port}`}>
         {a.hostname}:{a.port}
       </div>
-      <div class="cell caps" title={caps.join(', ')}>
+      <div role="cell" class="cell caps" title={caps.join(', ')}>
         {caps.slice(0, 3).map((c) => (
           <span key={c} class="chip">
             {c}
@@ -67,15 +67,15 @@ function Row(props: { agent: Agent; top: number; store: MeshStore; now: number; 
         ))}
         {caps.length > 3 && <span class="muted">+{caps.length - 3}</span>}
       </div>
-      <div class="cell profiles" title={a.agent_profiles.join(', ')}>
+      <div role="cell" class="cell profiles" title={a.agent_profiles.join(', ')}>
         {a.agent_profiles.join(', ')}
       </div>
-      <div class="cell st">{a.status ? <span class={`status status-${a.status.toLowerCase()}`}>{a.status}</span> : <span class="muted">–</span>}</div>
+      <div role="cell" class="cell st">{a.status ? <span class={`status status-${a.status.toLowerCase()}`}>{a.status}</span> : <span class="muted">–</span>}</div>
       <HeartbeatCell agent={a} store={store} now={props.now} />
-      <div class={`cell pending num${a.pending ? ' has-pending' : ''}`} data-testid="pending">
+      <div role="cell" class={`cell pending num${a.pending ? ' has-pending' : ''}`} data-testid="pending">
         {a.pending === null ? '–' : a.pending}
       </div>
-      <div class="cell metrics mono" title={metrics}>
+      <div role="cell" class="cell metrics mono" title={metrics}>
         {metrics}
       </div>
     </div>
@@ -116,17 +116,17 @@ export function AgentTable(props: AgentTableProps) {
   return (
     <div class="table" role="table" aria-label="Agents" aria-rowcount={ids.length}>
       <div class="row head" role="row">
-        <div class="cell">Agent</div>
-        <div class="cell">Address</div>
-        <div class="cell">Capabilities</div>
-        <div class="cell">Profiles</div>
-        <div class="cell">Status</div>
-        <div class="cell">Last heartbeat</div>
-        <div class="cell num">Pending</div>
-        <div class="cell">Metrics</div>
+        <div role="columnheader" class="cell">Agent</div>
+        <div role="columnheader" class="cell">Address</div>
+        <div role="columnheader" class="cell">Capabilities</div>
+        <div role="columnheader" class="cell">Profiles</div>
+        <div role="columnheader" class="cell">Status</div>
+        <div role="columnheader" class="cell">Last heartbeat</div>
+        <div role="columnheader" class="cell num">Pending</div>
+        <div role="columnheader" class="cell">Metrics</div>
       </div>
       <div class="table-scroll" ref={scroller} onScroll={(e) => setScrollTop((e.currentTarget as HTMLDivElement).scrollTop)} data-testid="agents-scroll">
-        <div class="table-body" style={{ height: `${ids.length * ROW_HEIGHT}px` }}>
+        <div class="table-body" role="rowgroup" style={{ height: `${ids.length * ROW_HEIGHT}px` }}>
           {shown.map((id, i) => {
             const a = store.agents.get(id);
             return a ? (
