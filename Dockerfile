@@ -5,15 +5,17 @@
 # --build-arg NODE_IMAGE=<mirror>/node:20-bookworm-slim for registries behind a mirror.
 ARG NODE_IMAGE=node:20-bookworm-slim
 
-# ---- build: compile TypeScript and copy the Lua scripts next to the compiled loader ----
+# ---- build: compile TypeScript, copy the Lua scripts next to the compiled loader, and bundle the
+# operator console (ui/ -> dist/ui, served at /ui) ----
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 # Manifests first so the dependency layer is cached until package*.json change.
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
-COPY scripts/copy-lua.mjs ./scripts/copy-lua.mjs
+COPY scripts/copy-lua.mjs scripts/build-ui.mjs ./scripts/
 COPY src ./src
+COPY ui ./ui
 RUN npm run build
 
 # ---- deps: production dependencies only (no TypeScript, vitest, testcontainers...) ----

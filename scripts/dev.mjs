@@ -57,6 +57,16 @@ if (!uses && !(await canConnect(url.hostname, Number(url.port || 6379)))) {
   env.REDIS_URL = `redis://127.0.0.1:${port}`;
 }
 
+// The console at /ui is served from dist/ui: build it once so it is there (rerun
+// `npm run build:ui` after changing ui/). A failed build only costs the console, not the server.
+try {
+  const { buildUi } = await import('./build-ui.mjs');
+  await buildUi();
+  console.error('[dev] console built: http://127.0.0.1:' + (process.env.PORT ?? 8080) + '/ui');
+} catch (err) {
+  console.error(`[dev] could not build the console (${err instanceof Error ? err.message : err}); /ui will answer 404`);
+}
+
 const server = spawn(process.execPath, ['--import', 'tsx', '--watch', 'src/main.ts'], { stdio: 'inherit', env });
 children.push(server);
 const stop = (signal) => {

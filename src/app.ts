@@ -30,6 +30,10 @@ import openapiPlugin from './http/plugins/openapi.js';
 import { eventRoutes } from './http/routes/events.js';
 import { EventFeed } from './registry/events.js';
 import { RegistryStats } from './registry/stats.js';
+import { MeshCounters } from './registry/counters.js';
+import { InboxInspector } from './registry/inspect.js';
+import { operatorRoutes } from './http/routes/operator.js';
+import { DEFAULT_UI_DIR, uiRoutes } from './http/routes/ui.js';
 import { VERSION } from './version.js';
 
 export interface AppServices {
@@ -87,13 +91,15 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const messages = new MessageService(ctx, membership, () => instances.cleanupBatch(config.CLEANUP_BATCH_SIZE));
   const auth = new Auth(config, instances);
   const sendLimiter = SendRateLimiter.fromContext(ctx);
+  const stats = new RegistryStats(ctx);
+  const counters = new MeshCounters(ctx);
   const runMaintenance = options.maintenance ?? config.RUN_MAINTENANCE;
   const bullConnection = runMaintenance
     ? createRedis(config, { name: 'maintenance', maxRetriesPerRequest: null })
     : null;
   const eviction = new EvictionGuard(redis, config, logger);
   const maintenance = bullConnection
-    ? new Maintenance({ config, connection: bullConnection, prefix: keys.bullPrefix, instances, messages, log: logger })
+    ? new Maintenance({ config, connection: bullConnection, prefix: keys.bullPrefix, instances, messages, log: logger, counters })
     : null;
 
   const app = Fastify({
@@ -160,7 +166,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     maintenance,
     wake,
     scripts: ctx.scripts,
-    stats: new RegistryStats(ctx),
+    stats,
     version: VERSION,
   });
   await app.register(healthRoutes, {
@@ -176,6 +182,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(messageRoutes, { messages, wake, auth, config, sendLimiter });
 
   await app.register(eventRoutes, { feed: new EventFeed(ctx), wake, auth, config });
+  // The operator console (/ui) and the read routes it needs besides the public API.
+  await app.register(operatorRoutes, { config, auth, instances, stats, counters, inspector: new InboxInspector(ctx) });
+  await app.register(uiRoutes, { dir: config.UI_DIR ?? DEFAULT_UI_DIR });
 
   await wake.start();
   try {

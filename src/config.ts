@@ -79,6 +79,8 @@ export const configSchema = z
       .pipe(z.array(z.string().regex(/^(\*|https?:\/\/[^\s/]+)$/, 'expected * or origins like https://app.example.com')))
       .optional(),
     RUN_MAINTENANCE: bool.default(true),
+    // The built operator console served at /ui. Unset: dist/ui of this package (npm run build).
+    UI_DIR: z.string().min(1).optional(),
   })
   .superRefine((c, ctx) => {
     if (c.STALE_TIMEOUT_MS <= c.HEARTBEAT_INTERVAL_MS) {

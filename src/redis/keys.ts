@@ -26,6 +26,10 @@ export interface MeshKeys {
   readonly roundRobin: string;
   /** Hash sha256(instance token) -> instance id (AUTH_MODE=instance). */
   readonly tokens: string;
+  /** Namespace-wide message sequence (send.lua): also the mesh-wide count of messages sent. */
+  readonly msgseq: string;
+  /** Mesh-wide counters hash (acked, cleanup_runs): the same figures on every replica. */
+  readonly counters: string;
   /** Pub/sub channel that wakes long-polls, SSE streams and request/response waiters. */
   readonly wakeChannel: string;
   /** BullMQ prefix: the same hash tag, so maintenance jobs live on the namespace's shard. */
@@ -59,6 +63,8 @@ export function meshKeys(namespace: string): MeshKeys {
     inboxOldest: `${prefix}inbox_oldest`,
     roundRobin: `${prefix}rr`,
     tokens: `${prefix}tokens`,
+    msgseq: `${prefix}msgseq`,
+    counters: `${prefix}counters`,
     wakeChannel: `${prefix}wake`,
     bullPrefix: `mesh:{${namespace}}:bull`,
     inst: (id) => `${prefix}inst:${id}`,

@@ -26,6 +26,8 @@ export const SCRIPT_KEYS = {
   stats: 7,
   'rate-limit': 1,
   'token-owner': 2,
+  counters: 2,
+  'pending-ids': 2,
 } as const;
 
 export type ScriptName = keyof typeof SCRIPT_KEYS;

@@ -8,6 +8,7 @@ import type { RedisClient } from '../redis/client.js';
 import { isRedisOutOfMemory } from '../redis/eviction.js';
 import type { InstanceService } from './instances.js';
 import type { MessageService } from './messages.js';
+import type { MeshCounters } from './counters.js';
 
 export const MAINTENANCE_QUEUE = 'maintenance';
 const SCHEDULER_ID = 'sweep';
@@ -92,6 +93,8 @@ export class Maintenance {
       instances: InstanceService;
       messages: MessageService;
       log: Logger;
+      /** Mesh-wide tick count in Redis (the console's cleanup runs); optional for embedders. */
+      counters?: MeshCounters;
     },
   ) {}
 
@@ -193,6 +196,8 @@ export class Maintenance {
     this.stats.runs++;
     this.stats.removed += result.removed;
     this.stats.lastRun = result;
+    // The mesh-wide count is a figure for operators: failing to bump it must not fail the tick.
+    await this.deps.counters?.countCleanupRun().catch((err: unknown) => log.warn({ err }, 'could not count the cleanup run'));
     if (job.id) this.ranJobIds.push(job.id);
     if (this.ranJobIds.length > 1000) this.ranJobIds.splice(0, 500);
     const level = result.removed > 0 || result.expiredMessages > 0 ? 'info' : 'debug';

@@ -57,6 +57,8 @@ export function actingRoutes(id: string, other: string): { name: string; method:
     { name: 'ack', method: 'POST', url: `/messages/ack/${id}`, body: { message_ids: [] } },
     { name: 'ack alias', method: 'POST', url: `/messages/${id}/ack`, body: { message_ids: [] } },
     { name: 'stream', method: 'GET', url: `/messages/${id}/stream` },
+    { name: 'pending ids', method: 'GET', url: `/registry/agents/${id}/pending` },
+    // Last: the loops that run every route in order need the instance until here.
     { name: 'deregister', method: 'DELETE', url: `/registry/deregister/${id}` },
   ];
 }
@@ -67,6 +69,8 @@ export function readRoutes(id: string): { name: string; method: Method; url: str
     { name: 'agents', method: 'GET', url: '/registry/agents' },
     { name: 'agent', method: 'GET', url: `/registry/agents/${id}` },
     { name: 'leader', method: 'GET', url: '/registry/leader' },
+    { name: 'stats', method: 'GET', url: '/registry/stats' },
+    { name: 'inspect', method: 'GET', url: `/registry/inspect?ids=${id}` },
   ];
 }
 

@@ -11,6 +11,7 @@ import { v4 as uuidv4 } from 'uuid';
 import type { Config } from '../../config.js';
 import type { Auth } from './auth.js';
 import { DOCS_PREFIX, OPENAPI_PATH } from './openapi.js';
+import { UI_ASSETS_ROUTE, UI_PATH } from '../routes/ui.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -20,13 +21,18 @@ declare module 'fastify' {
 }
 
 /** Open in every mode: probes, and /metrics, which checks METRICS_TOKEN itself. */
-export const PUBLIC_ROUTES: ReadonlySet<string> = new Set(['/health', '/livez', '/readyz', '/metrics']);
+export const PUBLIC_ROUTES: ReadonlySet<string> = new Set(['/health', '/livez', '/readyz', '/metrics', UI_PATH, UI_ASSETS_ROUTE]);
 /** Checks its own registration bearer (and the live id's instance token) in the handler. */
 const REGISTER_ROUTE = '/registry/register';
 
 const isDocs = (req: IncomingMessage): boolean => {
   const url = req.url ?? '';
   return url === DOCS_PREFIX || url.startsWith(`${DOCS_PREFIX}/`) || url.startsWith(`${DOCS_PREFIX}?`);
+};
+
+const isUi = (req: IncomingMessage): boolean => {
+  const url = req.url ?? '';
+  return url === UI_PATH || url.startsWith(`${UI_PATH}/`) || url.startsWith(`${UI_PATH}?`);
 };
 
 // JSON needs no scripts, styles, frames or forms: an API answer rendered by a browser runs nothing.
@@ -54,6 +60,23 @@ const DOCS_CSP: Record<string, string> = {
   'script-src': "'self'",
   'script-src-attr': "'none'",
   'style-src': "'self' https: 'unsafe-inline'",
+};
+
+// The console (/ui) loads its own hashed script and stylesheet and talks to this origin's API only:
+// nothing inline, nothing from elsewhere, no frames, no forms that navigate.
+const UI_CSP: Record<string, string> = {
+  'default-src': "'none'",
+  'base-uri': "'none'",
+  'connect-src': "'self'",
+  'font-src': "'none'",
+  'form-action': "'none'",
+  'frame-ancestors': "'none'",
+  'img-src': "'self'",
+  'manifest-src': "'none'",
+  'object-src': "'none'",
+  'script-src': "'self'",
+  'script-src-attr': "'none'",
+  'style-src': "'self'",
 };
 
 const toDirectives = (csp: Record<string, string>) => Object.fromEntries(Object.entries(csp).map(([k, v]) => [k, [v]]));
@@ -90,6 +113,7 @@ function helmetHeaders(csp: Record<string, string>): Record<string, string> {
 
 const API_HEADERS = helmetHeaders(API_CSP);
 const DOCS_HEADERS = helmetHeaders(DOCS_CSP);
+const UI_HEADERS = helmetHeaders(UI_CSP);
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -163,7 +187,7 @@ function guardApplies(request: FastifyRequest): 'skip' | 'register' | 'guard' {
 
 async function securityPlugin(app: FastifyInstance, { config, auth }: SecurityOptions): Promise<void> {
   app.addHook('onRequest', async (request, reply) => {
-    reply.headers(isDocs(request.raw) ? DOCS_HEADERS : API_HEADERS);
+    reply.headers(isDocs(request.raw) ? DOCS_HEADERS : isUi(request.raw) ? UI_HEADERS : API_HEADERS);
   });
 
   if (config.CORS_ORIGINS && config.CORS_ORIGINS.length > 0) {

@@ -5,7 +5,7 @@
   sends at most a page per call).
 
   KEYS[1] bcidx
-  (derived: inbox:<id>, inboxidx:<id>, inboxb:<id>, bpend:<id>, inst:<id>, bload, bfloor)
+  (derived: inbox:<id>, inboxidx:<id>, inboxb:<id>, bpend:<id>, inst:<id>, bload, bfloor, counters)
   ARGV[1] prefix  ARGV[2] id  ARGV[3..] message ids
 
   Returns the number of copies acknowledged.
@@ -33,4 +33,6 @@ for i = 3, #ARGV do
   end
 end
 if acked > 0 and redis.call('EXISTS', P .. 'inst:' .. id) == 1 then syncBroadcastState(P, id) end
+-- Mesh-wide acked count (the console's acked/s): one hash, the same on every replica.
+if n > 0 then redis.call('HINCRBY', P .. 'counters', 'acked', n) end
 return n
