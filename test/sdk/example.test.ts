@@ -2,7 +2,7 @@
 // a real server, prints the answers and exits 0, leaving no registration behind.
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { MeshClient } from '../../src/client/index.js';
+import { MeshClient } from '../../sdk/src/index.js';
 import { REPO_ROOT, run, startServer, type TestServer } from './support.js';
 
 let server: TestServer;

@@ -4,13 +4,13 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { inject } from 'vitest';
-import { MeshAgent, type MeshAgentOptions } from '../../src/client/index.js';
+import { MeshAgent, type MeshAgentOptions } from '../../sdk/src/index.js';
 import { startMesh, type Overrides, type TestMesh } from '../helpers/app.js';
 
 export { eventually, sleep } from '../helpers/app.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
-export const CLI = path.join(REPO_ROOT, 'dist', 'cli', 'main.js');
+export const CLI = path.join(REPO_ROOT, 'sdk', 'dist', 'esm', 'cli', 'main.js');
 
 export interface TestServer {
   mesh: TestMesh;
