@@ -8,19 +8,26 @@ ARG NODE_IMAGE=node:20-bookworm-slim
 # ---- build: compile TypeScript and copy the Lua scripts next to the compiled loader ----
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
-# Manifests first so the dependency layer is cached until package*.json change.
+# Manifests first so the dependency layer is cached until package*.json change. The root is an
+# npm workspace (sdk/, examples/): npm ci needs their manifests too.
 COPY package.json package-lock.json ./
+COPY sdk/package.json ./sdk/package.json
+COPY examples/package.json ./examples/package.json
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY scripts/copy-lua.mjs ./scripts/copy-lua.mjs
 COPY src ./src
-RUN npm run build
+# The server only (npm run build also builds the SDK, which the image does not ship).
+RUN npx tsc -p tsconfig.json && node scripts/copy-lua.mjs
 
 # ---- deps: production dependencies only (no TypeScript, vitest, testcontainers...) ----
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY sdk/package.json ./sdk/package.json
+COPY examples/package.json ./examples/package.json
+# --workspaces=false: the server's production dependencies only, not the SDK's.
+RUN npm ci --omit=dev --no-audit --no-fund --workspaces=false && npm cache clean --force
 
 # ---- runtime ----
 FROM ${NODE_IMAGE} AS runtime
