@@ -18,7 +18,7 @@ COPY tsconfig.json ./
 COPY scripts/copy-lua.mjs ./scripts/copy-lua.mjs
 COPY src ./src
 # The server only (npm run build also builds the SDK, which the image does not ship).
-RUN npx tsc -p tsconfig.json && node scripts/copy-lua.mjs
+RUN npm run build:server
 
 # ---- deps: production dependencies only (no TypeScript, vitest, testcontainers...) ----
 FROM ${NODE_IMAGE} AS deps
