@@ -9,20 +9,27 @@ ARG NODE_IMAGE=node:20-bookworm-slim
 # operator console (ui/ -> dist/ui, served at /ui) ----
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
-# Manifests first so the dependency layer is cached until package*.json change.
+# Manifests first so the dependency layer is cached until package*.json change. The root is an
+# npm workspace (sdk/, examples/): npm ci needs their manifests too.
 COPY package.json package-lock.json ./
+COPY sdk/package.json ./sdk/package.json
+COPY examples/package.json ./examples/package.json
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY scripts/copy-lua.mjs scripts/build-ui.mjs ./scripts/
 COPY src ./src
 COPY ui ./ui
-RUN npm run build
+# The server and the console (npm run build also builds the SDK, which the image does not ship).
+RUN npm run build:server && npm run build:ui
 
 # ---- deps: production dependencies only (no TypeScript, vitest, testcontainers...) ----
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY sdk/package.json ./sdk/package.json
+COPY examples/package.json ./examples/package.json
+# --workspaces=false: the server's production dependencies only, not the SDK's.
+RUN npm ci --omit=dev --no-audit --no-fund --workspaces=false && npm cache clean --force
 
 # ---- runtime ----
 FROM ${NODE_IMAGE} AS runtime

@@ -1,13 +1,15 @@
 // Two agents on one mesh: a worker that can `summarize` and answers Queries with a Response, and a
 // requester that asks "whoever can summarize" (capability routing) and then the worker directly.
 //
-//   MESH_URL=http://127.0.0.1:8080 npx tsx examples/two-agents.ts
+//   MESH_URL=http://127.0.0.1:8080 npm run example      (from the repository root)
 //
+// It is its own project (examples/package.json) that depends on agent-mesh-sdk exactly as an
+// agent written outside this repository would, compiled with strict settings (tsconfig.json).
 // Prints the answers and exits 0 (1 on any failure). Both agents deregister on the way out.
-import { MeshAgent, type AgentMessage } from '../src/client/index.js';
+import { MeshAgent, type AgentMessage } from 'agent-mesh-sdk';
 
 const url = process.env.MESH_URL ?? 'http://127.0.0.1:8080';
-const token = process.env.MESH_TOKEN || undefined;
+const token = process.env.MESH_TOKEN || null;
 
 function summarize(text: string): string {
   const words = text.split(/\s+/).filter(Boolean);

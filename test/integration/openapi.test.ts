@@ -7,15 +7,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMesh, type TestMesh } from '../helpers/app.js';
 
 interface Operation {
+  operationId?: string;
   summary?: string;
   parameters?: { in: string; name: string }[];
   requestBody?: { content: Record<string, { schema: unknown }> };
-  responses: Record<string, { description?: string; content?: Record<string, { schema: { properties?: Record<string, unknown> } }> }>;
+  responses: Record<string, { description?: string; content?: Record<string, { schema: { $ref?: string; properties?: Record<string, unknown> } }> }>;
 }
 interface Document {
   openapi: string;
   info: { title: string; version: string };
   paths: Record<string, Record<string, Operation>>;
+  components?: { schemas?: Record<string, { properties?: Record<string, unknown> }> };
 }
 
 /** Routes as the router knows them: parses printRoutes' tree (each child extends its parent's path). */
@@ -32,6 +34,12 @@ function routerRoutes(app: FastifyInstance): { method: string; path: string }[] 
     for (const method of (m[3] ?? '').split(',').map((s) => s.trim()).filter(Boolean)) out.push({ method, path });
   }
   return out;
+}
+
+/** A response schema, following a `$ref` into components.schemas. */
+function resolve(schema: { $ref?: string; properties?: Record<string, unknown> } | undefined) {
+  const ref = schema?.$ref && /^#\/components\/schemas\/(.+)$/.exec(schema.$ref)?.[1];
+  return ref ? doc.components?.schemas?.[ref] : schema;
 }
 
 const isDocRoute = (path: string) => path === '/openapi.json' || path === '/docs' || path.startsWith('/docs/');
@@ -96,7 +104,7 @@ describe('GET /openapi.json', () => {
         const fixedByContract = (x: string) =>
           (path === '/readyz' && x === '503') || (path === '/registry/heartbeat/{id}' && x === '404');
         for (const s of statuses.filter((x) => /^[45]/.test(x) && !fixedByContract(x))) {
-          const schema = op.responses[s]!.content?.['application/json']?.schema;
+          const schema = resolve(op.responses[s]!.content?.['application/json']?.schema);
           expect(schema, `${where} ${s}`).toBeTruthy();
           if (schema) expect(Object.keys(schema.properties ?? {}), `${where} ${s}`).toEqual(expect.arrayContaining(['error', 'code']));
         }
@@ -120,6 +128,47 @@ describe('GET /openapi.json', () => {
     const metrics = doc.paths['/metrics']!.get!;
     expect(Object.keys(metrics.responses['200']!.content ?? {})).toEqual(['text/plain']);
     expect(Object.keys(metrics.responses)).toContain('401');
+  });
+});
+
+describe('GET /openapi.json for client generators', () => {
+  it('names every operation once (stable operationIds)', () => {
+    const ids = Object.entries(doc.paths).flatMap(([p, ops]) => Object.entries(ops).map(([m, op]) => [op.operationId, `${m} ${p}`]));
+    expect(ids.filter(([id]) => !id)).toEqual([]);
+    expect(new Set(ids.map(([id]) => id)).size).toBe(ids.length);
+    expect(doc.paths['/registry/register']!.post!.operationId).toBe('register');
+    expect(doc.paths['/messages/send/{source_id}']!.post!.operationId).toBe('sendMessage');
+  });
+
+  it('shares the wire schemas as components, referenced from the routes', () => {
+    const schemas = doc.components?.schemas ?? {};
+    expect(Object.keys(schemas)).toEqual(
+      expect.arrayContaining(['MeshInstance', 'AgentMessage', 'MessageType', 'RegisterRequestInput', 'RegisterResponse', 'SendRequestInput', 'ErrorBody']),
+    );
+    expect(doc.paths['/registry/agents']!.get!.responses['200']!.content!['application/json']!.schema.$ref).toBe('#/components/schemas/AgentsResponse');
+    expect(doc.paths['/registry/register']!.post!.requestBody!.content['application/json']!.schema).toEqual({
+      $ref: '#/components/schemas/RegisterRequestInput',
+    });
+    // Only what a route (or another component) refers to.
+    const text = JSON.stringify({ paths: doc.paths, schemas });
+    for (const name of Object.keys(schemas)) expect(text, name).toContain(`"#/components/schemas/${name}"`);
+  });
+
+  it('gives streams and empty answers their real content types', () => {
+    const stream = doc.paths['/messages/{id}/stream']!.get!.responses['200']!;
+    expect(Object.keys(stream.content ?? {})).toEqual(['text/event-stream']);
+    // Deregister answers 204 with an empty body and 404 with the JSON error (seed clients read only
+    // its status); acks 204.
+    const deregister = doc.paths['/registry/deregister/{id}']!.delete!.responses;
+    expect(deregister['204']!.content).toBeUndefined();
+    expect(deregister['404']!.content?.['application/json']?.schema).toEqual({ $ref: '#/components/schemas/ErrorBody' });
+    expect(doc.paths['/messages/ack/{id}']!.post!.responses['204']!.content).toBeUndefined();
+  });
+
+  it('the documented JSON 404 is what DELETE answers for an unknown id', async () => {
+    const res = await app.inject({ method: 'DELETE', url: '/registry/deregister/nobody-here' });
+    expect(res.statusCode).toBe(404);
+    expect(res.json()).toMatchObject({ code: 'instance_not_found' });
   });
 });
 

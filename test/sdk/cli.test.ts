@@ -5,9 +5,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MeshClient } from '../../src/client/index.js';
+import { MeshClient } from '../../sdk/src/index.js';
 import { freePort } from '../helpers/ports.js';
-import { CLI, eventually, mesh, startServer, type TestServer } from './support.js';
+import { CLI, eventually, mesh, run, startServer, type TestServer } from './support.js';
 
 let server: TestServer;
 let client: MeshClient;
@@ -125,28 +125,43 @@ describe('mesh CLI', () => {
   });
 
   it('usage errors exit 2 with a hint on stderr', async () => {
-    const cases: [string[], RegExp][] = [
-      [[], /missing command/],
-      [['bogus'], /unknown command "bogus"/],
-      [['agent'], /expects <id>/],
-      [['agents', '--ack'], /option --ack does not apply to agents/],
-      [['send', 'a', 'b', 'Query', '{not json'], /<json> is not valid JSON/],
-      [['send', 'a', 'b', 'query', '{}'], /unknown message type "query"/],
-      [['send', 'a', '--broadcast', '--capability', 'x', 'Query', '{}'], /either --broadcast or --capability/],
-      [['inbox', 'a', '--wait', 'soon'], /--wait must be a number/],
-      [['health', '--frobnicate'], /Unknown option '--frobnicate'/],
-      [['health', '--url', 'nope'], /invalid mesh URL/],
+    const cases: [string[], RegExp, string][] = [
+      [[], /^mesh: missing command/, 'mesh'],
+      [['bogus'], /^mesh: unknown command 'bogus'/, 'mesh'],
+      [['agnets'], /unknown command 'agnets'\n\(Did you mean agents\?\)/, 'mesh'],
+      [['agent'], /^mesh agent: missing required argument 'id'/, 'mesh agent'],
+      [['agents', '--ack'], /^mesh agents: unknown option '--ack'/, 'mesh agents'],
+      [['agents', '--capabilty', 'x'], /unknown option '--capabilty'\n\(Did you mean --capability\?\)/, 'mesh agents'],
+      [['send', 'a', 'b', 'Query', '{not json'], /<json> is not valid JSON/, 'mesh send'],
+      [['send', 'a', 'b', 'query', '{}'], /unknown message type "query"/, 'mesh send'],
+      [['send', 'a', 'b', 'Query'], /expects <source> <target> <type> <json>/, 'mesh send'],
+      [['send', 'a', '--broadcast', '--capability', 'x', 'Query', '{}'], /either --broadcast or --capability/, 'mesh send'],
+      [['request', 'a', '--capability', 'x', 'Query', '{}', '--wait', '0'], /--wait must be between 1 and 60/, 'mesh request'],
+      [['inbox', 'a', '--wait', 'soon'], /--wait must be a number/, 'mesh inbox'],
+      [['inbox', 'a', '--follow', '--wait', '1'], /--follow streams: it takes no --wait or --limit/, 'mesh inbox'],
+      [['health', '--frobnicate'], /unknown option '--frobnicate'/, 'mesh health'],
+      [['health', '--url', 'nope'], /invalid mesh URL/, 'mesh health'],
     ];
-    for (const [args, pattern] of cases) {
+    for (const [args, pattern, prefix] of cases) {
       const r = await mesh(server.url, ...args);
       expect({ args, code: r.code }).toEqual({ args, code: 2 });
       expect(r.stderr).toMatch(pattern);
-      expect(r.stderr).toMatch(/Run 'mesh --help' for usage\./);
+      expect(r.stderr).toContain(`\nRun '${prefix} --help' for usage.\n`);
       expect(r.stdout).toBe('');
     }
     const help = await mesh(server.url, '--help');
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/^Usage: mesh <command> \[options\]/);
+    for (const cmd of ['agents', 'agent', 'leader', 'send', 'request', 'inbox', 'evict', 'watch', 'health']) expect(help.stdout).toContain(`\n  ${cmd} `);
+    expect(help.stdout).toMatch(/Exit codes: 0 ok, 1 the server answered with an error, 2 usage error, 3 could not reach the server/);
+    // Every command has its own help, with examples and the global options.
+    for (const cmd of ['agents', 'agent', 'leader', 'send', 'request', 'inbox', 'evict', 'watch', 'health']) {
+      const h = await mesh(server.url, cmd, '--help');
+      expect({ cmd, code: h.code }).toEqual({ cmd, code: 0 });
+      expect(h.stdout).toMatch(new RegExp(`^Usage: mesh ${cmd} `));
+      expect(h.stdout).toMatch(new RegExp(`Examples:\\n  \\$ mesh ${cmd}`));
+      expect(h.stdout).toContain('--url <url>');
+    }
     const version = await mesh(server.url, '--version');
     expect(version).toMatchObject({ code: 0 });
     expect(version.stdout).toMatch(/^\d+\.\d+\.\d+/);
@@ -157,6 +172,8 @@ describe('mesh CLI', () => {
     const r = await mesh(dead, 'agents', '--retries', '0');
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/^mesh agents: cannot reach the registry \(connect, ECONNREFUSED\)/);
+    // It names the URL it tried.
+    expect(r.stderr).toContain(`GET ${dead}/registry/agents failed after 1 attempt(s); check --url or MESH_URL`);
     // --url wins over MESH_URL
     const ok = await mesh(dead, 'health', '--url', server.url);
     expect(ok.code).toBe(0);
@@ -175,14 +192,10 @@ describe('mesh CLI', () => {
   });
 
   it('watch follows the membership feed, or says clearly that the server has none', async () => {
+    // This registry has the feed: a 404 here is a missing route, not "the other kind of server".
     const probe = await fetch(`${server.url}/registry/events?format=json`);
     await probe.body?.cancel();
-    if (probe.status === 404) {
-      const r = await mesh(server.url, 'watch');
-      expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(/this server has no membership feed \(GET \/registry\/events answered 404/);
-      return;
-    }
+    expect(probe.status).toBe(200);
     const watch = spawnWatch(server.url, ['--json']);
     const ids: string[] = [];
     try {
@@ -205,6 +218,120 @@ describe('mesh CLI', () => {
       expect(await watch.interrupt()).toBe(0);
       for (const id of ids) await client.deregister(id);
     }
+  });
+
+  it('watch --since replays retained history, readable (no null fields) or as JSON lines', async () => {
+    await reg('since-a');
+    await client.deregister('since-a');
+    const readable = spawnWatch(server.url, ['--since', '0']);
+    const lines = spawnWatch(server.url, ['--since', '0', '--json']);
+    try {
+      await eventually(async () => /left +since-a/.test(readable.stdout()) && lines.stdout().includes('"type":"left","instance_id":"since-a"'), 10_000);
+      const joined = readable.stdout().split('\n').find((l) => /joined +since-a/.test(l))!;
+      // The registry's own time of the change, and no `reason=null`-style noise.
+      expect(joined).toMatch(/^\d{4}-\d\d-\d\dT\S+Z {2}joined {4}since-a$/);
+      expect(readable.stdout()).not.toMatch(/null/);
+      expect(readable.stdout()).toMatch(/left {6}since-a {2}reason=deregistered/);
+      const records = lines.stdout().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(records.find((r) => r.instance_id === 'since-a' && r.type === 'left')).toMatchObject({ reason: 'deregistered', id: expect.stringMatching(/^\d+-\d+$/) });
+      // Resuming after an event id starts right after it.
+      const firstId = records[0]!.id as string;
+      const resumed = spawnWatch(server.url, ['--since', firstId, '--json']);
+      try {
+        await eventually(async () => resumed.stdout().includes('"instance_id":"since-a"'), 10_000);
+        expect(resumed.stdout()).not.toContain(`"id":"${firstId}"`);
+      } finally {
+        await resumed.interrupt();
+      }
+    } finally {
+      await readable.interrupt();
+      await lines.interrupt();
+    }
+  });
+
+  it('watch: a server without the feed is an API error with a clear message', async () => {
+    const none = http.createServer((_req, res) => res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"Route GET /registry/events not found","code":"not_found"}'));
+    await new Promise<void>((r) => none.listen(0, '127.0.0.1', r));
+    try {
+      const r = await mesh(`http://127.0.0.1:${(none.address() as AddressInfo).port}`, 'watch');
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/this server has no membership feed \(GET \/registry\/events answered 404 not_found\)/);
+    } finally {
+      none.closeAllConnections();
+      await new Promise<void>((r) => none.close(() => r()));
+    }
+  });
+
+  it('request sends and prints the correlated Response', async () => {
+    await reg('rq-a');
+    await reg('rq-b', ['echo']);
+    const answering = (async () => {
+      const [q] = await client.fetchMessages('rq-b', { wait: 20 });
+      await client.send('rq-b', { target_instance: q!.source_instance, message_type: 'Response', payload: { echo: q!.payload }, correlation_id: q!.correlation_id });
+      await client.ack('rq-b', [q!.message_id]);
+    })();
+    const r = await mesh(server.url, 'request', 'rq-a', '--capability', 'echo', 'Query', '{"q":1}', '--wait', '20');
+    await answering;
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^response from rq-b \([0-9a-f-]{36}\):\n\{\n {2}"echo": \{\n {4}"q": 1\n {2}\}\n\}\n$/);
+    // Nobody answers: the server's 504 is an API error.
+    const late = await mesh(server.url, 'request', 'rq-a', 'rq-b', 'Query', 'null', '--wait', '1');
+    expect(late.code).toBe(1);
+    expect(late.stderr).toMatch(/^mesh request: 504 /);
+    for (const id of ['rq-a', 'rq-b']) await client.deregister(id);
+  });
+
+  it('inbox --follow prints messages as they arrive (--ack acks them), JSON lines with --json', async () => {
+    await reg('fl-a');
+    await reg('fl-b');
+    await client.send('fl-a', { target_instance: 'fl-b', message_type: 'Query', payload: { n: 1 }, correlation_id: 'c-1' });
+    const follow = spawnMesh(server.url, ['inbox', 'fl-b', '--follow', '--ack']);
+    const asJson = spawnMesh(server.url, ['inbox', 'fl-b', '--follow', '--json']);
+    try {
+      await eventually(async () => follow.stdout().includes('{"n":1}'), 10_000);
+      await client.send('fl-a', { target_instance: 'fl-b', message_type: { Custom: 'late' }, payload: 'two', correlation_id: null });
+      await eventually(async () => follow.stdout().includes('"two"'), 10_000);
+      const rows = follow.stdout().trim().split('\n');
+      expect(rows).toHaveLength(2);
+      expect(rows[0]).toMatch(/^\S+Z {2}Query {2}fl-a -> fl-b {2}correlation=c-1 {2}\{"n":1\} {2}[0-9a-f-]{36}$/);
+      expect(rows[1]).toMatch(/^\S+Z {2}Custom:late {2}fl-a -> fl-b {2}"two" {2}[0-9a-f-]{36}$/);
+      await eventually(async () => (await client.fetchMessages('fl-b')).length === 0);
+      const seen = asJson.stdout().trim().split('\n').map((l) => (JSON.parse(l) as { payload: unknown }).payload);
+      expect(seen).toEqual([{ n: 1 }, 'two']);
+    } finally {
+      await follow.interrupt();
+      await asJson.interrupt();
+    }
+    for (const id of ['fl-a', 'fl-b']) await client.deregister(id);
+  });
+
+  it('evict deregisters an instance as an operator (admin token), exit 1 when there is none', async () => {
+    const secured = await startServer({ AUTH_MODE: 'token', AUTH_TOKENS: 'agent-t', ADMIN_TOKENS: 'admin-t' });
+    try {
+      const admin = new MeshClient({ url: secured.url, token: 'admin-t' });
+      await admin.register({ instance_id: 'ev-a', hostname: 'ev.local', port: 4000, capabilities: [], agent_profiles: [] });
+      expect(await mesh(secured.url, 'evict', 'ev-a')).toMatchObject({ code: 1 });
+      const ok = await mesh(secured.url, 'evict', 'ev-a', '--token', 'admin-t');
+      expect(ok).toMatchObject({ code: 0, stdout: 'evicted ev-a\n' });
+      await expect(admin.getAgent('ev-a')).rejects.toMatchObject({ status: 404 });
+      const again = await mesh(secured.url, 'evict', 'ev-a', '--token', 'admin-t', '--json');
+      expect(again.code).toBe(1);
+      expect(JSON.parse(again.stdout)).toEqual({ instance_id: 'ev-a', evicted: false });
+    } finally {
+      await secured.close();
+    }
+  });
+
+  it('colours only when asked (FORCE_COLOR) and never with NO_COLOR', async () => {
+    await reg('col-a');
+    const plain = await mesh(server.url, 'agents');
+    expect(plain.stdout).not.toContain('\x1b[');
+    const forced = await run(process.execPath, [CLI, 'agents'], { MESH_URL: server.url, MESH_TOKEN: '', FORCE_COLOR: '1' });
+    expect(forced.stdout).toContain('\x1b[1mINSTANCE');
+    const off = await run(process.execPath, [CLI, 'agents'], { MESH_URL: server.url, MESH_TOKEN: '', FORCE_COLOR: '1', NO_COLOR: '1' });
+    expect(off.stdout).not.toContain('\x1b[');
+    expect(off.stdout).toMatch(/^INSTANCE\s+LEADER/);
+    await client.deregister('col-a');
   });
 
   it('watch prints each event of an SSE feed and exits 0 on Ctrl-C', async () => {
@@ -235,7 +362,12 @@ describe('mesh CLI', () => {
 });
 
 function spawnWatch(url: string, args: string[]) {
-  const child = spawn(process.execPath, [CLI, 'watch', ...args], { env: { ...process.env, MESH_URL: url }, stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawnMesh(url, ['watch', ...args]);
+}
+
+/** A long-running `mesh` command (watch, inbox --follow), stopped with Ctrl-C (SIGINT). */
+function spawnMesh(url: string, args: string[], env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, MESH_URL: url, MESH_TOKEN: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));

@@ -3,8 +3,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MeshApiError, MeshClient, MeshNetworkError, backoffDelay, parseRetryAfter } from '../../src/client/index.js';
-import type { AgentMessage, MeshEvent } from '../../src/client/index.js';
+import { MeshApiError, MeshClient, MeshNetworkError, backoffDelay, parseRetryAfter } from '../../sdk/src/index.js';
+import type { AgentMessage, MeshEvent } from '../../sdk/src/index.js';
 import { freePort } from '../helpers/ports.js';
 import { eventually, sleep, startServer, type TestServer } from './support.js';
 
@@ -371,25 +371,26 @@ describe('MeshClient retry rules', () => {
 });
 
 describe('client bundle', () => {
-  it('the built client and CLI import only node: builtins and each other (no server code)', async () => {
+  it('the built SDK and CLI import only node: builtins, each other and the declared dependencies (no server code)', async () => {
     const { readdirSync, readFileSync, existsSync } = await import('node:fs');
     const path = await import('node:path');
-    const root = path.join(import.meta.dirname, '..', '..', 'dist');
-    if (!existsSync(path.join(root, 'client', 'index.js'))) throw new Error('dist/client is missing: run `npm run build` first');
+    const sdk = path.join(import.meta.dirname, '..', '..', 'sdk');
+    const deps = Object.keys((JSON.parse(readFileSync(path.join(sdk, 'package.json'), 'utf8')) as { dependencies: Record<string, string> }).dependencies);
+    expect(deps.sort()).toEqual(['commander', 'eventsource-parser', 'p-retry']);
     const offenders: string[] = [];
-    for (const dir of ['client', 'cli']) {
-      for (const file of readdirSync(path.join(root, dir)).filter((f) => f.endsWith('.js'))) {
-        const src = readFileSync(path.join(root, dir, file), 'utf8');
-        for (const m of src.matchAll(/(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+'([^']+)'|import\('([^']+)'\)/g)) {
-          const spec = m[1] ?? m[2] ?? '';
-          // ../registry/types.js holds the shared wire types and imports nothing (checked below).
-          const ok = spec.startsWith('node:') || (spec.startsWith('./') && !spec.includes('..')) || spec.startsWith('../client/') || spec === '../registry/types.js' || (dir === 'cli' && spec === './cli.js');
+    for (const dir of ['esm', 'esm/cli', 'cjs']) {
+      const root = path.join(sdk, 'dist', dir);
+      if (!existsSync(path.join(root, dir === 'esm/cli' ? 'main.js' : 'index.js'))) throw new Error(`sdk/dist/${dir} is missing: run \`npm run build\` first`);
+      for (const file of readdirSync(root).filter((f) => f.endsWith('.js'))) {
+        const src = readFileSync(path.join(root, file), 'utf8');
+        for (const m of src.matchAll(/(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|import\(['"]([^'"]+)['"]\)|require\(['"]([^'"]+)['"]\)/g)) {
+          const spec = m[1] ?? m[2] ?? m[3] ?? '';
+          const inPackage = spec.startsWith('./') || (dir === 'esm/cli' && spec.startsWith('../') && !spec.startsWith('../../'));
+          const ok = spec.startsWith('node:') || inPackage || deps.includes(spec) || (dir === 'esm/cli' && spec === '../../../package.json');
           if (!ok) offenders.push(`${dir}/${file}: ${spec}`);
         }
       }
     }
     expect(offenders).toEqual([]);
-    const shared = readFileSync(path.join(root, 'registry', 'types.js'), 'utf8');
-    expect(shared).not.toMatch(/^\s*import\s/m);
   });
 });

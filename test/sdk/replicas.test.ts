@@ -2,7 +2,7 @@
 // mid-traffic, restart it, kill another. The agents keep their registrations (no re-register, so
 // no heartbeat ever lapsed), keep answering requests, and every notification sent arrives.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { MeshAgent, MeshClient } from '../../src/client/index.js';
+import { MeshAgent, MeshClient } from '../../sdk/src/index.js';
 import { startLoadBalancer, type LoadBalancer } from '../helpers/lb.js';
 import { uniqueNamespace } from '../helpers/ns.js';
 import { startReplicas, stopAll, type Replica } from '../helpers/replicas.js';

@@ -4,13 +4,13 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { inject } from 'vitest';
-import { MeshAgent, type MeshAgentOptions } from '../../src/client/index.js';
+import { MeshAgent, type MeshAgentOptions } from '../../sdk/src/index.js';
 import { startMesh, type Overrides, type TestMesh } from '../helpers/app.js';
 
 export { eventually, sleep } from '../helpers/app.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
-export const CLI = path.join(REPO_ROOT, 'dist', 'cli', 'main.js');
+export const CLI = path.join(REPO_ROOT, 'sdk', 'dist', 'esm', 'cli', 'main.js');
 
 export interface TestServer {
   mesh: TestMesh;
@@ -76,9 +76,9 @@ export interface RunResult {
 }
 
 /** Runs a command asynchronously (never spawnSync: the server under test lives in this process). */
-export function run(cmd: string, args: string[], env: Record<string, string> = {}, timeoutMs = 30_000): Promise<RunResult> {
+export function run(cmd: string, args: string[], env: Record<string, string> = {}, timeoutMs = 30_000, cwd = REPO_ROOT): Promise<RunResult> {
   return new Promise((resolve) => {
-    execFile(cmd, args, { cwd: REPO_ROOT, env: { ...process.env, ...env }, timeout: timeoutMs }, (err, stdout, stderr) => {
+    execFile(cmd, args, { cwd, env: { ...process.env, ...env }, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
       resolve({ code, stdout: String(stdout), stderr: String(stderr) });
     });

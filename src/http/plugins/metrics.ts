@@ -262,6 +262,7 @@ async function metricsPlugin(app: FastifyInstance, deps: MetricsDeps): Promise<v
     {
       logLevel: 'warn',
       schema: {
+        operationId: 'metrics',
         summary: 'Prometheus metrics (text exposition format 0.0.4)',
         description: 'With METRICS_TOKEN set, needs `Authorization: Bearer <METRICS_TOKEN>`; otherwise the same bearer as a registry read (none in AUTH_MODE=none).',
         tags: ['operations'],

@@ -13,8 +13,10 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
-import { jsonSchemaTransform } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { createJsonSchemaTransform, createJsonSchemaTransformObject } from 'fastify-type-provider-zod';
 import type { Config } from '../../config.js';
+import { wireRegistry } from '../openapi-components.js';
 import { errorBody } from '../schemas.js';
 
 export interface OpenApiDeps {
@@ -45,6 +47,50 @@ export function addCommonErrors(route: Pick<RouteOptions, 'schema' | 'method'>):
   const methods = [route.method].flat();
   if (methods.some((m) => m !== 'GET' && m !== 'HEAD')) add(507);
   schema.response = response;
+}
+
+type Transform = ReturnType<typeof createJsonSchemaTransform>;
+
+/**
+ * Answers declared as `z.null()` have an empty body (204s, deregister's 404): the zod transform
+ * would document them as a JSON `null`; `type: 'null'` makes @fastify/swagger list them without
+ * content, which is what goes over the wire.
+ */
+function emptyBodies(transform: Transform): Transform {
+  return (input) => {
+    const out = transform(input) as { schema?: { response?: Record<string, unknown> } } & ReturnType<Transform>;
+    const declared = (input.schema as { response?: Record<string, unknown> } | undefined)?.response;
+    const response = out.schema?.response;
+    if (!declared || !response) return out;
+    for (const [status, schema] of Object.entries(declared)) {
+      if (schema instanceof z.ZodNull) response[status] = { type: 'null', description: schema.description ?? 'Empty body' };
+    }
+    return out;
+  };
+}
+
+type TransformObject = ReturnType<typeof createJsonSchemaTransformObject>;
+
+/**
+ * The zod transform emits an input (`NameInput`) and an output (`Name`) component for every
+ * registered schema; keep only those a route (or another kept component) refers to.
+ */
+function referencedOnly(transformObject: TransformObject): TransformObject {
+  return (input) => {
+    const doc = transformObject(input) as ReturnType<TransformObject> & { components?: { schemas?: Record<string, unknown> } };
+    const schemas = doc.components?.schemas;
+    if (!schemas) return doc;
+    const refs = (value: unknown): string[] => [...JSON.stringify(value).matchAll(/"#\/components\/schemas\/([^"]+)"/g)].map((m) => m[1]!);
+    const keep = new Set<string>();
+    const queue = refs((doc as { paths?: unknown }).paths ?? {});
+    for (let name = queue.pop(); name !== undefined; name = queue.pop()) {
+      if (keep.has(name)) continue;
+      keep.add(name);
+      queue.push(...refs(schemas[name]));
+    }
+    doc.components!.schemas = Object.fromEntries(Object.entries(schemas).filter(([name]) => keep.has(name)));
+    return doc;
+  };
 }
 
 async function openapiPlugin(app: FastifyInstance, { config, version }: OpenApiDeps): Promise<void> {
@@ -84,7 +130,9 @@ async function openapiPlugin(app: FastifyInstance, { config, version }: OpenApiD
       },
       ...(config.AUTH_MODE === 'none' ? {} : { security: [{ bearer: [] }] }),
     },
-    transform: jsonSchemaTransform,
+    // Shared wire schemas become named components (openapi-components.ts).
+    transform: emptyBodies(createJsonSchemaTransform({ schemaRegistry: wireRegistry })),
+    transformObject: referencedOnly(createJsonSchemaTransformObject({ schemaRegistry: wireRegistry })),
   });
 
   await app.register(swaggerUi, {

@@ -68,6 +68,7 @@ export const eventRoutes: FastifyPluginAsyncZod<EventRouteDeps> = async (app, { 
     '/registry/events',
     {
       schema: {
+        operationId: 'events',
         summary: 'Membership feed: joined / left / leader / updated, resumable by event id',
         description:
           'Server-sent events by default: `id:` is the event id, `event:` its type, `data:` a MeshEvent. The first ' +

@@ -43,7 +43,7 @@ export const healthRoutes: FastifyPluginAsyncZod<HealthDeps> = async (app, deps)
     }
   };
 
-  app.get('/livez', { schema: { summary: 'Liveness: the process answers', tags: ['health'], response: { 200: probeResponse } }, logLevel: 'warn' }, async () => ({
+  app.get('/livez', { schema: { operationId: 'livez', summary: 'Liveness: the process answers', tags: ['health'], response: { 200: probeResponse } }, logLevel: 'warn' }, async () => ({
     status: 'ok',
   }));
 
@@ -51,6 +51,7 @@ export const healthRoutes: FastifyPluginAsyncZod<HealthDeps> = async (app, deps)
     '/readyz',
     {
       schema: {
+        operationId: 'readyz',
         summary: 'Readiness: Redis answers and the replica is not shutting down',
         tags: ['health'],
         response: { 200: probeResponse, 503: probeResponse },
@@ -73,6 +74,7 @@ export const healthRoutes: FastifyPluginAsyncZod<HealthDeps> = async (app, deps)
     '/health',
     {
       schema: {
+        operationId: 'health',
         summary: 'Seed-compatible health: version, uptime and live instances (503 when not ready)',
         tags: ['health'],
         response: { 200: healthResponse, 503: errorBody },

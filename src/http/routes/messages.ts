@@ -40,6 +40,7 @@ export const messageRoutes: FastifyPluginAsyncZod<MessageRouteDeps> = async (app
     '/messages/send/:source_id',
     {
       schema: {
+        operationId: 'sendMessage',
         summary: 'Send a message (targeted, broadcast, or capability-routed)',
         tags: ['messages'],
         params: sourceParams,
@@ -68,6 +69,7 @@ export const messageRoutes: FastifyPluginAsyncZod<MessageRouteDeps> = async (app
     '/messages/request/:source_id',
     {
       schema: {
+        operationId: 'request',
         summary: 'Send a request and wait for the correlated Response (additive)',
         tags: ['messages'],
         params: sourceParams,
@@ -97,6 +99,7 @@ export const messageRoutes: FastifyPluginAsyncZod<MessageRouteDeps> = async (app
     '/messages/:id',
     {
       schema: {
+        operationId: 'fetchMessages',
         summary: 'Messages not yet acknowledged by the instance, oldest first (?wait= long-polls)',
         tags: ['messages'],
         params: idParams,
@@ -125,14 +128,14 @@ export const messageRoutes: FastifyPluginAsyncZod<MessageRouteDeps> = async (app
     tags: ['messages'],
     params: idParams,
     body: ackBody,
-    response: { 204: z.null(), 400: errorBody, 401: errorBody, 403: errorBody },
+    response: { 204: z.null().meta({ description: 'Acknowledged (empty body)' }), 400: errorBody, 401: errorBody, 403: errorBody },
   };
-  app.post('/messages/ack/:id', { schema: ackSchema }, async (request, reply) => {
+  app.post('/messages/ack/:id', { schema: { ...ackSchema, operationId: 'ack' } }, async (request, reply) => {
     await auth.forInstance(request, request.params.id);
     await ack(request.params.id, request.body.message_ids);
     return reply.code(204).send(null);
   });
-  app.post('/messages/:id/ack', { schema: { ...ackSchema, summary: 'Alias of /messages/ack/{id}' } }, async (request, reply) => {
+  app.post('/messages/:id/ack', { schema: { ...ackSchema, operationId: 'ackAlias', summary: 'Alias of /messages/ack/{id}' } }, async (request, reply) => {
     await auth.forInstance(request, request.params.id);
     await ack(request.params.id, request.body.message_ids);
     return reply.code(204).send(null);
@@ -142,10 +145,20 @@ export const messageRoutes: FastifyPluginAsyncZod<MessageRouteDeps> = async (app
     '/messages/:id/stream',
     {
       schema: {
+        operationId: 'streamMessages',
         summary: 'Server-sent events: each un-acked message once per connection (event id = message_id)',
         tags: ['messages'],
         params: idParams,
-        response: { 200: z.string().meta({ description: 'text/event-stream' }), 401: errorBody, 403: errorBody, 404: errorBody, 429: errorBody },
+        response: {
+          200: {
+            description: 'text/event-stream: `message` events (data: an AgentMessage), `error` on failure',
+            content: { 'text/event-stream': { schema: z.string() } },
+          },
+          401: errorBody,
+          403: errorBody,
+          404: errorBody,
+          429: errorBody,
+        },
       },
     },
     async (request, reply) => {

@@ -30,6 +30,7 @@ export const operatorRoutes: FastifyPluginAsyncZod<OperatorRouteDeps> = async (a
     {
       schema: {
         summary: 'Mesh totals read from Redis: members, leader, inbox depth, messages sent/acked, cleanup runs',
+        operationId: 'getStats',
         description:
           'The same figures from every replica. Counters are totals since the namespace was created: sample twice ' +
           'and divide by the difference of `now` for rates.',
@@ -68,6 +69,7 @@ export const operatorRoutes: FastifyPluginAsyncZod<OperatorRouteDeps> = async (a
     {
       schema: {
         summary: 'Live records and inbox depths of up to 200 instances (dashboards refresh the rows on screen)',
+        operationId: 'inspectAgents',
         tags: ['registry'],
         querystring: inspectQuery,
         response: { 200: inspectResponse, 401: errorBody },
@@ -98,6 +100,7 @@ export const operatorRoutes: FastifyPluginAsyncZod<OperatorRouteDeps> = async (a
     {
       schema: {
         summary: "Ids of the messages waiting in an instance's inbox, a page at a time",
+        operationId: 'listPendingMessageIds',
         description:
           "AUTH_MODE=instance: needs that instance's token or an admin token. Targeted messages only (not the " +
           'broadcast backlog).',

@@ -45,6 +45,7 @@ export const registryRoutes: FastifyPluginAsyncZod<RegistryRouteDeps> = async (a
     '/registry/register',
     {
       schema: {
+        operationId: 'register',
         summary: 'Register an instance (or refresh a live one)',
         tags: ['registry'],
         body: registerBody,
@@ -76,6 +77,7 @@ export const registryRoutes: FastifyPluginAsyncZod<RegistryRouteDeps> = async (a
     '/registry/agents',
     {
       schema: {
+        operationId: 'listAgents',
         summary: 'List live instances (oldest first)',
         tags: ['registry'],
         querystring: agentsQuery,
@@ -96,6 +98,7 @@ export const registryRoutes: FastifyPluginAsyncZod<RegistryRouteDeps> = async (a
     '/registry/agents/:id',
     {
       schema: {
+        operationId: 'getAgent',
         summary: 'One live instance',
         tags: ['registry'],
         params: idParams,
@@ -114,7 +117,7 @@ export const registryRoutes: FastifyPluginAsyncZod<RegistryRouteDeps> = async (a
   app.get(
     '/registry/leader',
     {
-      schema: { summary: 'Current leader and term', tags: ['registry'], response: { 200: leaderResponse, 401: errorBody } },
+      schema: { operationId: 'getLeader', summary: 'Current leader and term', tags: ['registry'], response: { 200: leaderResponse, 401: errorBody } },
     },
     async (request) => {
       await auth.forRead(request);
@@ -126,6 +129,7 @@ export const registryRoutes: FastifyPluginAsyncZod<RegistryRouteDeps> = async (a
     '/registry/heartbeat/:id',
     {
       schema: {
+        operationId: 'heartbeat',
         summary: 'Renew an instance; 404 means re-register',
         tags: ['registry'],
         params: idParams,
@@ -151,10 +155,16 @@ export const registryRoutes: FastifyPluginAsyncZod<RegistryRouteDeps> = async (a
     '/registry/deregister/:id',
     {
       schema: {
+        operationId: 'deregister',
         summary: 'Remove an instance and its queues',
         tags: ['registry'],
         params: idParams,
-        response: { 204: z.null(), 404: errorBody, 401: errorBody, 403: errorBody },
+        response: {
+          204: z.null().meta({ description: 'Removed (empty body)' }),
+          404: errorBody,
+          401: errorBody,
+          403: errorBody,
+        },
       },
     },
     async (request, reply) => {

@@ -100,6 +100,7 @@ export const uiRoutes: FastifyPluginAsyncZod<UiRouteDeps> = async (app, { dir })
     {
       schema: {
         summary: 'The operator console (a web page: agents, leader, events, totals, live)',
+        operationId: 'getConsole',
         tags: ['operations'],
         response: {
           200: { description: 'the page', content: { 'text/html': { schema: z.string() } } },
@@ -120,6 +121,7 @@ export const uiRoutes: FastifyPluginAsyncZod<UiRouteDeps> = async (app, { dir })
     {
       schema: {
         summary: "The console's scripts, styles and icon (content-hashed names, cached for a year)",
+        operationId: 'getConsoleAsset',
         tags: ['operations'],
         params: z.object({ file: z.string().regex(ASSET_NAME, 'must be an asset file name') }),
         response: {

@@ -1,7 +1,7 @@
 // The fault tests' tiny HTTP adapter: one call = one attempt, never throws for an HTTP status, and
 // every attempt is recorded (status, Retry-After, timing) so a test can say exactly which requests
 // failed, when, and how. Plain fetch on purpose: the SDK's own retries would hide what we measure.
-// (Once the SDK in src/client is part of the tree, agents that only need "stay registered" may
+// (Once the SDK in sdk/src is part of the tree, agents that only need "stay registered" may
 // use MeshAgent; the accounting here stays plain.)
 
 export interface Outcome<T = unknown> {

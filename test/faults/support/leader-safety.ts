@@ -8,7 +8,7 @@
 //   3. the events feed (Redis' own order) lists leader changes with strictly increasing terms.
 // "While Redis keeps its data": a test that wipes Redis calls newEpoch(); terms start over there and
 // observations in flight across the wipe are dropped as ambiguous.
-import { MeshApiError, MeshClient } from '../../../src/client/index.js';
+import { MeshApiError, MeshClient } from '../../../sdk/src/index.js';
 import { Api, sleep } from './http.js';
 
 export interface LeaderObservation {

@@ -1,10 +1,10 @@
-// A crew of agents built on the project's own SDK (MeshAgent from src/client), running next to the
+// A crew of agents built on the project's own SDK (MeshAgent from sdk/src), running next to the
 // ledger agents in a fault test: they heartbeat, answer Queries and do request/response with each
 // other through the load balancer, with the SDK's own retries and re-registration. Every HTTP
 // attempt they make goes through a recording fetch into a CallLog, so the test can check that the
 // SDK, too, only ever saw "in-flight" failures; their leader-changed events feed the leader-safety
 // checker (one leader per term).
-import { MeshAgent, MeshApiError, MeshClosedError, MeshNetworkError, MeshTimeoutError } from '../../../src/client/index.js';
+import { MeshAgent, MeshApiError, MeshClosedError, MeshNetworkError, MeshTimeoutError } from '../../../sdk/src/index.js';
 import { CallLog, sleep, type Outcome } from './http.js';
 import type { LeaderSafety } from './leader-safety.js';
 

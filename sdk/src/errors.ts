@@ -59,16 +59,19 @@ export class MeshNetworkError extends MeshError {
   readonly errno: string | null;
   readonly method: string;
   readonly path: string;
+  /** The full URL that was tried (base URL + path). */
+  readonly url: string;
   readonly attempts: number;
 
-  constructor(init: { kind: NetworkErrorKind; errno: string | null; method: string; path: string; attempts: number; cause: unknown }) {
+  constructor(init: { kind: NetworkErrorKind; errno: string | null; method: string; path: string; url: string; attempts: number; cause: unknown }) {
     const detail = init.errno ?? (init.cause instanceof Error ? init.cause.message : String(init.cause));
-    super(`${init.method} ${init.path} failed (${init.kind}: ${detail})`, { cause: init.cause });
+    super(`${init.method} ${init.url} failed (${init.kind}: ${detail})`, { cause: init.cause });
     this.name = 'MeshNetworkError';
     this.kind = init.kind;
     this.errno = init.errno;
     this.method = init.method;
     this.path = init.path;
+    this.url = init.url;
     this.attempts = init.attempts;
   }
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Executable of the `mesh` CLI (package "bin"): runs cli.ts's main() with this process's
-// arguments and environment; Ctrl-C ends a long-running command (watch, inbox --wait) cleanly.
+// arguments and environment; Ctrl-C ends a long-running command (watch, inbox --follow/--wait)
+// cleanly, a second Ctrl-C exits at once.
 import { defaultIo, main } from './cli.js';
 
 const controller = new AbortController();

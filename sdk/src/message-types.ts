@@ -1,6 +1,7 @@
 // Message types as strings: the builtin PascalCase names as they are, and `{Custom: "x"}` as
 // "Custom:x", so handlers can be keyed and CLI arguments written as plain strings.
-import { BUILTIN_MESSAGE_TYPES, type BuiltinMessageType, type MessageType } from '../registry/types.js';
+import type { BuiltinMessageType, MessageType } from './types.js';
+import { BUILTIN_MESSAGE_TYPES } from './wire.gen.js';
 
 export { BUILTIN_MESSAGE_TYPES };
 

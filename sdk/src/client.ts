@@ -1,8 +1,8 @@
-// MeshClient: one typed method per HTTP route, on Node's global fetch (no server dependencies).
+// MeshClient: one typed method per HTTP route, on the global fetch (no server dependencies).
 //
 // Timeouts: every attempt has its own deadline (`timeoutMs`, default 10 s; long-polls add their
-// `wait`). Retries: exponential backoff with full jitter (random 0..min(max, base*2^n)), at least
-// the server's Retry-After when it sent one. Which failures are retried depends on the route:
+// `wait`). Retries (p-retry): exponential backoff, randomized, capped at `retryMaxMs`, after at
+// least the server's Retry-After when it sent one. Which failures are retried depends on the route:
 //
 //   idempotent   GET routes, register, heartbeat, ack, deregister: repeated delivery has the same
 //                effect, so network errors, timeouts and 5xx (incl. 503) are retried.
@@ -14,6 +14,8 @@
 //
 // 4xx answers are never retried. Failures are MeshApiError (status + server code) or
 // MeshNetworkError (transport).
+import pRetry from 'p-retry';
+import { delay } from './delay.js';
 import { MeshApiError, MeshNetworkError, isConnectFailure, type NetworkErrorKind } from './errors.js';
 import { parseSse, type SseEvent } from './sse.js';
 import type {
@@ -41,53 +43,53 @@ export interface MeshClientOptions {
   /** Base URL of the registry (or its load balancer), e.g. http://127.0.0.1:8080 */
   url: string;
   /** Bearer token sent on every call (shared token, admin token or instance token). */
-  token?: string | null;
+  token?: string | null | undefined;
   /** Per-attempt timeout in ms (default 10000). Long-polls add their wait time. */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /** Extra attempts after the first for retryable failures (default 3). */
-  retries?: number;
-  /** Backoff base in ms (default 200); attempt n waits random(0, min(retryMaxMs, base * 2^(n-1))). */
-  retryBaseMs?: number;
+  retries?: number | undefined;
+  /** Backoff base in ms (default 200): retry n waits min(retryMaxMs, base * 2^(n-1) * random(1..2)). */
+  retryBaseMs?: number | undefined;
   /** Backoff cap in ms (default 5000). */
-  retryMaxMs?: number;
+  retryMaxMs?: number | undefined;
   /** Largest Retry-After honoured, in ms (default 30000). */
-  retryAfterMaxMs?: number;
+  retryAfterMaxMs?: number | undefined;
   /** Extra headers on every request. */
-  headers?: Record<string, string>;
-  /** fetch implementation (default: global fetch). */
-  fetch?: typeof fetch;
+  headers?: Record<string, string> | undefined;
+  /** fetch implementation (default: the global fetch). */
+  fetch?: typeof fetch | undefined;
 }
 
 export interface CallOptions {
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /** Bearer for this call only (null: none); default the client's token. */
-  token?: string | null;
-  timeoutMs?: number;
-  retries?: number;
+  token?: string | null | undefined;
+  timeoutMs?: number | undefined;
+  retries?: number | undefined;
 }
 
 export interface RegisterOptions extends CallOptions {
   /** AUTH_MODE=instance: the instance token, needed to re-register an id that is still live. */
-  instanceToken?: string | null;
+  instanceToken?: string | null | undefined;
 }
 
 export interface FetchOptions extends CallOptions {
   /** Page size (server default 100, max 1000). */
-  limit?: number;
+  limit?: number | undefined;
   /** Long-poll: wait up to this many seconds for a message (server max LONG_POLL_MAX_S). */
-  wait?: number;
+  wait?: number | undefined;
 }
 
 export interface StreamOptions extends CallOptions {
   /** Abort the connection when nothing (not even a keep-alive comment) arrives for this long (default 60000). */
-  idleTimeoutMs?: number;
+  idleTimeoutMs?: number | undefined;
 }
 
 export interface EventsOptions extends StreamOptions {
-  /** Resume after this event id. */
-  lastEventId?: string;
+  /** Resume after this event id (`since`): events after it, retained history permitting. */
+  lastEventId?: string | undefined;
   /** Reconnect (with backoff, resuming from the last id) after network errors and 5xx (default true). 4xx always ends the feed. */
-  reconnect?: boolean;
+  reconnect?: boolean | undefined;
 }
 
 interface Prepared {
@@ -120,28 +122,12 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
   return Number.isNaN(at) ? null : Math.max(0, at - now);
 }
 
-/** Full-jitter backoff for retry number `attempt` (1-based). */
+/**
+ * Full-jitter backoff for retry number `attempt` (1-based): random(0, min(max, base * 2^(n-1))).
+ * MeshAgent's long-running loops (re-register, reconnect the feed) pace themselves with it.
+ */
 export function backoffDelay(attempt: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
   return Math.floor(random() * Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1)));
-}
-
-/** Resolves after `ms`, or rejects with the signal's reason when it aborts first. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -152,10 +138,17 @@ function enc(segment: string): string {
   return encodeURIComponent(segment);
 }
 
+/** Whether `policy` lets a request that failed with `err` be sent again (see the top of this file). */
+function retryable(policy: RetryPolicy, err: unknown): boolean {
+  if (policy === 'never') return false;
+  if (err instanceof MeshNetworkError) return policy === 'idempotent' || err.kind === 'connect';
+  return err instanceof MeshApiError && err.status >= 500 && policy === 'idempotent';
+}
+
 export class MeshClient {
   readonly url: string;
   readonly token: string | null;
-  private readonly opts: Required<Omit<MeshClientOptions, 'token' | 'url' | 'headers' | 'fetch'>>;
+  private readonly opts: typeof DEFAULTS;
   private readonly headers: Record<string, string>;
   private readonly fetchImpl: typeof fetch;
 
@@ -257,10 +250,10 @@ export class MeshClient {
   /** Sends as `source`. Not idempotent: retried only when the connection was refused (see top). */
   send(source: string, body: SendRequest, options: CallOptions = {}): Promise<SendResponse> {
     const wire: Record<string, unknown> = {
-      target_instance: body.target_instance,
+      target_instance: body.target_instance ?? null,
       message_type: body.message_type,
       payload: body.payload,
-      correlation_id: body.correlation_id,
+      correlation_id: body.correlation_id ?? null,
     };
     if (body.target_capability) wire.target_capability = body.target_capability;
     return this.json<SendResponse>({ method: 'POST', path: `/messages/send/${enc(source)}`, body: wire, policy: 'connect-only' }, options);
@@ -307,11 +300,12 @@ export class MeshClient {
 
   /** SSE: each un-acked message once per connection. Ends when the server closes the stream. */
   async *stream(id: string, options: StreamOptions = {}): AsyncGenerator<AgentMessage> {
-    for await (const ev of this.sse(`/messages/${enc(id)}/stream`, {}, options)) {
+    const path = `/messages/${enc(id)}/stream`;
+    for await (const ev of this.sse(path, {}, options)) {
       if (ev.event === 'message') {
         yield JSON.parse(ev.data) as AgentMessage;
       } else if (ev.event === 'error') {
-        throw new MeshNetworkError({ kind: 'network', errno: 'stream_error', method: 'GET', path: `/messages/${enc(id)}/stream`, attempts: 1, cause: new Error(ev.data) });
+        throw this.streamError(path, ev.data);
       }
     }
   }
@@ -334,9 +328,7 @@ export class MeshClient {
         for await (const ev of this.sse('/registry/events', headers, { ...options, retries: 0 })) {
           failures = 0;
           if (ev.id) lastId = ev.id;
-          if (ev.event === 'error') {
-            throw new MeshNetworkError({ kind: 'network', errno: 'stream_error', method: 'GET', path: '/registry/events', attempts: 1, cause: new Error(ev.data) });
-          }
+          if (ev.event === 'error') throw this.streamError('/registry/events', ev.data);
           // `ready` only carries the starting cursor (kept above as lastId).
           if (ev.event === 'ready') continue;
           const event = toMeshEvent(ev);
@@ -344,13 +336,12 @@ export class MeshClient {
         }
       } catch (err) {
         if (options.signal?.aborted) throw options.signal.reason;
-        const retryable = err instanceof MeshNetworkError || (err instanceof MeshApiError && err.status >= 500);
-        if (!reconnect || !retryable) throw err;
+        const again = err instanceof MeshNetworkError || (err instanceof MeshApiError && err.status >= 500);
+        if (!reconnect || !again) throw err;
       }
       if (!reconnect) return;
       failures++;
-      const delay = backoffDelay(Math.min(failures, 6), this.opts.retryBaseMs, this.opts.retryMaxMs);
-      await sleep(Math.max(delay, 100), options.signal);
+      await delay(Math.max(100, backoffDelay(Math.min(failures, 6), this.opts.retryBaseMs, this.opts.retryMaxMs)), options.signal);
     }
   }
 
@@ -395,10 +386,38 @@ export class MeshClient {
     return new MeshApiError({ status, code, message, body: rec, method, path, retryAfterMs, attempts });
   }
 
-  private retryDelay(attempt: number, retryAfterMs: number | null): number {
-    const jitter = backoffDelay(attempt, this.opts.retryBaseMs, this.opts.retryMaxMs);
-    if (retryAfterMs === null) return jitter;
-    return Math.min(this.opts.retryAfterMaxMs, Math.max(retryAfterMs, jitter));
+  private networkError(method: string, path: string, kind: NetworkErrorKind, errno: string | null, attempts: number, cause: unknown): MeshNetworkError {
+    return new MeshNetworkError({ kind, errno, method, path, url: this.url + path, attempts, cause });
+  }
+
+  private streamError(path: string, data: string): MeshNetworkError {
+    return this.networkError('GET', path, 'network', 'stream_error', 1, new Error(data));
+  }
+
+  /**
+   * Runs `attempt` under the retry policy: p-retry paces the retries; a Retry-After from the
+   * server is waited out first (capped at retryAfterMaxMs). The caller's signal ends it at once.
+   */
+  private async withRetries<T>(policy: RetryPolicy, retries: number, signal: AbortSignal | undefined, attempt: (n: number) => Promise<T>): Promise<T> {
+    try {
+      return await pRetry(attempt, {
+        retries: policy === 'never' ? 0 : retries,
+        minTimeout: this.opts.retryBaseMs,
+        maxTimeout: this.opts.retryMaxMs,
+        factor: 2,
+        randomize: true,
+        ...(signal ? { signal } : {}),
+        shouldRetry: ({ error }) => retryable(policy, error),
+        onFailedAttempt: async ({ error, retriesLeft }) => {
+          if (retriesLeft > 0 && retryable(policy, error) && error instanceof MeshApiError && error.retryAfterMs) {
+            await delay(Math.min(error.retryAfterMs, this.opts.retryAfterMaxMs), signal);
+          }
+        },
+      });
+    } catch (err) {
+      if (signal?.aborted) throw signal.reason;
+      throw err;
+    }
   }
 
   private async raw(req: Prepared, options: CallOptions): Promise<RawResult> {
@@ -406,114 +425,89 @@ export class MeshClient {
     const token = options.token === undefined ? this.token : options.token;
     const body = req.body === undefined ? undefined : JSON.stringify(req.body);
     const headers = this.buildHeaders(req.headers, token, body !== undefined);
-    const retries = req.policy === 'never' ? 0 : (options.retries ?? this.opts.retries);
     const timeoutMs = (options.timeoutMs ?? this.opts.timeoutMs) + (req.extraTimeoutMs ?? 0);
 
-    for (let attempt = 1; ; attempt++) {
+    return this.withRetries(req.policy, options.retries ?? this.opts.retries, options.signal, async (attempt) => {
       const timeout = AbortSignal.timeout(timeoutMs);
       const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
-      let status: number;
+      let res: Response;
       let text: string;
-      let retryAfter: string | null;
       try {
-        const res = await this.fetchImpl(url, { method: req.method, headers, body, signal });
-        status = res.status;
-        retryAfter = res.headers.get('retry-after');
+        res = await this.fetchImpl(url, { method: req.method, headers, ...(body === undefined ? {} : { body }), signal });
         text = await res.text();
       } catch (err) {
         if (options.signal?.aborted) throw options.signal.reason;
         const kind: NetworkErrorKind = timeout.aborted ? 'timeout' : isConnectFailure(err) ? 'connect' : 'network';
-        const errno = kind === 'timeout' ? 'ETIMEDOUT' : (firstCode(err) ?? null);
-        const failure = new MeshNetworkError({ kind, errno, method: req.method, path: req.path, attempts: attempt, cause: err });
-        const retryable = req.policy === 'idempotent' || (req.policy === 'connect-only' && kind === 'connect');
-        if (!retryable || attempt > retries) throw failure;
-        await sleep(this.retryDelay(attempt, null), options.signal);
-        continue;
+        throw this.networkError(req.method, req.path, kind, kind === 'timeout' ? 'ETIMEDOUT' : (firstCode(err) ?? null), attempt, err);
       }
       const parsed = parseBody(text);
-      if ((status >= 200 && status < 300) || req.passStatuses?.includes(status)) {
-        return { status, body: parsed, attempts: attempt };
+      if ((res.status >= 200 && res.status < 300) || req.passStatuses?.includes(res.status)) {
+        return { status: res.status, body: parsed, attempts: attempt };
       }
-      const retryAfterMs = parseRetryAfter(retryAfter);
-      const error = this.apiError(req.method, req.path, status, parsed, retryAfterMs, attempt);
-      if (status >= 500 && req.policy === 'idempotent' && attempt <= retries) {
-        await sleep(this.retryDelay(attempt, retryAfterMs), options.signal);
-        continue;
-      }
-      throw error;
-    }
+      throw this.apiError(req.method, req.path, res.status, parsed, parseRetryAfter(res.headers.get('retry-after')), attempt);
+    });
   }
 
+  /** Opens an SSE response (retrying the connection like an idempotent GET), then parses it. */
   private async *sse(path: string, extraHeaders: Record<string, string>, options: StreamOptions): AsyncGenerator<SseEvent> {
     const url = this.buildUrl(path);
     const token = options.token === undefined ? this.token : options.token;
     const headers = { ...this.buildHeaders(extraHeaders, token, false), accept: 'text/event-stream' };
-    const retries = options.retries ?? this.opts.retries;
     const connectTimeoutMs = options.timeoutMs ?? this.opts.timeoutMs;
     const idleMs = options.idleTimeoutMs ?? 60_000;
 
-    for (let attempt = 1; ; attempt++) {
+    const open = async (attempt: number) => {
       const controller = new AbortController();
       const onAbort = () => controller.abort(options.signal?.reason);
       options.signal?.addEventListener('abort', onAbort, { once: true });
-      let timedOut = false;
-      let timer = setTimeout(() => {
-        timedOut = true;
-        controller.abort();
-      }, connectTimeoutMs);
-      const cleanup = () => {
-        clearTimeout(timer);
-        options.signal?.removeEventListener('abort', onAbort);
+      const state = { timedOut: false, timer: undefined as ReturnType<typeof setTimeout> | undefined };
+      const arm = (ms: number) => {
+        clearTimeout(state.timer);
+        state.timer = setTimeout(() => {
+          state.timedOut = true;
+          controller.abort();
+        }, ms);
       };
+      const cleanup = () => {
+        clearTimeout(state.timer);
+        options.signal?.removeEventListener('abort', onAbort);
+        controller.abort();
+      };
+      arm(connectTimeoutMs);
       let res: Response;
       try {
-        if (options.signal?.aborted) throw options.signal.reason;
+        options.signal?.throwIfAborted();
         res = await this.fetchImpl(url, { method: 'GET', headers, signal: controller.signal });
       } catch (err) {
         cleanup();
         if (options.signal?.aborted) throw options.signal.reason;
-        const kind: NetworkErrorKind = timedOut ? 'timeout' : isConnectFailure(err) ? 'connect' : 'network';
-        const failure = new MeshNetworkError({ kind, errno: firstCode(err) ?? null, method: 'GET', path, attempts: attempt, cause: err });
-        if (attempt > retries) throw failure;
-        await sleep(this.retryDelay(attempt, null), options.signal);
-        continue;
+        const kind: NetworkErrorKind = state.timedOut ? 'timeout' : isConnectFailure(err) ? 'connect' : 'network';
+        throw this.networkError('GET', path, kind, firstCode(err) ?? null, attempt, err);
       }
       if (res.status < 200 || res.status >= 300 || !res.body) {
         const text = await res.text().catch(() => '');
         cleanup();
-        const error = this.apiError('GET', path, res.status, parseBody(text), parseRetryAfter(res.headers.get('retry-after')), attempt);
-        if (res.status >= 500 && attempt <= retries) {
-          await sleep(this.retryDelay(attempt, error.retryAfterMs), options.signal);
-          continue;
-        }
-        throw error;
+        throw this.apiError('GET', path, res.status, parseBody(text), parseRetryAfter(res.headers.get('retry-after')), attempt);
       }
-      // Connected: from now on the deadline is an idle timeout, re-armed by every chunk.
-      const arm = () => {
-        clearTimeout(timer);
-        timer = setTimeout(() => {
-          timedOut = true;
-          controller.abort();
-        }, idleMs);
-      };
-      arm();
-      const body = res.body;
-      const chunks = (async function* () {
-        for await (const chunk of body) {
-          arm();
-          yield chunk;
-        }
-      })();
-      try {
-        yield* parseSse(chunks);
-        return;
-      } catch (err) {
-        if (options.signal?.aborted) throw options.signal.reason;
-        throw new MeshNetworkError({ kind: timedOut ? 'timeout' : 'network', errno: firstCode(err) ?? null, method: 'GET', path, attempts: attempt, cause: err });
-      } finally {
-        cleanup();
-        controller.abort();
+      return { res, body: res.body, attempt, state, arm, cleanup };
+    };
+
+    const stream = await this.withRetries('idempotent', options.retries ?? this.opts.retries, options.signal, open);
+    // Connected: from now on the deadline is an idle timeout, re-armed by every chunk.
+    stream.arm(idleMs);
+    const chunks = (async function* () {
+      for await (const chunk of stream.body as unknown as AsyncIterable<Uint8Array>) {
+        stream.arm(idleMs);
+        yield chunk;
       }
+    })();
+    try {
+      yield* parseSse(chunks);
+    } catch (err) {
+      if (options.signal?.aborted) throw options.signal.reason;
+      throw this.networkError('GET', path, stream.state.timedOut ? 'timeout' : 'network', firstCode(err) ?? null, stream.attempt, err);
+    } finally {
+      stream.cleanup();
     }
   }
 }

@@ -1,5 +1,6 @@
-// Library entry of the agent-mesh SDK (package export "."). Browser-free Node 20 code on the
-// global fetch; it loads nothing of the server (types only from src/registry/types.ts).
+// Entry of agent-mesh-sdk (ESM `import` and CommonJS `require`). Node 20+ code on the global
+// fetch; it shares no code with the server, only the wire types generated from its OpenAPI
+// document (wire.gen.ts).
 export { MeshClient, backoffDelay, parseRetryAfter } from './client.js';
 export type { CallOptions, EventsOptions, FetchOptions, MeshClientOptions, RegisterOptions, RetryPolicy, StreamOptions } from './client.js';
 export { MeshAgent, generateInstanceId } from './agent.js';
@@ -26,6 +27,8 @@ export {
 export type { NetworkErrorKind } from './errors.js';
 export { BUILTIN_MESSAGE_TYPES, isMessageTypeName, messageTypeName, toMessageType } from './message-types.js';
 export type { MessageTypeName } from './message-types.js';
+export { closeOnSignals } from './signals.js';
+export type { Closeable, SignalName } from './signals.js';
 export { parseSse } from './sse.js';
 export type { SseEvent } from './sse.js';
 export type * from './types.js';

@@ -5,12 +5,13 @@
 // does request/response on the client side (a Query with a fresh correlation_id; the loop
 // resolves the waiting call when the Response with that id arrives), which works through any
 // replica and any load balancer because nothing waits on a particular server.
-import { EventEmitter } from 'node:events';
-import { randomUUID } from 'node:crypto';
-import { backoffDelay, MeshClient, sleep, type MeshClientOptions } from './client.js';
+import { backoffDelay, MeshClient, type MeshClientOptions } from './client.js';
+import { delay } from './delay.js';
+import { TypedEmitter } from './emitter.js';
 import { MeshApiError, MeshClosedError, MeshHandlerError, MeshNetworkError, MeshTimeoutError } from './errors.js';
+import { closeOnSignals, type SignalName } from './signals.js';
 import { isMessageTypeName, messageTypeName, toMessageType, type MessageTypeName } from './message-types.js';
-import type { AgentMessage, HeartbeatRequest, Json, MeshEvent, MessageType, RegisterRequest, SendResponse } from './types.js';
+import type { AgentMessage, HeartbeatRequest, Json, MeshEvent, MessageType, RegisterRequest, SendRequest, SendResponse } from './types.js';
 
 export interface MeshAgentOptions {
   /** Registry (or load balancer) base URL. */
@@ -49,6 +50,20 @@ export interface MeshAgentOptions {
   watchEvents?: boolean;
   /** How long close() lets running handlers finish before deregistering (default 5000 ms). */
   closeDrainMs?: number;
+  /**
+   * Wait for the registry at start (like nats.js' waitOnFirstConnect): join()/start() keep
+   * trying to register while the registry is unreachable or answers 5xx, instead of failing
+   * after the client's few retries (~1 s). `true`: until it works or close() is called; a number:
+   * give up after that many ms. A 4xx (bad registration, wrong token) still fails at once.
+   * Each failed attempt is reported on 'error' (when listened to). Default false.
+   */
+  waitForRegistry?: boolean | number;
+  /**
+   * close() the agent (deregister) when the process gets one of these signals, then let the
+   * signal do what it would have done (exit). `true` = ['SIGINT', 'SIGTERM']. Default off.
+   * See also the closeOnSignals() helper for several agents.
+   */
+  closeOnSignals?: boolean | readonly SignalName[];
   /** Transport settings (timeouts, retries, custom fetch). */
   client?: Omit<MeshClientOptions, 'url' | 'token'>;
 }
@@ -69,7 +84,10 @@ export interface HandlerContext {
 export type MessageHandler = (message: AgentMessage, ctx: HandlerContext) => unknown;
 
 export interface MeshAgentEvents {
-  /** This agent became leader. */
+  /**
+   * This agent became leader. An election that happened inside join() is emitted again for
+   * listeners attached right after `await MeshAgent.join()` (before awaiting anything else).
+   */
   leader: [LeaderChange];
   /** This agent is no longer leader (another was elected, it was evicted, or its lease lapsed locally). */
   'lost-leadership': [LeaderChange];
@@ -111,21 +129,32 @@ interface Failure {
   retryAt: number;
 }
 
+const DEFAULT_SIGNALS: readonly SignalName[] = ['SIGINT', 'SIGTERM'];
+
 const ID_SAFE = /[^A-Za-z0-9._:-]/g;
 const IDLE_MIN_MS = 25;
 const IDLE_MAX_MS = 1000;
 const HANDLER_RETRY_BASE_MS = 200;
 const HANDLER_RETRY_MAX_MS = 5000;
 
+/** The registry cannot be reached (yet): worth waiting for, unlike a 4xx refusal. */
+function unreachable(err: unknown): boolean {
+  return err instanceof MeshNetworkError || (err instanceof MeshApiError && err.status >= 500);
+}
+
 /** `<hostname>-<uuid>`, trimmed and cleaned to the registry's id rule. */
 export function generateInstanceId(hostname: string): string {
   let host = hostname.replace(ID_SAFE, '-').slice(0, 128 - 37);
   if (!/^[A-Za-z0-9]/.test(host)) host = `agent${host}`.slice(0, 128 - 37);
-  return `${host}-${randomUUID()}`;
+  return `${host}-${globalThis.crypto.randomUUID()}`;
 }
 
-export class MeshAgent extends EventEmitter {
+export class MeshAgent {
   readonly id: string;
+  private readonly events = new TypedEmitter<MeshAgentEvents>((err, event) => this.listenerFailed(err, event));
+  private releaseSignals: (() => void) | null = null;
+  /** Whether a `leader` event of this agent reached a listener (see start()). */
+  private leaderHeard = false;
   private readonly opts: MeshAgentOptions;
   private readonly base: MeshClient;
   private readonly intervalMs: number;
@@ -165,7 +194,6 @@ export class MeshAgent extends EventEmitter {
 
   /** Prefer `MeshAgent.join()`, which registers and starts the loops. */
   constructor(options: MeshAgentOptions) {
-    super();
     this.opts = options;
     this.id = options.instanceId ?? generateInstanceId(options.hostname);
     this.base = new MeshClient({ ...(options.client ?? {}), url: options.url, token: options.token ?? null });
@@ -217,32 +245,58 @@ export class MeshAgent extends EventEmitter {
    * With a message type ("Query", "Custom:name", ...): sets the handler for that type (one per
    * type; a later call replaces it) and starts the message loop. Otherwise: EventEmitter.on.
    */
-  override on<K extends MeshAgentEventName>(event: K, listener: (...args: MeshAgentEvents[K]) => void): this;
-  override on(messageType: MessageTypeName, handler: MessageHandler): this;
-  override on(name: string | symbol, listener: (...args: never[]) => unknown): this {
-    if (typeof name === 'string' && isMessageTypeName(name)) {
+  on<K extends MeshAgentEventName>(event: K, listener: (...args: MeshAgentEvents[K]) => void): this;
+  on(messageType: MessageTypeName, handler: MessageHandler): this;
+  on(name: string, listener: (...args: never[]) => unknown): this {
+    if (isMessageTypeName(name)) {
       this.handlers.set(name, listener as unknown as MessageHandler);
       this.startMessageLoop();
       return this;
     }
-    return super.on(name, listener as (...args: unknown[]) => void);
+    this.events.on(name as MeshAgentEventName, listener as (...args: unknown[]) => void);
+    return this;
+  }
+
+  /** Like on(), for one call. */
+  once<K extends MeshAgentEventName>(event: K, listener: (...args: MeshAgentEvents[K]) => void): this {
+    const wrapped = (...args: MeshAgentEvents[K]) => {
+      this.events.off(event, wrapped);
+      listener(...args);
+    };
+    return this.on(event, wrapped as never);
   }
 
   /** Removes a message handler (by type) or an event listener. */
-  override off<K extends MeshAgentEventName>(event: K, listener: (...args: MeshAgentEvents[K]) => void): this;
-  override off(messageType: MessageTypeName, handler?: MessageHandler): this;
-  override off(name: string | symbol, listener?: (...args: never[]) => unknown): this {
-    if (typeof name === 'string' && isMessageTypeName(name)) {
+  off<K extends MeshAgentEventName>(event: K, listener: (...args: MeshAgentEvents[K]) => void): this;
+  off(messageType: MessageTypeName, handler?: MessageHandler): this;
+  off(name: string, listener?: (...args: never[]) => unknown): this {
+    if (isMessageTypeName(name)) {
       if (!listener || this.handlers.get(name) === (listener as unknown)) this.handlers.delete(name);
       return this;
     }
-    if (!listener) return this;
-    return super.off(name, listener as (...args: unknown[]) => void);
+    if (listener) this.events.off(name as MeshAgentEventName, listener as (...args: unknown[]) => void);
+    return this;
   }
 
-  override emit<K extends MeshAgentEventName>(event: K, ...args: MeshAgentEvents[K]): boolean;
-  override emit(name: string | symbol, ...args: unknown[]): boolean {
-    return super.emit(name, ...args);
+  listenerCount(event: MeshAgentEventName): number {
+    return this.events.count(event);
+  }
+
+  private emit<K extends MeshAgentEventName>(event: K, ...args: MeshAgentEvents[K]): boolean {
+    const heard = this.events.emit(event, ...args);
+    if (event === 'leader' && heard) this.leaderHeard = true;
+    return heard;
+  }
+
+  /** A listener threw: that is reported on 'error'; a throwing 'error' listener surfaces as uncaught. */
+  private listenerFailed(err: unknown, event: MeshAgentEventName): void {
+    if (event !== 'error' && this.events.count('error') > 0) {
+      this.events.emit('error', err instanceof Error ? err : new Error(String(err)));
+      return;
+    }
+    queueMicrotask(() => {
+      throw err;
+    });
   }
 
   /** Catch-all handler for messages without a type handler (one; a later call replaces it). */
@@ -295,10 +349,10 @@ export class MeshAgent extends EventEmitter {
    */
   async request(target: RequestTarget, payload: Json, options: RequestOptions = {}): Promise<AgentMessage> {
     this.assertOpen();
-    const correlationId = randomUUID();
+    const correlationId = globalThis.crypto.randomUUID();
     const timeoutMs = options.timeoutMs ?? this.opts.requestTimeoutMs ?? 30_000;
     const type = toMessageType(options.type ?? 'Query');
-    let timer: NodeJS.Timeout | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     const answer = new Promise<AgentMessage>((resolve, reject) => {
       this.pending.set(correlationId, { resolve, reject });
       timer = setTimeout(() => {
@@ -325,11 +379,11 @@ export class MeshAgent extends EventEmitter {
   }
 
   /** `draining`: a handler's respond, allowed after close() began until the agent deregisters. */
-  private async sendRaw(body: Parameters<MeshClient['send']>[1], draining = false): Promise<SendResponse> {
+  private async sendRaw(body: SendRequest, draining = false): Promise<SendResponse> {
     if (!draining || this.deregistered) this.assertOpen();
     if (!this.started) throw new Error('MeshAgent is not registered yet: use MeshAgent.join() or await agent.start()');
     try {
-      return await this.base.send(this.id, body, { token: this.authToken(), signal: this.closed ? undefined : this.stop.signal });
+      return await this.base.send(this.id, body, { token: this.authToken(), ...(this.closed ? {} : { signal: this.stop.signal }) });
     } catch (err) {
       // Our own registration vanished: re-register in the background; the caller sees the error.
       if (this.registrationGone(err)) void this.reregister(this.registrationGen).catch(() => undefined);
@@ -354,30 +408,56 @@ export class MeshAgent extends EventEmitter {
 
   // ---- lifecycle -----------------------------------------------------------------------------
 
-  /** Registers (throws when the registry refuses) and starts the background loops. */
+  /**
+   * Registers (throws when the registry refuses, or is unreachable unless `waitForRegistry`) and
+   * starts the background loops. Attach `leader` and other listeners before it to see the
+   * first events (a `leader` listener added later is still told when this agent leads).
+   */
   async start(): Promise<void> {
     if (this.started) return;
     this.assertOpen();
     this.started = true;
+    if (this.opts.closeOnSignals) {
+      this.releaseSignals = closeOnSignals(this, this.opts.closeOnSignals === true ? DEFAULT_SIGNALS : this.opts.closeOnSignals);
+    }
     try {
-      await this.registerOnce(false);
+      if (this.opts.waitForRegistry) {
+        const wait = this.opts.waitForRegistry;
+        await this.registerUntilDone(false, wait === true ? Number.POSITIVE_INFINITY : Date.now() + wait, unreachable);
+      } else {
+        await this.registerOnce(false);
+      }
     } catch (err) {
       // A retried register whose first attempt did succeed leaves a live record whose instance
       // token we never saw (AUTH_MODE=instance): it answers 409 until it lapses. Wait it out.
       if (!(err instanceof MeshApiError && err.status === 409 && err.attempts > 1)) {
-        this.started = false;
+        this.startFailed();
         throw err;
       }
       try {
         await this.registerUntilDone(false, Date.now() + 60_000);
       } catch (again) {
-        this.started = false;
+        this.startFailed();
         throw again;
       }
     }
     this.heartbeatTask = this.heartbeatLoop();
     if (this.opts.watchEvents ?? true) this.eventsTask = this.eventsLoop();
     if (this.handlers.size > 0 || this.anyHandler) this.startMessageLoop();
+    // Elected by its own registration, the agent emitted `leader` inside join(), before the
+    // caller could listen. Emit it again once the caller's code right after `await join()` has
+    // run (a timer fires after it), unless a listener already heard it (create-then-start).
+    if (this.leading && !this.leaderHeard) {
+      setTimeout(() => {
+        if (this.leading && !this.leaderHeard && !this.closed) this.emit('leader', { leaderId: this.currentLeader, term: this.highestTerm });
+      }, 0);
+    }
+  }
+
+  private startFailed(): void {
+    this.started = false;
+    this.releaseSignals?.();
+    this.releaseSignals = null;
   }
 
   /** Stops the loops, lets running handlers finish (closeDrainMs), flushes acks and deregisters. Idempotent. */
@@ -385,6 +465,8 @@ export class MeshAgent extends EventEmitter {
     if (this.closing) return this.closing;
     this.closing = (async () => {
       this.closed = true;
+      this.releaseSignals?.();
+      this.releaseSignals = null;
       this.stop.abort(new MeshClosedError());
       this.wakeLoop?.();
       for (const p of this.pending.values()) p.reject(new MeshClosedError('agent closed before the Response arrived'));
@@ -392,7 +474,7 @@ export class MeshAgent extends EventEmitter {
       await Promise.allSettled([this.heartbeatTask, this.messageTask, this.eventsTask, this.reregistering]);
       const drain = this.opts.closeDrainMs ?? 5000;
       if (this.inflight.size > 0) {
-        let t: NodeJS.Timeout | undefined;
+        let t: ReturnType<typeof setTimeout> | undefined;
         await Promise.race([Promise.allSettled([...this.inflight.values()]), new Promise((r) => (t = setTimeout(r, drain)))]);
         clearTimeout(t);
       }
@@ -438,8 +520,11 @@ export class MeshAgent extends EventEmitter {
     this.applyLeader(res.leader_id, res.leader_term, resetFence);
   }
 
-  /** Registers with backoff until it works, the agent closes, or `giveUpAt` (then the last error is thrown). */
-  private async registerUntilDone(resetFence: boolean, giveUpAt = Number.POSITIVE_INFINITY): Promise<void> {
+  /**
+   * Registers with backoff until it works, the agent closes, `giveUpAt` passes or an error that
+   * `retryable` refuses (then that error is thrown).
+   */
+  private async registerUntilDone(resetFence: boolean, giveUpAt = Number.POSITIVE_INFINITY, retryable: (err: unknown) => boolean = () => true): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       this.assertOpen();
       try {
@@ -447,9 +532,9 @@ export class MeshAgent extends EventEmitter {
         return;
       } catch (err) {
         if (this.closed) throw new MeshClosedError();
-        if (Date.now() >= giveUpAt) throw err;
+        if (Date.now() >= giveUpAt || !retryable(err)) throw err;
         this.report(err);
-        await sleep(50 + backoffDelay(Math.min(attempt, 8), 250, 5000), this.stop.signal);
+        await delay(Math.min(50 + backoffDelay(Math.min(attempt, 8), 250, 5000), Math.max(0, giveUpAt - Date.now())), this.stop.signal);
       }
     }
   }
@@ -517,7 +602,7 @@ export class MeshAgent extends EventEmitter {
     while (!this.closed) {
       const jitter = 1 + (Math.random() * 0.2 - 0.1);
       try {
-        await sleep(Math.max(1, Math.round(this.intervalMs * jitter)), this.stop.signal);
+        await delay(Math.max(1, Math.round(this.intervalMs * jitter)), this.stop.signal);
       } catch {
         return;
       }
@@ -581,7 +666,7 @@ export class MeshAgent extends EventEmitter {
       }
       failures++;
       try {
-        await sleep(100 + backoffDelay(Math.min(failures, 7), 250, 10_000), this.stop.signal);
+        await delay(100 + backoffDelay(Math.min(failures, 7), 250, 10_000), this.stop.signal);
       } catch {
         return;
       }
@@ -767,7 +852,7 @@ export class MeshAgent extends EventEmitter {
         if (this.closed || (err instanceof MeshApiError && err.status < 500)) return;
         for (const mid of batch) this.ackQueue.add(mid);
         failures++;
-        await new Promise((r) => setTimeout(r, 50 + backoffDelay(Math.min(failures, 7), 200, 5000)));
+        await delay(50 + backoffDelay(Math.min(failures, 7), 200, 5000));
       }
     }
   }
@@ -776,7 +861,7 @@ export class MeshAgent extends EventEmitter {
 
   private report(err: unknown): void {
     if (err instanceof MeshClosedError && this.closed) return;
-    if (this.listenerCount('error') === 0) return;
+    if (this.events.count('error') === 0) return;
     this.emit('error', err instanceof Error ? err : new Error(String(err)));
   }
 }
