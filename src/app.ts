@@ -12,6 +12,7 @@ import { Scripts } from './redis/scripts.js';
 import type { RegistryContext } from './registry/context.js';
 import { InstanceService } from './registry/instances.js';
 import { Maintenance } from './registry/maintenance.js';
+import { DataLossMonitor } from './registry/data-loss.js';
 import { MembershipView } from './registry/membership.js';
 import { MessageService } from './registry/messages.js';
 import { WakeBus } from './registry/wakeups.js';
@@ -85,7 +86,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const subscriber = createRedis(config, { name: 'wake-subscriber', maxRetriesPerRequest: null, subscriber: true });
   const wake = new WakeBus(redis, subscriber, keys.wakeChannel, logger);
   const ctx: RegistryContext = { config, keys, scripts: new Scripts(redis), wake };
-  const instances = new InstanceService(ctx);
+  const dataLoss = new DataLossMonitor(ctx, logger);
+  const instances = new InstanceService(ctx, dataLoss);
   const membership = new MembershipView(ctx, logger);
   membership.start();
   const messages = new MessageService(ctx, membership, () => instances.cleanupBatch(config.CLEANUP_BATCH_SIZE));
@@ -148,6 +150,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     drain.unref();
   });
   app.addHook('onClose', async () => {
+    dataLoss.stop();
     eviction.stop();
     await maintenance?.close();
     await Promise.allSettled([redis.quit(), subscriber.quit(), bullConnection?.quit()]);
@@ -167,6 +170,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     wake,
     scripts: ctx.scripts,
     stats,
+    dataLoss,
     version: VERSION,
   });
   await app.register(healthRoutes, {
@@ -187,6 +191,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(uiRoutes, { dir: config.UI_DIR ?? DEFAULT_UI_DIR });
 
   await wake.start();
+  dataLoss.start();
   try {
     // A Redis that may evict is refused before anything is written to it.
     await eviction.startupCheck();

@@ -117,7 +117,7 @@ export class Scripts {
     return replies![replies!.length - 1]![1];
   }
 
-  private execWith(
+  private async execWith(
     prelude: [string, ...Arg[]][],
     name: ScriptName,
     keys: string[],
@@ -130,7 +130,14 @@ export class Scripts {
     for (const [command, ...a] of prelude) multi[command]!(...a);
     if (withSource) multi.eval!(this.sources.get(name)!, keys.length, ...keys, ...args);
     else multi[commandName(name)]!(...keys, ...args);
-    return multi.exec();
+    try {
+      return await multi.exec();
+    } catch (err) {
+      // Redis refused a command while queueing it (OOM when full, ...): EXEC answers EXECABORT
+      // and nothing ran. The first refusal says why (the error handler maps OOM to 507).
+      const cause = (err as { previousErrors?: Error[] }).previousErrors?.[0];
+      throw cause ?? err;
+    }
   }
 
   /** Adds an observer of every script call; returns the function that removes it. */

@@ -102,12 +102,17 @@ export class EventFeed {
    */
   async resumeInfo(afterId: string): Promise<ResumeInfo> {
     if (compareStreamIds(afterId, '0-0') === 0) return { gap: false };
+    // A cursor from before the namespace's epoch was handed out in a previous lifetime of its
+    // data: Redis lost everything after it (data-loss.ts).
+    const epoch = await this.redis.get(`${this.ctx.keys.prefix}epoch`);
+    if (epoch !== null && compareStreamIds(afterId, epoch) < 0) return { gap: true };
     let flat: unknown[];
     try {
       flat = (await this.redis.xinfo('STREAM', this.ctx.keys.events)) as unknown[];
     } catch (err) {
-      // No stream yet: nothing was ever recorded, so nothing was trimmed.
-      if (err instanceof Error && /no such key/i.test(err.message)) return { gap: false };
+      // No stream, yet the watcher holds the id of an event it saw: the events are gone with the
+      // rest of the data (nothing is ever recorded without the stream).
+      if (err instanceof Error && /no such key/i.test(err.message)) return { gap: true };
       throw err;
     }
     const info = new Map<string, unknown>();

@@ -3,6 +3,7 @@
 import type { Config } from '../config.js';
 import { errors } from '../errors.js';
 import { isoFromMs, type RegistryContext } from './context.js';
+import type { DataLossMonitor } from './data-loss.js';
 import type { LeaderInfo, MeshInstance, Metrics } from './types.js';
 
 export interface RegisterInput {
@@ -172,7 +173,11 @@ export class InstanceService {
     statusChanges: 0,
   };
 
-  constructor(private readonly ctx: RegistryContext) {}
+  constructor(
+    private readonly ctx: RegistryContext,
+    /** Told the namespace's epoch from every register and heartbeat reply (data-loss.ts). */
+    private readonly dataLoss?: DataLossMonitor,
+  ) {}
 
   /** The first listing page a register answer carries, shared by registrations in flight. */
   private peersPage: Promise<RawListing> | null = null;
@@ -218,11 +223,12 @@ export class InstanceService {
         own.enforce ? '1' : '0',
         recordGraceMs(config),
       ],
-    )) as [number, string | false, number, number, number, number, Row];
+    )) as [number, string | false, number, number, number, number, Row, string | null];
     if (reply[0] === -1) {
       this.counters.conflicts++;
       throw errors.idInUse(input.instance_id);
     }
+    this.dataLoss?.observe(reply[7]);
     if (reply[3] === 1) this.counters.registered++;
     else this.counters.refreshed++;
     if (reply[5] === 1) this.counters.leaderChanges++;
@@ -292,13 +298,14 @@ export class InstanceService {
     const leader_id = leaderOf(reply[0]);
     const leader_term = Number(reply[1]);
     const leaderChanged = reply[2] === 1;
+    this.dataLoss?.observe(reply[3]);
     if (leaderChanged) this.counters.leaderChanges++;
     let statusChanged = false;
     beats.forEach((b, i) => {
-      const found = reply[3 + 2 * i] === 1;
+      const found = reply[4 + 2 * i] === 1;
       if (found) this.counters.heartbeats++;
       else this.counters.heartbeatsUnknown++;
-      if (reply[4 + 2 * i] === 1) {
+      if (reply[5 + 2 * i] === 1) {
         this.counters.statusChanges++;
         statusChanged = true;
       }

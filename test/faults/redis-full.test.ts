@@ -77,7 +77,11 @@ describe('fault: Redis full (maxmemory + noeviction)', () => {
       await buildApp(config, { maintenance: true, logger: createLogger({ ...config, LOG_LEVEL: 'warn' }, sink) }),
       await buildApp(config, { maintenance: false }),
     );
-    for (const app of apps) await app.ready();
+    for (const app of apps) {
+      await app.ready();
+      // As main.ts does once the replica listens.
+      await app.mesh.maintenance?.start();
+    }
     const pick = (i: number) => apps[i % 2] as FastifyInstance;
     expect(await a.config('GET', 'maxmemory-policy')).toEqual(['maxmemory-policy', 'noeviction']);
 
@@ -165,6 +169,7 @@ describe('fault: Redis full (maxmemory + noeviction)', () => {
     const lateReplica = await buildApp(config, { maintenance: true });
     apps.push(lateReplica);
     await lateReplica.ready();
+    await lateReplica.mesh.maintenance!.start();
     expect((await lateReplica.inject({ url: '/readyz' })).statusCode).toBe(200);
     // still full: the reader's few small messages freed next to nothing
     expectError(await sendRaw(pick(0), 'sender', sendBody('mailbox', { k: 'still-full', pad: CHUNK })), 507, 'insufficient_storage');

@@ -10,15 +10,18 @@ afterEach(async () => {
 });
 
 const leaderOf = async (m: TestMesh, i = 0) => (await m.apps[i]!.inject({ url: '/registry/leader' })).json();
+/** The namespace's first term (Redis time in ms when it began; +1 per change after that). */
+const firstTerm = async (m: TestMesh) => Number(await m.redis.get(m.keys.term));
 
 describe('leader election', () => {
   it('first registrant leads; re-registering the leader keeps it leader with the same term', async () => {
     mesh = await startMesh();
     const app = mesh.apps[0]!;
     expect((await register(app, 'l1')).is_leader).toBe(true);
+    const t1 = await firstTerm(mesh);
     expect((await register(app, 'l2')).is_leader).toBe(false);
     const again = await register(app, 'l1');
-    expect(again).toMatchObject({ is_leader: true, leader_id: 'l1', leader_term: 1 });
+    expect(again).toMatchObject({ is_leader: true, leader_id: 'l1', leader_term: t1 });
     const list = (await app.inject({ url: '/registry/agents' })).json();
     expect(list.instances.find((i: { instance_id: string }) => i.instance_id === 'l1').is_leader).toBe(true);
     expect(list.leader_id).toBe('l1');
@@ -28,19 +31,20 @@ describe('leader election', () => {
     mesh = await startMesh();
     const app = mesh.apps[0]!;
     for (const id of ['d1', 'd2', 'd3']) await register(app, id);
-    expect(await leaderOf(mesh)).toEqual({ leader_id: 'd1', leader_term: 1 });
+    const t1 = await firstTerm(mesh);
+    expect(await leaderOf(mesh)).toEqual({ leader_id: 'd1', leader_term: t1 });
     expect((await app.inject({ method: 'DELETE', url: '/registry/deregister/d1' })).statusCode).toBe(204);
     // No script other than the deregister ran: the handover happened inside it.
     expect(await mesh.redis.get(mesh.keys.leader)).toBe('d2');
-    expect(await leaderOf(mesh)).toEqual({ leader_id: 'd2', leader_term: 2 });
+    expect(await leaderOf(mesh)).toEqual({ leader_id: 'd2', leader_term: t1 + 1 });
     const hb = (await heartbeat(app, 'd3')).json();
-    expect(hb).toMatchObject({ leader_id: 'd2', leader_term: 2 });
+    expect(hb).toMatchObject({ leader_id: 'd2', leader_term: t1 + 1 });
     await app.inject({ method: 'DELETE', url: '/registry/deregister/d3' });
-    expect(await leaderOf(mesh)).toEqual({ leader_id: 'd2', leader_term: 2 });
+    expect(await leaderOf(mesh)).toEqual({ leader_id: 'd2', leader_term: t1 + 1 });
     await app.inject({ method: 'DELETE', url: '/registry/deregister/d2' });
-    expect(await leaderOf(mesh)).toEqual({ leader_id: null, leader_term: 2 });
+    expect(await leaderOf(mesh)).toEqual({ leader_id: null, leader_term: t1 + 1 });
     // The next member to join leads with a new term: terms never go back.
-    expect(await register(app, 'd4')).toMatchObject({ is_leader: true, leader_term: 3 });
+    expect(await register(app, 'd4')).toMatchObject({ is_leader: true, leader_term: t1 + 2 });
   });
 
   it('a leader that stops heartbeating is replaced within stale timeout + one heartbeat interval', async () => {
@@ -49,6 +53,7 @@ describe('leader election', () => {
     mesh = await startMesh({ STALE_TIMEOUT_MS: stale, HEARTBEAT_INTERVAL_MS: interval });
     const app = mesh.apps[0]!;
     await register(app, 'old-leader');
+    const t1 = await firstTerm(mesh);
     await register(app, 'f1');
     await register(app, 'f2');
     const lastLeaderBeat = Date.now();
@@ -64,13 +69,13 @@ describe('leader election', () => {
       await sleep(interval);
     }
     const elapsed = Date.now() - lastLeaderBeat;
-    expect(seen).toMatchObject({ leader_id: 'f1', leader_term: 2 });
+    expect(seen).toMatchObject({ leader_id: 'f1', leader_term: t1 + 1 });
     expect(elapsed).toBeGreaterThanOrEqual(stale);
     expect(elapsed).toBeLessThanOrEqual(stale + interval + 100);
     // The lapsed leader gets 404 and, once it re-registers, joins at the back of the line.
     expect((await heartbeat(app, 'old-leader')).statusCode).toBe(404);
     const back = await register(app, 'old-leader');
-    expect(back).toMatchObject({ is_leader: false, leader_id: 'f1', leader_term: 2 });
+    expect(back).toMatchObject({ is_leader: false, leader_id: 'f1', leader_term: t1 + 1 });
     const order = (await app.inject({ url: '/registry/agents' })).json().instances.map((i: { instance_id: string }) => i.instance_id);
     expect(order).toEqual(['f1', 'f2', 'old-leader']);
   });
@@ -79,12 +84,13 @@ describe('leader election', () => {
     mesh = await startMesh({ STALE_TIMEOUT_MS: 400, HEARTBEAT_INTERVAL_MS: 100 });
     const app = mesh.apps[0]!;
     await register(app, 's1');
+    const t1 = await firstTerm(mesh);
     for (let i = 0; i < 8; i++) {
       await register(app, `tmp-${i}`);
       await heartbeat(app, 's1');
       await sleep(100);
     }
-    expect(await leaderOf(mesh)).toEqual({ leader_id: 's1', leader_term: 1 });
+    expect(await leaderOf(mesh)).toEqual({ leader_id: 's1', leader_term: t1 });
   });
 
   it('50 concurrent registrations over 3 app instances produce exactly one leader', async () => {
@@ -97,7 +103,8 @@ describe('leader election', () => {
     expect(claimed).toHaveLength(1);
     const leader = (await leaderOf(mesh)).leader_id;
     expect(results.every((r) => r.leader_id === leader)).toBe(true);
-    expect(results.every((r) => r.leader_term === 1)).toBe(true);
+    expect(results.every((r) => r.leader_term === results[0]!.leader_term)).toBe(true);
+    expect(results[0]!.leader_term).toBe(await firstTerm(mesh));
     for (const app of apps) {
       const list = (await app.inject({ url: '/registry/agents' })).json();
       expect(list.instances).toHaveLength(50);
@@ -109,13 +116,14 @@ describe('leader election', () => {
     mesh = await startMesh({ STALE_TIMEOUT_MS: 300, HEARTBEAT_INTERVAL_MS: 50 });
     const app = mesh.apps[0]!;
     await register(app, 'x1');
+    const t1 = await firstTerm(mesh);
     await register(app, 'x2');
     await sleep(150);
     await heartbeat(app, 'x2');
     await sleep(200); // x1 has lapsed, x2 is live; nobody ran an election yet
     const list = (await app.inject({ url: '/registry/agents' })).json();
     expect(list.leader_id).toBe('x2');
-    expect(list.leader_term).toBe(2);
+    expect(list.leader_term).toBe(t1 + 1);
     expect(list.instances.map((i: { instance_id: string; is_leader: boolean }) => [i.instance_id, i.is_leader])).toEqual([['x2', true]]);
   });
 });

@@ -59,6 +59,7 @@ const MESH_FAMILIES: Record<string, string> = {
   mesh_cleanup_removed_total: 'counter',
   mesh_cleanup_last_duration_seconds: 'gauge',
   mesh_cleanup_scheduler_repairs_total: 'counter',
+  mesh_redis_data_loss_total: 'counter',
   mesh_wake_waiters: 'gauge',
   mesh_build_info: 'gauge',
   mesh_redis_up: 'gauge',
@@ -188,10 +189,11 @@ describe('GET /metrics', () => {
     await send(a, 'g-1', 'g-3', 3);
     await send(a, 'g-2', null, 'hello');
     const [ea, eb] = [await scrape(a), await scrape(b)];
+    const t1 = Number(await mesh.redis.get(mesh.keys.term));
     for (const e of [ea, eb]) {
       expect(valueOf(e, 'mesh_live_instances')).toBe(3);
       expect(valueOf(e, 'mesh_leader_present')).toBe(1);
-      expect(valueOf(e, 'mesh_leader_term')).toBe(1);
+      expect(valueOf(e, 'mesh_leader_term')).toBe(t1);
       expect(samplesOf(e, 'mesh_leader_info')).toEqual([{ name: 'mesh_leader_info', labels: { leader_id: 'g-1' }, value: 1 }]);
       expect(valueOf(e, 'mesh_inbox_messages')).toBe(3);
       expect(valueOf(e, 'mesh_inbox_depth_max')).toBe(2);
@@ -204,7 +206,7 @@ describe('GET /metrics', () => {
     await a.inject({ method: 'DELETE', url: '/registry/deregister/g-1' });
     const eb2 = await scrape(b);
     expect(valueOf(eb2, 'mesh_live_instances')).toBe(2);
-    expect(valueOf(eb2, 'mesh_leader_term')).toBe(2);
+    expect(valueOf(eb2, 'mesh_leader_term')).toBe(t1 + 1);
     expect(samplesOf(eb2, 'mesh_leader_info').map((s) => s.labels.leader_id)).toEqual(['g-2']);
   });
 

@@ -19,6 +19,8 @@ const INSTANCE_KEYS = [
 
 let mesh: TestMesh;
 let app: FastifyInstance;
+/** The first leader's term: Redis time in ms when the namespace began (+1 per change after that). */
+let t1 = 0;
 
 beforeAll(async () => {
   mesh = await startMesh();
@@ -39,7 +41,11 @@ describe('POST /registry/register', () => {
     const body = res.json();
     expect(Object.keys(body).sort()).toEqual(['instance_id', 'instance_token', 'is_leader', 'leader_id', 'leader_term', 'peers', 'peers_next_cursor', 'peers_truncated', 'success']);
     expect(body).toMatchObject({ peers_truncated: false, peers_next_cursor: null });
-    expect(body).toMatchObject({ success: true, instance_id: 'reg-a', is_leader: true, leader_id: 'reg-a', leader_term: 1, instance_token: null });
+    t1 = body.leader_term;
+    // Not 1: a term starts from Redis' clock, so terms stay above those of a lost earlier life.
+    expect(t1).toBeGreaterThan(Date.now() - 600_000);
+    expect(t1).toBeLessThan(2 ** 53);
+    expect(body).toMatchObject({ success: true, instance_id: 'reg-a', is_leader: true, leader_id: 'reg-a', leader_term: t1, instance_token: null });
     expect(body.peers).toHaveLength(1);
     const peer = body.peers[0];
     expect(Object.keys(peer).sort()).toEqual(INSTANCE_KEYS);
@@ -69,7 +75,7 @@ describe('POST /registry/register', () => {
     const before = (await app.inject({ url: '/registry/agents/reg-a' })).json();
     const body = await register(app, 'reg-a', { capabilities: ['code'], port: 3001 });
     expect(body.is_leader).toBe(true);
-    expect(body.leader_term).toBe(1);
+    expect(body.leader_term).toBe(t1);
     const after = (await app.inject({ url: '/registry/agents/reg-a' })).json();
     expect(after.created_at).toBe(before.created_at);
     expect(after.port).toBe(3001);
@@ -153,7 +159,7 @@ describe('GET /registry/agents', () => {
   it('GET /registry/leader', async () => {
     const res = await app.inject({ url: '/registry/leader' });
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toEqual({ leader_id: 'reg-a', leader_term: 1 });
+    expect(res.json()).toEqual({ leader_id: 'reg-a', leader_term: t1 });
   });
 });
 
@@ -161,7 +167,7 @@ describe('POST /registry/heartbeat/{id}', () => {
   it('acknowledges and stores status and metrics', async () => {
     const res = await heartbeat(app, 'reg-b', { status: 'busy', metrics: { load: 0.5, jobs: 3, ok: true, note: 'x', gone: null } });
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toEqual({ acknowledged: true, leader_id: 'reg-a', should_sync: false, leader_term: 1 });
+    expect(res.json()).toEqual({ acknowledged: true, leader_id: 'reg-a', should_sync: false, leader_term: t1 });
     const inst = (await app.inject({ url: '/registry/agents/reg-b' })).json();
     expect(inst.status).toBe('busy');
     expect(inst.metrics).toEqual({ load: 0.5, jobs: 3, ok: true, note: 'x', gone: null });
@@ -177,7 +183,7 @@ describe('POST /registry/heartbeat/{id}', () => {
   it('404 with the contract body for an unknown id', async () => {
     const res = await heartbeat(app, 'ghost');
     expect(res.statusCode).toBe(404);
-    expect(res.json()).toEqual({ acknowledged: false, leader_id: 'reg-a', should_sync: false, leader_term: 1 });
+    expect(res.json()).toEqual({ acknowledged: false, leader_id: 'reg-a', should_sync: false, leader_term: t1 });
   });
 
   it('stores nested metrics (any JSON value, as the seed) and returns them exactly as sent', async () => {

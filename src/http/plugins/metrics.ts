@@ -23,6 +23,7 @@ import type { Maintenance } from '../../registry/maintenance.js';
 import type { MessageService } from '../../registry/messages.js';
 import type { RegistryStats } from '../../registry/stats.js';
 import type { WakeBus } from '../../registry/wakeups.js';
+import type { DataLossMonitor } from '../../registry/data-loss.js';
 import type { Auth } from './auth.js';
 import { errorBody } from '../schemas.js';
 
@@ -36,6 +37,8 @@ export interface MetricsDeps {
   wake: WakeBus;
   scripts: Scripts;
   stats: RegistryStats;
+  /** Noticed losses of the namespace's data in Redis (data-loss.ts). */
+  dataLoss?: DataLossMonitor;
   version: string;
 }
 
@@ -152,6 +155,11 @@ async function metricsPlugin(app: FastifyInstance, deps: MetricsDeps): Promise<v
         this.inc(read());
       },
     });
+  simple(
+    'mesh_redis_data_loss_total',
+    "Times this replica noticed Redis had lost the namespace's data (its epoch changed or vanished): members re-register",
+    () => deps.dataLoss?.detected ?? 0,
+  );
   simple('mesh_expirations_total', 'Members removed by cleanup because their heartbeat lapsed', () => ic.expired);
   simple('mesh_leader_changes_total', 'Changes of leader (elections and vacancies) decided by this replica', () => ic.leaderChanges);
   simple(

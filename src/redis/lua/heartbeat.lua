@@ -22,7 +22,8 @@
   ARGV[5] record grace ms (the record key expires this long after the deadline)
   ARGV[6..] one triple per heartbeat: id, status, metrics JSON ('' = null)
 
-  Returns { leader|false, term, leader_changed(0/1), then per heartbeat: code, status_announced(0/1) }
+  Returns { leader|false, term, leader_changed(0/1), epoch|false, then per heartbeat: code,
+            status_announced(0/1) }   (epoch: see register.lua)
     code 1 ok, 0 unknown or lapsed
 ]]
 -- @include "base"
@@ -31,7 +32,7 @@ local P = ARGV[1]
 local deadlineOffset, maxlen = tonumber(ARGV[2]), tonumber(ARGV[3])
 local eventInterval, grace = tonumber(ARGV[4]), tonumber(ARGV[5])
 local now = nowMs()
-local out = { false, 0, 0 }
+local out = { false, 0, 0, redis.call('GET', P .. 'epoch') }
 local anyLive = false
 for i = 6, #ARGV, 3 do
   local id, status = ARGV[i], ARGV[i + 1]

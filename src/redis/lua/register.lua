@@ -19,9 +19,15 @@
   ARGV[12] record grace ms: the record key expires this long after the deadline (backstop, see
            heartbeat.lua)
 
-  Returns { code, leader|false, term, created(0/1), join_seq, leader_changed(0/1), row }
+  Returns { code, leader|false, term, created(0/1), join_seq, leader_changed(0/1), row, epoch }
     code 1 ok, -1 id in use (live, token missing or wrong)
     row = the caller's own instance row (see instanceRow), for read-your-writes in the answer
+    epoch = the namespace's epoch (see below)
+
+  The namespace's epoch (`epoch`: Redis time in ms when its first member registered) is created
+  here when absent. It changes only when Redis lost the namespace's data: replicas compare it to
+  detect that (src/registry/data-loss.ts), and the events feed to tell a watcher that its cursor
+  belongs to a previous lifetime.
 ]]
 -- @include "base"
 
@@ -34,7 +40,7 @@ local live = isLive(P, id, now)
 if live and ARGV[11] == '1' then
   local tok = redis.call('HGET', inst, 'tok')
   if not tok or tok ~= ARGV[10] then
-    return { -1, false, 0, 0, 0, 0, false }
+    return { -1, false, 0, 0, 0, 0, false, false }
   end
 end
 
@@ -73,5 +79,6 @@ local deadline = now + tonumber(ARGV[7])
 redis.call('ZADD', KEYS[2], deadline, id)
 redis.call('PEXPIREAT', inst, deadline + tonumber(ARGV[12]))
 
+redis.call('SET', P .. 'epoch', now, 'NX')
 local leader, term, changed = ensureLeader(P, now, maxlen)
-return { 1, leader, term, created, tonumber(seq), changed and 1 or 0, instanceRow(P, id) }
+return { 1, leader, term, created, tonumber(seq), changed and 1 or 0, instanceRow(P, id), redis.call('GET', P .. 'epoch') }

@@ -6,8 +6,9 @@
 //      reports a lower term (the real-time order every client can observe; concurrent requests
 //      may legitimately answer in either order, so they are not compared);
 //   3. the events feed (Redis' own order) lists leader changes with strictly increasing terms.
-// "While Redis keeps its data": a test that wipes Redis calls newEpoch(); terms start over there and
-// observations in flight across the wipe are dropped as ambiguous.
+//   4. across a loss of Redis' data (a test that wipes Redis calls newEpoch()): every term seen
+//      after it is above every term seen before it (terms restart from Redis' clock, never from 1).
+//      Observations in flight across the wipe are dropped as ambiguous.
 import { MeshApiError, MeshClient } from '../../../sdk/src/index.js';
 import { Api, sleep } from './http.js';
 
@@ -99,6 +100,13 @@ export class LeaderSafety {
 
   violations(): string[] {
     const problems: string[] = [];
+    // Across epochs: the lowest term of each epoch is above the highest of every earlier epoch.
+    const terms = [...this.leadersByTerm().entries()].sort(([a], [b]) => a - b).map(([epoch, m]) => ({ epoch, ts: [...m.keys()] }));
+    for (let i = 1; i < terms.length; i++) {
+      const before = Math.max(...terms.slice(0, i).flatMap((t) => t.ts));
+      const after = Math.min(...terms[i]!.ts);
+      if (after <= before) problems.push(`epoch ${terms[i]!.epoch}: term ${after} is not above ${before}, seen before Redis lost its data`);
+    }
     for (const h of this.history()) {
       if (h.leaders.length > 1) problems.push(`epoch ${h.epoch} term ${h.term} had ${h.leaders.length} leaders: ${h.leaders.join(', ')}`);
     }

@@ -27,6 +27,20 @@ local function currentTerm(P)
   return tonumber(redis.call('GET', P .. 'term') or '0')
 end
 
+-- The term of a new leader. +1 while the namespace lives; when the term is gone (a new namespace,
+-- or Redis lost its data: restart without persistence, FLUSHALL) it starts again from Redis' clock
+-- in ms, not from 1, so it is above every term handed out before the loss - a deposed leader
+-- still holding one can never out-fence the new one. This rests on Redis' clock not going back
+-- across the loss, and on fewer elections than milliseconds since the namespace began (terms
+-- step +1 per election). Below 2^53: exact as a JSON number in JavaScript and Rust.
+local function nextTerm(P, now)
+  if redis.call('EXISTS', P .. 'term') == 0 then
+    redis.call('SET', P .. 'term', now)
+    return now
+  end
+  return redis.call('INCR', P .. 'term')
+end
+
 -- Members examined per election call at most (see oldestLive).
 local ELECTION_SCAN = 128
 
@@ -61,7 +75,7 @@ local function ensureLeader(P, now, maxlen)
     if cur then redis.call('DEL', P .. 'leader') end
     return false, currentTerm(P), cur ~= false
   end
-  local term = redis.call('INCR', P .. 'term')
+  local term = nextTerm(P, now)
   redis.call('SET', P .. 'leader', nxt)
   addEvent(P, maxlen, 'type', 'leader', 'instance_id', nxt, 'term', term)
   return nxt, term, true
