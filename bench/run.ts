@@ -1,4 +1,5 @@
 // `npm run bench [-- --quick] [-- --only=heartbeat,cleanup] [-- --runs=5 --duration=10 ...]`
+// Scale: `npm run bench -- --only=scale [--population=100000] [--scale-seconds=10] [--no-storm]`
 //
 // Starts its own redis-server (no persistence) and replicas (node dist/main.js) on 127.0.0.1,
 // drives them with autocannon for bounded durations, stops everything, prints a markdown table
@@ -17,6 +18,7 @@ import { cleanupPhase } from './phases/cleanup.js';
 import { messagingPhase } from './phases/messaging.js';
 import { failoverPhase } from './phases/failover.js';
 import { etcdPhase } from './phases/etcd.js';
+import { scalePhase } from './phases/scale.js';
 
 const PHASES = {
   heartbeat: heartbeatPhase,
@@ -27,6 +29,7 @@ const PHASES = {
   messaging: messagingPhase,
   failover: failoverPhase,
   etcd: etcdPhase,
+  scale: scalePhase,
 } as const;
 type PhaseName = keyof typeof PHASES;
 
@@ -49,6 +52,11 @@ const FULL: BenchOptions = {
   failoverTrials: 20,
   failoverStaleMs: 1000,
   failoverIntervalMs: 200,
+  scalePopulations: [1000, 10_000, 50_000, 100_000],
+  scaleSeconds: 10,
+  scaleHeartbeatRate: 2000,
+  scaleRegisterRate: 100,
+  scaleStorm: true,
   only: null,
 };
 
@@ -66,6 +74,8 @@ const QUICK: BenchOptions = {
   cleanupLive: [5000, 50_000],
   wakeTrials: 50,
   failoverTrials: 5,
+  scalePopulations: [1000, 10_000],
+  scaleSeconds: 4,
 };
 
 function parseArgs(argv: string[]): BenchOptions {
@@ -99,6 +109,15 @@ function parseArgs(argv: string[]): BenchOptions {
       case 'cleanup-live': opts.cleanupLive = list(); break;
       case 'wake-trials': opts.wakeTrials = Math.round(num()); break;
       case 'failover-trials': opts.failoverTrials = Math.round(num()); break;
+      case 'population': {
+        // The largest population of the scale phase; the others are the standard steps below it.
+        const top = Math.round(num());
+        opts.scalePopulations = [...new Set([...[1000, 10_000, 50_000, 100_000].filter((p) => p < top), top])];
+        break;
+      }
+      case 'scale-seconds': opts.scaleSeconds = num(); break;
+      case 'scale-heartbeat-rate': opts.scaleHeartbeatRate = num(); break;
+      case 'no-storm': opts.scaleStorm = false; break;
       default:
         throw new Error(`unknown option --${key}`);
     }

@@ -38,6 +38,12 @@ export interface BenchOptions {
   failoverTrials: number;
   failoverStaleMs: number;
   failoverIntervalMs: number;
+  /** Scale phase: live populations measured, seconds of mixed load each, its rates, the storm. */
+  scalePopulations: number[];
+  scaleSeconds: number;
+  scaleHeartbeatRate: number;
+  scaleRegisterRate: number;
+  scaleStorm: boolean;
   only: Set<string> | null;
 }
 

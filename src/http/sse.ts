@@ -6,6 +6,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 export interface SseChannel {
   /** Writes one event; false when the socket buffer is full (wait for `drained()` before more). */
   send(event: { id?: string; event?: string; data: unknown }): boolean;
+  /** Like send, with data already JSON text. */
+  sendJson(event: { id?: string; event?: string; json: string }): boolean;
   /** Resolves when the socket can take more, or when the stream closes. */
   drained(): Promise<void>;
   comment(text: string): void;
@@ -46,11 +48,15 @@ export function openSse(request: FastifyRequest, reply: FastifyReply, keepAliveM
   res.on('close', close);
   return {
     send({ id, event, data }) {
+      return this.sendJson({ ...(id ? { id } : {}), ...(event ? { event } : {}), json: JSON.stringify(data) });
+    },
+    sendJson({ id, event, json }) {
       if (closed) return false;
       let frame = '';
       if (id) frame += `id: ${id}\n`;
       if (event) frame += `event: ${event}\n`;
-      frame += `data: ${JSON.stringify(data)}\n\n`;
+      // JSON text has no raw newline: one data line.
+      frame += `data: ${json}\n\n`;
       return res.write(frame);
     },
     drained() {

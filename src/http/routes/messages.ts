@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Config } from '../../config.js';
 import { errors } from '../../errors.js';
-import type { FetchPage, MessageService } from '../../registry/messages.js';
+import type { FetchPage, MessageService, PendingMessage } from '../../registry/messages.js';
 import type { SendRateLimiter } from '../../registry/ratelimit.js';
 import type { WakeBus } from '../../registry/wakeups.js';
 import type { Auth } from '../plugins/auth.js';
@@ -32,6 +32,7 @@ export interface MessageRouteDeps {
 }
 
 const STREAM_BATCH = 1000;
+const JSON_TYPE = 'application/json; charset=utf-8';
 
 export const messageRoutes: FastifyPluginAsyncZod<MessageRouteDeps> = async (app, { messages, wake, auth, config, sendLimiter }) => {
   /** Open /messages/{id}/stream connections on this replica, per instance id. */
@@ -108,15 +109,20 @@ export const messageRoutes: FastifyPluginAsyncZod<MessageRouteDeps> = async (app
       },
       serializerCompiler: fastSerializerCompiler,
     },
-    async (request) => {
+    async (request, reply) => {
       const { id } = request.params;
       await auth.forInstance(request, id);
       const { limit, wait } = request.query;
-      if (!wait) return { messages: await messages.fetch(id, limit) };
-      const abort = new AbortController();
-      request.raw.on('close', () => abort.abort());
-      const waitMs = Math.min(wait, config.LONG_POLL_MAX_S) * 1000;
-      return { messages: await messages.fetchWait(id, limit, waitMs, abort.signal) };
+      let pending: PendingMessage[];
+      if (!wait) pending = await messages.fetch(id, limit);
+      else {
+        const abort = new AbortController();
+        request.raw.on('close', () => abort.abort());
+        const waitMs = Math.min(wait, config.LONG_POLL_MAX_S) * 1000;
+        pending = await messages.fetchWait(id, limit, waitMs, abort.signal);
+      }
+      // Each message is already its JSON text (spliced from the stored body).
+      return reply.type(JSON_TYPE).send(`{"messages":[${pending.map((m) => m.json).join(',')}]}` as never);
     },
   );
 
@@ -200,7 +206,7 @@ export const messageRoutes: FastifyPluginAsyncZod<MessageRouteDeps> = async (app
           for (const m of page.messages) {
             // A client that does not read: wait for its socket to drain before writing more, so
             // the replica buffers about one message per stream, not the whole inbox.
-            if (!sse.send({ id: m.message_id, event: 'message', data: m })) await sse.drained();
+            if (!sse.sendJson({ id: m.message_id, event: 'message', json: m.json })) await sse.drained();
             if (sse.closed) break;
           }
           if (!page.more) {

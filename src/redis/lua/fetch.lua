@@ -32,53 +32,78 @@ if not isLive(P, id, now) then return { -1, 0, 0, '', '' } end
 local cutoff = ttl > 0 and (now - ttl) or -1
 
 local expired = expireInbox(P, id, now, ttl, 100)
-local inbox = redis.call('XRANGE', P .. 'inbox:' .. id, afterSid == '' and '-' or ('(' .. afterSid), '+', 'COUNT', limit)
 
--- Broadcast candidates in broadcast order: pending ones after the cursor, then new ones.
+-- Three sources, each read lazily in small chunks as the merge needs them (so a page of a few big
+-- messages does not read a hundred entries it will not take), each at most `limit` entries:
+-- the inbox, the broadcasts taken but not acked (pending), then the new ones after the cursor.
+local CHUNK = 16
 local inst = P .. 'inst:' .. id
 local pendKey = P .. 'bpend:' .. id
 local state = redis.call('HMGET', inst, 'bc', 'bown')
 local bc, bown = tonumber(state[1] or '0'), tonumber(state[2] or '0')
 local changed = false
-local bcands = {}
-local pend = redis.call('ZRANGE', pendKey, '(' .. afterB, '+inf', 'BYSCORE', 'LIMIT', 0, limit)
-for _, b in ipairs(pend) do
-  local e = redis.call('XRANGE', KEYS[2], b .. '-0', b .. '-0')[1]
-  local t = e and tonumber(fieldOf(e[2], 't')) or nil
-  if not e or t <= cutoff then
-    -- trimmed or past the TTL: it will never be delivered
-    redis.call('ZREM', pendKey, b)
-    changed = true
-    expired = expired + 1
-  else
-    bcands[#bcands + 1] = { b = tonumber(b), f = e[2], isNew = false }
+
+local inbox, ii, inboxAfter, inboxDone, inboxSeen = {}, 1, afterSid, false, 0
+local function nextInbox()
+  if ii > #inbox and not inboxDone then
+    inbox, ii = redis.call('XRANGE', P .. 'inbox:' .. id, inboxAfter == '' and '-' or ('(' .. inboxAfter), '+', 'COUNT', CHUNK), 1
+    inboxSeen = inboxSeen + #inbox
+    if #inbox < CHUNK or inboxSeen >= limit then inboxDone = true end
+    if #inbox > 0 then inboxAfter = inbox[#inbox][1] end
   end
+  return inbox[ii]
 end
-local news = {}
-local morePending = #pend == limit
-if not morePending then
-  news = redis.call('XRANGE', KEYS[2], '(' .. bc .. '-0', '+', 'COUNT', limit)
-  for i, e in ipairs(news) do
-    local src, t = fieldOf(e[2], 's'), tonumber(fieldOf(e[2], 't'))
-    local b = idMs(e[1])
-    if src == id then
-      news[i] = { b = b, kind = 'own' }
-    elseif t <= cutoff then
-      news[i] = { b = b, kind = 'old' }
+
+local bcands, bi = {}, 1
+local pendAfter, pendDone, pendSeen = afterB, false, 0
+local news, newAfter, newDone, newSeen = {}, bc, false, 0
+local function nextBroadcast()
+  while bi > #bcands do
+    bcands, bi = {}, 1
+    if not pendDone then
+      local ids = redis.call('ZRANGE', pendKey, '(' .. pendAfter, '+inf', 'BYSCORE', 'LIMIT', 0, CHUNK)
+      pendSeen = pendSeen + #ids
+      if #ids < CHUNK then pendDone = true end
+      -- Pending entries not read yet come before every new one: stop here for this page.
+      if pendSeen >= limit and not pendDone then pendDone, newDone = true, true end
+      for _, b in ipairs(ids) do
+        pendAfter = tonumber(b)
+        local e = redis.call('XRANGE', KEYS[2], b .. '-0', b .. '-0')[1]
+        if not e or tonumber(fieldOf(e[2], 't')) <= cutoff then
+          -- trimmed or past the TTL: it will never be delivered
+          redis.call('ZREM', pendKey, b)
+          changed = true
+          expired = expired + 1
+        else
+          bcands[#bcands + 1] = { b = tonumber(b), f = e[2] }
+        end
+      end
+    elseif not newDone then
+      local ents = redis.call('XRANGE', KEYS[2], '(' .. newAfter .. '-0', '+', 'COUNT', CHUNK)
+      newSeen = newSeen + #ents
+      if #ents < CHUNK or newSeen >= limit then newDone = true end
+      for _, e in ipairs(ents) do
+        local src, t = fieldOf(e[2], 's'), tonumber(fieldOf(e[2], 't'))
+        local b = idMs(e[1])
+        newAfter = b
+        local kind = src == id and 'own' or (t <= cutoff and 'old' or 'take')
+        news[#news + 1] = { b = b, kind = kind }
+        if kind == 'take' then bcands[#bcands + 1] = { b = b, f = e[2], idx = #news } end
+      end
     else
-      news[i] = { b = b, kind = 'take', f = e[2] }
-      bcands[#bcands + 1] = { b = b, f = e[2], isNew = true, idx = i }
+      return nil
     end
   end
+  return bcands[bi]
 end
 
 -- Merge by send sequence within the entry count and byte budget.
 local out = {}
-local taken, bytes, ii, bi = 0, 0, 1, 1
+local taken, bytes = 0, 0
 local lastSid, lastB = afterSid, afterB
 local takenNew = {}
 while taken < limit do
-  local ie, be = inbox[ii], bcands[bi]
+  local ie, be = nextInbox(), nextBroadcast()
   if not ie and not be then break end
   local iq = ie and tonumber(fieldOf(ie[2], 'q')) or nil
   local bq = be and tonumber(fieldOf(be.f, 'q')) or nil
@@ -92,7 +117,7 @@ while taken < limit do
   else
     out[#out + 1] = { 'b', fieldOf(be.f, 'm'), be.b, bq, n, tonumber(fieldOf(be.f, 't')) }
     lastB = be.b
-    if be.isNew then takenNew[be.idx] = true end
+    if be.idx then takenNew[be.idx] = true end
     bi = bi + 1
   end
   taken = taken + 1
@@ -115,7 +140,7 @@ if passed > 0 then
 end
 if changed then syncBroadcastState(P, id) end
 
-local more = (ii <= #inbox or bi <= #bcands or #inbox == limit or morePending or #news == limit) and 1 or 0
+local more = (ii <= #inbox or bi <= #bcands or not inboxDone or not pendDone or not newDone) and 1 or 0
 local reply = { 1, expired, more, lastSid, lastB > 0 and tostring(lastB) or '' }
 for _, item in ipairs(out) do reply[#reply + 1] = item end
 return reply
