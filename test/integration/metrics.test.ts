@@ -210,6 +210,30 @@ describe('GET /metrics', () => {
     expect(samplesOf(eb2, 'mesh_leader_info').map((s) => s.labels.leader_id)).toEqual(['g-2']);
   });
 
+  it('a client that leaves before the answer is counted as 499; an SSE stream when it closes', async () => {
+    mesh = await startMesh();
+    const app = mesh.apps[0]!;
+    await register(app, 'gone-early');
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+    const abort = new AbortController();
+    const poll = fetch(`${base}/messages/gone-early?wait=10`, { signal: abort.signal }).catch(() => null);
+    await eventually(async () => app.mesh.wake.waiterCount > 0);
+    abort.abort();
+    await poll;
+    const stream = new AbortController();
+    const res = await fetch(`${base}/registry/events`, { signal: stream.signal });
+    expect(res.status).toBe(200);
+    stream.abort();
+    await eventually(async () => {
+      const e = await scrape(app);
+      return (
+        valueOf(e, 'mesh_http_request_duration_seconds_count', { route: '/messages/:id', method: 'GET', status_code: '499' }) === 1 &&
+        valueOf(e, 'mesh_http_request_duration_seconds_count', { route: '/registry/events', method: 'GET', status_code: '200' }) === 1
+      );
+    });
+  });
+
   it('reports no leader while the seat is empty', async () => {
     mesh = await startMesh({ STALE_TIMEOUT_MS: 200, HEARTBEAT_INTERVAL_MS: 50 });
     const app = mesh.apps[0]!;

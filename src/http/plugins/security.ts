@@ -1,13 +1,13 @@
 // HTTP hardening in one place: security headers (helmet), CORS (only when CORS_ORIGINS is set), no
 // caching of API answers (they carry instance tokens and live state), sane request ids, a JSON
 // answer for requests Node's HTTP parser rejects, and the auth guard that runs on every route.
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import cors from '@fastify/cors';
 import helmet from 'helmet';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { v4 as uuidv4 } from 'uuid';
 import type { Config } from '../../config.js';
 import type { Auth } from './auth.js';
 import { DOCS_PREFIX, OPENAPI_PATH } from './openapi.js';
@@ -123,7 +123,7 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  */
 export function genRequestId(req: IncomingMessage): string {
   const given = req.headers['x-request-id'];
-  return typeof given === 'string' && REQUEST_ID.test(given) ? given : uuidv4();
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
 }
 
 /**
