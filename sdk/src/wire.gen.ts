@@ -355,7 +355,7 @@ export interface SendRequest {
   /** any JSON value, null allowed */
   payload: Json;
   correlation_id?: string | null;
-  /** additive: route to the least-loaded holder */
+  /** additive: route to the least-loaded live holder of this capability, or of an A2A card skill with this id or tag */
   target_capability?: string | null;
 }
 

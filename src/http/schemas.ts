@@ -157,7 +157,10 @@ export const sendBody = z.object({
   message_type: messageType,
   payload,
   correlation_id: correlationId,
-  target_capability: name.nullable().optional().meta({ description: 'additive: route to the least-loaded holder' }),
+  target_capability: name
+    .nullable()
+    .optional()
+    .meta({ description: 'additive: route to the least-loaded live holder of this capability, or of an A2A card skill with this id or tag' }),
 });
 
 export const sendResponse = z.object({
