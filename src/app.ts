@@ -34,6 +34,8 @@ import { RegistryStats } from './registry/stats.js';
 import { MeshCounters } from './registry/counters.js';
 import { InboxInspector } from './registry/inspect.js';
 import { operatorRoutes } from './http/routes/operator.js';
+import { a2aRoutes } from './http/routes/a2a.js';
+import { AgentCardService } from './registry/agent-cards.js';
 import { DEFAULT_UI_DIR, uiRoutes } from './http/routes/ui.js';
 import { VERSION } from './version.js';
 
@@ -187,8 +189,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   await app.register(eventRoutes, { feed: new EventFeed(ctx), wake, auth, config });
   // The operator console (/ui) and the read routes it needs besides the public API.
-  await app.register(operatorRoutes, { config, auth, instances, stats, counters, inspector: new InboxInspector(ctx) });
+  const cards = new AgentCardService(ctx);
+  await app.register(operatorRoutes, { config, auth, instances, stats, counters, inspector: new InboxInspector(ctx), cards });
   await app.register(uiRoutes, { dir: config.UI_DIR ?? DEFAULT_UI_DIR });
+  // A2A Agent Cards of live members, and the registry's own card at the well-known URI.
+  await app.register(a2aRoutes, { config, auth, cards, version: VERSION });
 
   await wake.start();
   dataLoss.start();

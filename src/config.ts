@@ -81,6 +81,13 @@ export const configSchema = z
     RUN_MAINTENANCE: bool.default(true),
     // The built operator console served at /ui. Unset: dist/ui of this package (npm run build).
     UI_DIR: z.string().min(1).optional(),
+    // Base URL clients reach the registry at (behind a load balancer), for the links in its A2A card
+    // (/.well-known/agent-card.json). Unset: from each request's Host header.
+    PUBLIC_URL: z
+      .string()
+      .regex(/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/, 'expected an http(s) URL without query or fragment, e.g. https://mesh.example.com')
+      .transform((u) => u.replace(/\/+$/, ''))
+      .optional(),
   })
   .superRefine((c, ctx) => {
     if (c.STALE_TIMEOUT_MS <= c.HEARTBEAT_INTERVAL_MS) {

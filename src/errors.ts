@@ -22,7 +22,7 @@ export const errors = {
   sourceNotFound: (id: string) =>
     new MeshError(404, 'source_not_found', `Source instance '${id}' is not registered (or its heartbeat lapsed)`, { source_instance: id }),
   noCapableInstance: (capability: string) =>
-    new MeshError(400, 'no_capable_instance', `No live instance has capability '${capability}'`, { capability }),
+    new MeshError(400, 'no_capable_instance', `No live instance has capability (or A2A skill id or tag) '${capability}'`, { capability }),
   inboxFull: (target: string) =>
     new MeshError(429, 'inbox_full', `Inbox of '${target}' is full; retry after it acknowledges messages`, { target }, { 'retry-after': '1' }),
   broadcastBacklogFull: (ids: string[]) =>

@@ -59,10 +59,18 @@ function typeNames(schemas: Record<string, Schema>): Map<string, string> {
     const base = name.slice(0, -KNOWN_INPUT_SUFFIX.length);
     if (!(base in schemas)) names.set(name, base);
   }
-  for (const name of Object.keys(schemas)) {
-    if (!name.endsWith(KNOWN_INPUT_SUFFIX)) continue;
-    const base = name.slice(0, -KNOWN_INPUT_SUFFIX.length);
-    if (base in schemas && typeText(schemas[name]!, names, '') === typeText(schemas[base]!, names, '')) names.set(name, base);
+  // Until nothing changes: an input form that only differs by referring to other input forms
+  // (AgentCardInput -> AgentSkillInput) renders identically once those are merged.
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const name of Object.keys(schemas)) {
+      if (!name.endsWith(KNOWN_INPUT_SUFFIX) || names.get(name) !== name) continue;
+      const base = name.slice(0, -KNOWN_INPUT_SUFFIX.length);
+      if (base in schemas && typeText(schemas[name]!, names, '') === typeText(schemas[base]!, names, '')) {
+        names.set(name, base);
+        changed = true;
+      }
+    }
   }
   return names;
 }

@@ -11,7 +11,7 @@ import { TypedEmitter } from './emitter.js';
 import { MeshApiError, MeshClosedError, MeshHandlerError, MeshNetworkError, MeshTimeoutError } from './errors.js';
 import { closeOnSignals, type SignalName } from './signals.js';
 import { isMessageTypeName, messageTypeName, toMessageType, type MessageTypeName } from './message-types.js';
-import type { AgentMessage, HeartbeatRequest, Json, MeshEvent, MessageType, RegisterRequest, SendRequest, SendResponse } from './types.js';
+import type { AgentCard, AgentMessage, HeartbeatRequest, Json, MeshEvent, MessageType, RegisterRequest, SendRequest, SendResponse } from './types.js';
 
 export interface MeshAgentOptions {
   /** Registry (or load balancer) base URL. */
@@ -22,6 +22,12 @@ export interface MeshAgentOptions {
   port: number;
   capabilities?: string[];
   agentProfiles?: string[];
+  /**
+   * The agent's A2A v1.0 Agent Card, registered with it (and again whenever it re-registers).
+   * Other agents find it by its skill ids and tags (`listAgents({skill})`), read it
+   * (`getAgentCard(id)`), and reach it with `sendToCapability(<skill id or tag>)`.
+   */
+  agentCard?: AgentCard;
   /**
    * Bearer for registering (AUTH_MODE=token: the shared token, used for every call;
    * AUTH_MODE=instance: the registration token if the server wants one). In instance mode the
@@ -318,7 +324,7 @@ export class MeshAgent {
     return this.send(null, type, payload);
   }
 
-  /** To the least-loaded live instance with `capability`. */
+  /** To the least-loaded live instance with `capability`, or with an A2A skill of that id or tag. */
   sendToCapability(capability: string, type: MessageType | MessageTypeName, payload: Json, options: SendOptions = {}): Promise<SendResponse> {
     return this.sendRaw({
       target_instance: null,
@@ -505,6 +511,7 @@ export class MeshAgent {
       port: this.opts.port,
       capabilities: this.opts.capabilities ?? [],
       agent_profiles: this.opts.agentProfiles ?? [],
+      ...(this.opts.agentCard ? { agent_card: this.opts.agentCard } : {}),
     };
   }
 
@@ -569,8 +576,9 @@ export class MeshAgent {
   /**
    * Takes leader info from the registry. Terms are fencing tokens: info with a lower term than
    * the highest seen is stale and ignored; within one term only a vacancy (leader null) is news.
-   * `resetFence` (a registration after a 404) accepts any term: when Redis lost its data the term
-   * counter started over, and the new registration is the first truth of that new history.
+   * `resetFence` (a registration after a 404) accepts any term: this registry starts the terms
+   * after a data loss above every earlier one, but a server that restarts them at 1 (older
+   * versions) would otherwise be fenced out forever; the new registration is the first truth.
    */
   private applyLeader(leaderId: string | null, term: number, resetFence = false): void {
     if (!resetFence) {

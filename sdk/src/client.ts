@@ -19,6 +19,7 @@ import { delay } from './delay.js';
 import { MeshApiError, MeshNetworkError, isConnectFailure, type NetworkErrorKind } from './errors.js';
 import { parseSse, type SseEvent } from './sse.js';
 import type {
+  AgentCard,
   AgentMessage,
   AgentsQuery,
   AgentsResponse,
@@ -191,7 +192,12 @@ export class MeshClient {
   /** One page of live instances (oldest first). */
   listAgents(query: AgentsQuery = {}, options: CallOptions = {}): Promise<AgentsResponse> {
     return this.json<AgentsResponse>(
-      { method: 'GET', path: '/registry/agents', query: { capability: query.capability, limit: query.limit, cursor: query.cursor }, policy: 'idempotent' },
+      {
+        method: 'GET',
+        path: '/registry/agents',
+        query: { capability: query.capability, skill: query.skill, limit: query.limit, cursor: query.cursor },
+        policy: 'idempotent',
+      },
       options,
     );
   }
@@ -210,6 +216,19 @@ export class MeshClient {
   /** One live instance; MeshApiError 404 `instance_not_found` when unknown. */
   getAgent(id: string, options: CallOptions = {}): Promise<MeshInstance> {
     return this.json<MeshInstance>({ method: 'GET', path: `/registry/agents/${enc(id)}`, policy: 'idempotent' }, options);
+  }
+
+  /**
+   * The A2A Agent Card a live instance registered, as it registered it. MeshApiError 404
+   * `agent_card_not_found` when it has none, `instance_not_found` when it is not live.
+   */
+  getAgentCard(id: string, options: CallOptions = {}): Promise<AgentCard> {
+    return this.json<AgentCard>({ method: 'GET', path: `/registry/agents/${enc(id)}/agent-card`, policy: 'idempotent' }, options);
+  }
+
+  /** The registry's own A2A Agent Card (GET /.well-known/agent-card.json): where its API is, what it offers. */
+  registryCard(options: CallOptions = {}): Promise<AgentCard> {
+    return this.json<AgentCard>({ method: 'GET', path: '/.well-known/agent-card.json', policy: 'idempotent' }, options);
   }
 
   leader(options: CallOptions = {}): Promise<LeaderInfo> {

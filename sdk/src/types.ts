@@ -6,7 +6,14 @@ import type { MeshInstance, MessageType } from './wire.gen.js';
 
 export type {
   AckRequest,
+  AgentCapabilities,
+  AgentCard,
+  AgentCardSignature,
+  AgentExtension,
+  AgentInterface,
   AgentMessage,
+  AgentProvider,
+  AgentSkill,
   AgentsResponse,
   ErrorBody,
   EventsPage,
@@ -19,10 +26,13 @@ export type {
   MeshInstance,
   MessageType,
   MessagesResponse,
+  OAuthFlows,
   Operations,
   RegisterRequest,
   RegisterResponse,
   SendRequest,
+  SecurityRequirement,
+  SecurityScheme,
   SendResponse,
   ServerRequestBody,
   ServerRequestResponse,
@@ -37,6 +47,8 @@ export type Metrics = NonNullable<MeshInstance['metrics']>;
 /** Query of GET /registry/agents. */
 export interface AgentsQuery {
   capability?: string;
+  /** A2A skill id or tag: instances whose Agent Card has it (not together with `capability`). */
+  skill?: string;
   /** Page size (1..10000). */
   limit?: number;
   /** `next_cursor` of the previous page. */

@@ -10,6 +10,78 @@ export interface AckRequest {
   message_ids: string[];
 }
 
+/** `AgentCapabilitiesInput` in the OpenAPI document. */
+export interface AgentCapabilities {
+  streaming?: boolean;
+  pushNotifications?: boolean;
+  extensions?: AgentExtension[];
+  /** An extended card is available after authentication */
+  extendedAgentCard?: boolean;
+  [extra: string]: unknown;
+}
+
+/** `AgentCardInput` in the OpenAPI document. */
+export interface AgentCard {
+  /** Human-readable name */
+  name: string;
+  description: string;
+  /** Ordered; the first entry is preferred */
+  supportedInterfaces: AgentInterface[];
+  provider?: AgentProvider;
+  /** Version of the agent */
+  version: string;
+  documentationUrl?: string;
+  capabilities: AgentCapabilities;
+  securitySchemes?: { [key: string]: SecurityScheme };
+  securityRequirements?: SecurityRequirement[];
+  defaultInputModes: string[];
+  defaultOutputModes: string[];
+  skills: AgentSkill[];
+  signatures?: AgentCardSignature[];
+  iconUrl?: string;
+  [extra: string]: unknown;
+}
+
+/** `AgentCardSignatureInput` in the OpenAPI document. */
+export interface AgentCardSignature {
+  /** base64url JWS protected header */
+  protected: string;
+  /** base64url signature */
+  signature: string;
+  /** JWS unprotected header */
+  header?: {
+    [extra: string]: unknown;
+  };
+  [extra: string]: unknown;
+}
+
+/** `AgentExtensionInput` in the OpenAPI document. */
+export interface AgentExtension {
+  /** Identifies the extension */
+  uri?: string;
+  description?: string;
+  /** Clients must understand the extension */
+  required?: boolean;
+  /** Extension-specific configuration */
+  params?: {
+    [extra: string]: unknown;
+  };
+  [extra: string]: unknown;
+}
+
+/** `AgentInterfaceInput` in the OpenAPI document. */
+export interface AgentInterface {
+  /** Where the interface is (absolute HTTPS URL in production; host:port for gRPC) */
+  url: string;
+  /** JSONRPC, GRPC, HTTP+JSON, or a URI for a custom binding */
+  protocolBinding: string;
+  /** Opaque routing value clients put in every request to this interface */
+  tenant?: string;
+  /** A2A version of this interface, Major.Minor (e.g. "1.0") */
+  protocolVersion: string;
+  [extra: string]: unknown;
+}
+
 /** `AgentMessage` in the OpenAPI document. */
 export interface AgentMessage {
   message_id: string;
@@ -20,6 +92,29 @@ export interface AgentMessage {
   correlation_id: string | null;
   /** RFC 3339 UTC timestamp */
   created_at: string;
+}
+
+/** `AgentProviderInput` in the OpenAPI document. */
+export interface AgentProvider {
+  url: string;
+  organization: string;
+  [extra: string]: unknown;
+}
+
+/** `AgentSkillInput` in the OpenAPI document. */
+export interface AgentSkill {
+  /** Unique id of the skill; indexed (GET /registry/agents?skill=, target_capability) */
+  id: string;
+  name: string;
+  description: string;
+  /** Keywords; each is indexed like the id */
+  tags: string[];
+  examples?: string[];
+  /** Media types, overriding the card defaults */
+  inputModes?: string[];
+  outputModes?: string[];
+  securityRequirements?: SecurityRequirement[];
+  [extra: string]: unknown;
 }
 
 /** `AgentsResponse` in the OpenAPI document. */
@@ -98,6 +193,8 @@ export interface MeshEventRecord {
   what: string | null;
   /** updated with what=status: the new status */
   status: string | null;
+  /** additive; joined, updated with what=registration: whether the instance registered an A2A Agent Card */
+  agent_card: boolean | null;
   /** RFC 3339 UTC time Redis recorded the change (from the id) */
   at: string;
 }
@@ -132,6 +229,51 @@ export interface MessagesResponse {
   messages: AgentMessage[];
 }
 
+/** `OAuthFlowsInput` in the OpenAPI document. */
+export interface OAuthFlows {
+  authorizationCode?: {
+    authorizationUrl: string;
+    tokenUrl: string;
+    refreshUrl?: string;
+    /** Scope -> description */
+    scopes: { [key: string]: string };
+    pkceRequired?: boolean;
+    [extra: string]: unknown;
+  };
+  clientCredentials?: {
+    tokenUrl: string;
+    refreshUrl?: string;
+    /** Scope -> description */
+    scopes: { [key: string]: string };
+    [extra: string]: unknown;
+  };
+  /** Deprecated in A2A 1.0 */
+  implicit?: {
+    authorizationUrl?: string;
+    refreshUrl?: string;
+    /** Scope -> description */
+    scopes?: { [key: string]: string };
+    [extra: string]: unknown;
+  };
+  /** Deprecated in A2A 1.0 */
+  password?: {
+    tokenUrl?: string;
+    refreshUrl?: string;
+    /** Scope -> description */
+    scopes?: { [key: string]: string };
+    [extra: string]: unknown;
+  };
+  deviceCode?: {
+    deviceAuthorizationUrl: string;
+    tokenUrl: string;
+    refreshUrl?: string;
+    /** Scope -> description */
+    scopes: { [key: string]: string };
+    [extra: string]: unknown;
+  };
+  [extra: string]: unknown;
+}
+
 /** `RegisterRequestInput` in the OpenAPI document. */
 export interface RegisterRequest {
   /** Instance id */
@@ -140,6 +282,8 @@ export interface RegisterRequest {
   port: number;
   capabilities: string[];
   agent_profiles: string[];
+  /** additive: the instance's A2A v1.0 Agent Card, served as registered at GET /registry/agents/{id}/agent-card */
+  agent_card?: AgentCard | null;
 }
 
 /** `RegisterResponse` in the OpenAPI document. */
@@ -160,6 +304,49 @@ export interface RegisterResponse {
   instance_token: string | null;
 }
 
+/** `SecurityRequirementInput` in the OpenAPI document. */
+export interface SecurityRequirement {
+  /** Security scheme name -> required scopes ({"list": [...]}) */
+  schemes?: { [key: string]: {
+    list?: string[];
+    [extra: string]: unknown;
+  } };
+  [extra: string]: unknown;
+}
+
+/** `SecuritySchemeInput` in the OpenAPI document. */
+export interface SecurityScheme {
+  apiKeySecurityScheme?: {
+    description?: string;
+    location: "query" | "header" | "cookie";
+    name: string;
+    [extra: string]: unknown;
+  };
+  httpAuthSecurityScheme?: {
+    description?: string;
+    /** RFC 7235 scheme, e.g. Bearer */
+    scheme: string;
+    bearerFormat?: string;
+    [extra: string]: unknown;
+  };
+  oauth2SecurityScheme?: {
+    description?: string;
+    flows: OAuthFlows;
+    oauth2MetadataUrl?: string;
+    [extra: string]: unknown;
+  };
+  openIdConnectSecurityScheme?: {
+    description?: string;
+    openIdConnectUrl: string;
+    [extra: string]: unknown;
+  };
+  mtlsSecurityScheme?: {
+    description?: string;
+    [extra: string]: unknown;
+  };
+  [extra: string]: unknown;
+}
+
 /** `SendRequestInput` in the OpenAPI document. */
 export interface SendRequest {
   /** Instance id */
@@ -168,7 +355,7 @@ export interface SendRequest {
   /** any JSON value, null allowed */
   payload: Json;
   correlation_id?: string | null;
-  /** additive: route to the least-loaded holder */
+  /** additive: route to the least-loaded live holder of this capability, or of an A2A card skill with this id or tag */
   target_capability?: string | null;
 }
 
@@ -223,4 +410,6 @@ export interface Operations {
   listPendingMessageIds: { method: 'GET'; path: '/registry/agents/{id}/pending' };
   getConsole: { method: 'GET'; path: '/ui' };
   getConsoleAsset: { method: 'GET'; path: '/ui/assets/{file}' };
+  getAgentCard: { method: 'GET'; path: '/registry/agents/{id}/agent-card' };
+  getRegistryAgentCard: { method: 'GET'; path: '/.well-known/agent-card.json' };
 }

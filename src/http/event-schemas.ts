@@ -44,6 +44,10 @@ export const meshEvent = z
     term: z.number().int().nullable().meta({ description: 'leader: the new term' }),
     what: z.string().nullable().meta({ description: 'updated: registration | status' }),
     status: z.string().nullable().meta({ description: 'updated with what=status: the new status' }),
+    agent_card: z
+      .boolean()
+      .nullable()
+      .meta({ description: 'additive; joined, updated with what=registration: whether the instance registered an A2A Agent Card' }),
     at: z.string().meta({ description: 'RFC 3339 UTC time Redis recorded the change (from the id)' }),
   })
   .meta({ description: 'One membership change' });

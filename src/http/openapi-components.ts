@@ -9,6 +9,7 @@
 // Every name yields two components: `Name` (what the server sends: defaults applied) and
 // `NameInput` (what a client may send: fields with defaults are optional).
 import { z } from 'zod';
+import { AGENT_CARD_COMPONENTS } from '../a2a/agent-card.js';
 import { eventsPage, meshEvent } from './event-schemas.js';
 import {
   ackBody,
@@ -65,4 +66,4 @@ const named: [z.ZodType, string][] = [
   [meshEvent, 'MeshEventRecord'],
   [eventsPage, 'EventsPage'],
 ];
-for (const [schema, id] of named) wireRegistry.add(schema, { id });
+for (const [schema, id] of [...named, ...AGENT_CARD_COMPONENTS]) wireRegistry.add(schema, { id });

@@ -44,6 +44,9 @@ export const inspectQuery = z.object({
 
 export const inspectedInstance = meshInstance.extend({
   pending: count.meta({ description: 'messages waiting in its inbox (targeted; not its broadcast backlog)' }),
+  skills: z
+    .array(z.string())
+    .meta({ description: 'skill ids and tags of its A2A Agent Card (GET /registry/agents/{id}/agent-card); empty without a card' }),
 });
 
 export const inspectResponse = z.object({

@@ -1,6 +1,7 @@
 // Request and response schemas: the same zod objects validate requests, serialize responses and
 // generate the OpenAPI document. Field names are the spec-ai wire contract (CONTRACT.md).
 import { z } from 'zod';
+import { agentCard, skillValue } from '../a2a/agent-card.js';
 import { BUILTIN_MESSAGE_TYPES } from '../registry/types.js';
 
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
@@ -65,6 +66,10 @@ export const registerBody = z.object({
   port: z.number().int().min(1).max(65535),
   capabilities: z.array(name).max(64),
   agent_profiles: z.array(name).max(64),
+  agent_card: agentCard
+    .nullable()
+    .optional()
+    .meta({ description: 'additive: the instance\'s A2A v1.0 Agent Card, served as registered at GET /registry/agents/{id}/agent-card' }),
 });
 
 export const registerResponse = z.object({
@@ -85,13 +90,16 @@ export const registerResponse = z.object({
 
 export const agentsQuery = z.object({
   capability: name.optional(),
+  skill: skillValue
+    .optional()
+    .meta({ description: 'additive: only instances whose A2A Agent Card has a skill with this id or tag (not with capability)' }),
   limit: z.coerce.number().int().min(1).max(10000).optional().meta({ description: 'additive: page size' }),
   cursor: z
     .string()
     .regex(/^\d{1,18}$/, 'must be a next_cursor value from a previous page')
     .optional()
     .meta({ description: 'additive: next_cursor of the previous page' }),
-});
+}).refine((q) => q.capability === undefined || q.skill === undefined, { message: 'use either capability or skill, not both', path: ['skill'] });
 
 export const agentsResponse = z.object({
   instances: z.array(meshInstance),
@@ -149,7 +157,10 @@ export const sendBody = z.object({
   message_type: messageType,
   payload,
   correlation_id: correlationId,
-  target_capability: name.nullable().optional().meta({ description: 'additive: route to the least-loaded holder' }),
+  target_capability: name
+    .nullable()
+    .optional()
+    .meta({ description: 'additive: route to the least-loaded live holder of this capability, or of an A2A card skill with this id or tag' }),
 });
 
 export const sendResponse = z.object({

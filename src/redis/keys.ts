@@ -42,6 +42,15 @@ export interface MeshKeys {
   inboxBodies(id: string): string;
   /** Zset of the broadcasts (bseq) the member took and has not acked. */
   broadcastPending(id: string): string;
+  /** String: the member's A2A Agent Card JSON, as registered (src/registry/agent-cards.ts). */
+  agentCard(id: string): string;
+  /** Zset id -> join seq of members whose card has a skill with this id or tag. */
+  skill(value: string): string;
+  /**
+   * String a registration's card is written to (plain SET, in the same MULTI) just before the
+   * register script moves it to `agentCard(id)` with RENAME: the body never passes through Lua.
+   */
+  readonly agentCardIncoming: string;
 }
 
 export function meshKeys(namespace: string): MeshKeys {
@@ -73,5 +82,8 @@ export function meshKeys(namespace: string): MeshKeys {
     inboxIndex: (id) => `${prefix}inboxidx:${id}`,
     inboxBodies: (id) => `${prefix}inboxb:${id}`,
     broadcastPending: (id) => `${prefix}bpend:${id}`,
+    agentCard: (id) => `${prefix}card:${id}`,
+    skill: (value) => `${prefix}skillz:${value}`,
+    agentCardIncoming: `${prefix}cardin`,
   };
 }

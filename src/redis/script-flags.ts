@@ -28,6 +28,7 @@ export const RUN_WHEN_FULL: ReadonlySet<ScriptName> = new Set<ScriptName>([
   'live-count',
   'stats',
   'token-owner',
+  'is-live',
 ]);
 
 /** The first line of a script's source: the shebang with its flags. */

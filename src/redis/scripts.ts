@@ -17,7 +17,7 @@ export const SCRIPT_KEYS = {
   deregister: 5,
   list: 5,
   cleanup: 4,
-  route: 2,
+  route: 3,
   send: 8,
   fetch: 2,
   ack: 1,
@@ -28,6 +28,7 @@ export const SCRIPT_KEYS = {
   'token-owner': 2,
   counters: 2,
   'pending-ids': 2,
+  'is-live': 1,
 } as const;
 
 export type ScriptName = keyof typeof SCRIPT_KEYS;

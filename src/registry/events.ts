@@ -22,6 +22,8 @@ export interface MeshEvent {
   what: string | null;
   /** updated (what=status): the new status */
   status: string | null;
+  /** joined, updated (what=registration): whether the registration carried an A2A Agent Card */
+  agent_card: boolean | null;
   /** When Redis recorded it (from the entry id), RFC 3339 UTC. */
   at: string;
 }
@@ -59,6 +61,7 @@ function decode([id, flat]: Entry): MeshEvent {
     term: term === undefined ? null : Number(term),
     what: f.get('what') ?? null,
     status: f.get('status') ?? null,
+    agent_card: f.has('card') ? f.get('card') === '1' : null,
     at: isoFromMs(id.split('-')[0]!),
   };
 }

@@ -2,6 +2,7 @@
 // module only shapes arguments and maps the scripts' compact replies to wire types.
 import type { Config } from '../config.js';
 import { errors } from '../errors.js';
+import type { StoredAgentCard } from './agent-cards.js';
 import { isoFromMs, type RegistryContext } from './context.js';
 import type { DataLossMonitor } from './data-loss.js';
 import type { LeaderInfo, MeshInstance, Metrics } from './types.js';
@@ -12,6 +13,8 @@ export interface RegisterInput {
   port: number;
   capabilities: string[];
   agent_profiles: string[];
+  /** A2A Agent Card (validated, see agent-cards.ts); none: a card of an earlier registration goes. */
+  agentCard?: StoredAgentCard | null;
 }
 
 /** Ownership of an instance id (AUTH_MODE=instance): token hashes, never raw tokens. */
@@ -67,6 +70,8 @@ export interface InstanceCounters {
 
 export interface ListOptions {
   capability?: string;
+  /** A2A skill id or tag (members whose Agent Card has it). */
+  skill?: string;
   after?: string;
   limit?: number;
 }
@@ -206,24 +211,29 @@ export class InstanceService {
 
   async register(input: RegisterInput, own: OwnershipCheck = { enforce: false }): Promise<RegisterResult> {
     const { keys, config } = this.ctx;
-    const reply = (await this.ctx.scripts.run(
-      'register',
-      [keys.inst(input.instance_id), keys.deadlines, keys.joined, keys.leader, keys.term, keys.seq, keys.events],
-      [
-        keys.prefix,
-        input.instance_id,
-        input.hostname,
-        input.port,
-        JSON.stringify(input.capabilities),
-        JSON.stringify(input.agent_profiles),
-        config.STALE_TIMEOUT_MS,
-        this.eventsMax,
-        own.newTokenHash ?? '',
-        own.presentedHash ?? '',
-        own.enforce ? '1' : '0',
-        recordGraceMs(config),
-      ],
-    )) as [number, string | false, number, number, number, number, Row, string | null];
+    const card = input.agentCard ?? null;
+    const scriptKeys = [keys.inst(input.instance_id), keys.deadlines, keys.joined, keys.leader, keys.term, keys.seq, keys.events];
+    const args: (string | number)[] = [
+      keys.prefix,
+      input.instance_id,
+      input.hostname,
+      input.port,
+      JSON.stringify(input.capabilities),
+      JSON.stringify(input.agent_profiles),
+      config.STALE_TIMEOUT_MS,
+      this.eventsMax,
+      own.newTokenHash ?? '',
+      own.presentedHash ?? '',
+      own.enforce ? '1' : '0',
+      recordGraceMs(config),
+      JSON.stringify(card?.index ?? []),
+      card?.digest ?? '',
+    ];
+    // The card's JSON goes to Redis by a plain SET in the same MULTI; the script moves it into
+    // place (register.lua). The TTL only matters if the script never runs.
+    const reply = (await (card
+      ? this.ctx.scripts.runAfter([['set', keys.agentCardIncoming, card.json, 'PX', 60_000]], 'register', scriptKeys, args)
+      : this.ctx.scripts.run('register', scriptKeys, args))) as [number, string | false, number, number, number, number, Row, string | null];
     if (reply[0] === -1) {
       this.counters.conflicts++;
       throw errors.idInUse(input.instance_id);
@@ -350,13 +360,13 @@ export class InstanceService {
    * leader for every row, so the answer never shows two leaders.
    */
   private async listRaw(opts: ListOptions): Promise<RawListing> {
-    const mode = opts.capability !== undefined ? 'cap' : 'all';
+    const mode = opts.capability !== undefined ? 'cap' : opts.skill !== undefined ? 'skill' : 'all';
     const want = opts.limit ?? Number.POSITIVE_INFINITY;
     const rows: Row[] = [];
     let cursor: string | null = opts.after ?? '0';
     let last: RawListing | null = null;
     while (cursor !== null && rows.length < want) {
-      last = await this.runList(mode, opts.capability ?? '', cursor, Math.min(LIST_PAGE_ROWS, want - rows.length));
+      last = await this.runList(mode, opts.capability ?? opts.skill ?? '', cursor, Math.min(LIST_PAGE_ROWS, want - rows.length));
       for (const r of last.rows) rows.push(r);
       cursor = last.next_cursor;
     }
@@ -375,7 +385,7 @@ export class InstanceService {
     return { leader_id: res.leader_id, leader_term: res.leader_term };
   }
 
-  private async runList(mode: 'all' | 'cap' | 'one', arg: string, after: string, limit: number): Promise<RawListing> {
+  private async runList(mode: 'all' | 'cap' | 'skill' | 'one', arg: string, after: string, limit: number): Promise<RawListing> {
     const { keys } = this.ctx;
     const reply = (await this.ctx.scripts.run(
       'list',

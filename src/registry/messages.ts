@@ -205,7 +205,8 @@ export class MessageService {
     for (let attempt = 0; ; attempt++) {
       const [code, target] = (await this.ctx.scripts.run(
         'route',
-        [keys.cap(capability), keys.roundRobin],
+        // Holders of the capability and members whose A2A card has a skill of that id or tag.
+        [keys.cap(capability), keys.roundRobin, keys.skill(capability)],
         [keys.prefix, source, config.INBOX_MAX, ROUTE_WINDOW, ROUTE_SCAN],
       )) as [number, string | null];
       if (code === -1) throw errors.sourceNotFound(source);

@@ -52,4 +52,23 @@ describe('README examples', () => {
     const agents = (await (await fetch(`${base}/registry/agents`)).json()) as { instances: unknown[] };
     expect(agents.instances).toEqual([]);
   });
+
+  it('the A2A walkthrough runs as written: card registered, found by skill tag, served, routed by skill', async () => {
+    const block = readmeExample('a2a-curl');
+    const run = await promisify(execFile)('bash', ['-e', '-o', 'pipefail', '-c', block], {
+      env: { ...process.env, MESH: base },
+      timeout: 60_000,
+    }).catch((err: { code?: number; stdout?: string; stderr?: string }) => {
+      throw new Error(`the A2A walkthrough failed (exit ${err.code}):\n${err.stdout}\n${err.stderr}`);
+    });
+    const out = run.stdout;
+    // The registry's own card, both registrations, the skill listing, the card and the routed send.
+    expect(out).toContain('"protocolBinding":"urn:agent-mesh:registry-http:v1"');
+    expect(out.match(/"success":true/g)).toHaveLength(2);
+    expect(out).toMatch(/"instances":\[\{"instance_id":"translator-1"/);
+    expect(out).toContain('"skills":[{"id":"translate","name":"Translate","description":"Translates between languages","tags":["i18n","text"]}]');
+    expect(out).toMatch(/"status":"queued","delivered_to":\["translator-1"\]/);
+    const agents = (await (await fetch(`${base}/registry/agents`)).json()) as { instances: unknown[] };
+    expect(agents.instances).toEqual([]);
+  });
 });

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SKILL_INDEX_MAX } from '../../src/a2a/agent-card.js';
 import { loadScriptSource, SCRIPT_KEYS, type ScriptName } from '../../src/redis/scripts.js';
 import { eventually, heartbeat, meshesClosedAfterAll, register, registerBody, sleep, startMesh, type TestMesh } from '../helpers/app.js';
 import { startRedisProcess, type RedisProcessHandle } from '../helpers/redis.js';
@@ -29,10 +30,26 @@ const send = (app: FastifyInstance, source: string, body: object) =>
     payload: { message_type: 'Notification', correlation_id: null, target_instance: null, ...body },
   });
 
-async function registerMany(app: FastifyInstance, ids: string[], capabilities: string[] = []): Promise<void> {
+async function registerMany(app: FastifyInstance, ids: string[], capabilities: string[] = [], agentCard?: object): Promise<void> {
+  const one = (id: string) =>
+    agentCard ? json(app, '/registry/register', { method: 'POST', payload: { ...registerBody(id, { capabilities }), agent_card: agentCard } }) : register(app, id, { capabilities });
   for (let i = 0; i < ids.length; i += 100) {
-    await Promise.all(ids.slice(i, i + 100).map((id) => register(app, id, { capabilities })));
+    await Promise.all(ids.slice(i, i + 100).map(one));
   }
+}
+
+/** An A2A card whose skills index `skills` ids, each also tagged `work` (the capability's name). */
+function workCard(skills: string[]): object {
+  return {
+    name: 'Worker',
+    description: 'works',
+    supportedInterfaces: [{ url: 'https://worker.example.com/a2a', protocolBinding: 'JSONRPC', protocolVersion: '1.0' }],
+    version: '1.0.0',
+    capabilities: {},
+    defaultInputModes: ['text/plain'],
+    defaultOutputModes: ['text/plain'],
+    skills: skills.map((id) => ({ id, name: id, description: id, tags: ['work', 'work-skill'] })),
+  };
 }
 
 describe('listings are pages of bounded work with consistent order', () => {
@@ -280,11 +297,12 @@ describe('no script call does work that grows with the mesh', () => {
     const app = mesh.apps[0]!;
     const short = await mesh.addApp({ REDIS_URL: redis.url, STALE_TIMEOUT_MS: 300, HEARTBEAT_INTERVAL_MS: 100 });
     // A fifth of the members lapse first (they lead the line, so elections must skip them), then
-    // the rest join and stay; all hold a capability.
+    // the rest join and stay; all hold a capability, and an A2A card whose skills are tagged with
+    // the same name (routing to it reads both indexes).
     const lapsing = Array.from({ length: population / 5 }, (_, i) => `lap-${i}`);
     const staying = Array.from({ length: population - lapsing.length }, (_, i) => `m-${i}`);
-    await registerMany(short, lapsing, ['work']);
-    await registerMany(app, staying, ['work']);
+    await registerMany(short, lapsing, ['work'], workCard(['lapsing-skill']));
+    await registerMany(app, staying, ['work'], workCard(['staying-skill']));
     await eventually(async () => (await app.inject({ url: '/registry/agents/lap-0' })).statusCode === 404, 5000, 50);
     // A queue of 300 messages for m-0 (targeted and broadcasts), 2 KB each.
     for (let i = 0; i < 150; i++) await send(app, 'm-1', { target_instance: 'm-0', payload: 'x'.repeat(2000) });
@@ -296,7 +314,10 @@ describe('no script call does work that grows with the mesh', () => {
     await heartbeat(app, 'm-2');
     await json(app, '/registry/agents?limit=100');
     await json(app, '/registry/agents?capability=work&limit=100');
+    await json(app, '/registry/agents?skill=work-skill&limit=100');
+    await json(app, '/registry/agents/m-2/agent-card');
     await send(app, 'm-1', { target_capability: 'work', payload: 1 });
+    await send(app, 'm-1', { target_capability: 'work-skill', payload: 2 });
     await send(app, 'm-1', { payload: 'to all' });
     await json(app, '/messages/m-0?limit=1000');
     await json(app, '/messages/ack/m-0', { method: 'POST', payload: { message_ids: firstPage.messages.map((m) => m.message_id) } });
@@ -305,6 +326,13 @@ describe('no script call does work that grows with the mesh', () => {
     const calls = await work.stop();
     const out: Record<string, number> = {};
     for (const [name, counts] of calls) out[name] = Math.max(...counts);
+    // Registering with an A2A card at the index bound (SKILL_INDEX_MAX ids and tags), then again
+    // (the refresh unindexes the old entries first): measured on their own, as `register+card`.
+    await work.start();
+    const bigCard = workCard(Array.from({ length: SKILL_INDEX_MAX - 2 }, (_, i) => `skill-${i}`));
+    await registerMany(app, [`card-${population}`], ['work'], bigCard);
+    await registerMany(app, [`card-${population}`], ['work'], bigCard);
+    out['register+card'] = Math.max(...((await work.stop()).get('register') ?? [Number.NaN]));
     if (process.env.DEBUG_SCALE) console.log(population, JSON.stringify(out));
     return out;
   }
@@ -318,6 +346,9 @@ describe('no script call does work that grows with the mesh', () => {
     // (100) of ~10 commands per member; route examines ROUTE_SCAN (256) holders at most.
     const budget: Record<string, number> = {
       register: 60,
+      // Two commands per indexed skill value (ZREM of the old entry, ZADD of the new) on top.
+      'register+card': 60 + 2 * SKILL_INDEX_MAX,
+      'is-live': 5,
       heartbeat: 30,
       list: 250,
       route: 300,
@@ -335,7 +366,7 @@ describe('no script call does work that grows with the mesh', () => {
     }
     // Flat: five times the members, the same work, for the calls whose work does not depend on
     // how many of the members examined happen to have lapsed (route and cleanup do, within budget).
-    for (const name of ['register', 'heartbeat', 'list', 'send', 'fetch', 'ack', 'expire-messages']) {
+    for (const name of ['register', 'register+card', 'is-live', 'heartbeat', 'list', 'send', 'fetch', 'ack', 'expire-messages']) {
       expect(large[name]!, `${name}: ${small[name]} -> ${large[name]}`).toBeLessThanOrEqual(small[name]! + 5);
     }
   }, 120_000);

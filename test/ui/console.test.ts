@@ -162,6 +162,39 @@ describe('console, AUTH_MODE=none (page on one replica, changes through another)
     expect(log.unexpected()).toEqual([]);
   });
 
+  it("shows an agent's A2A Agent Card and its skills in the detail; no request for an agent without one", async () => {
+    const { actor, base } = await replicaPair();
+    const card = {
+      name: 'Translator',
+      description: 'Translates text',
+      version: '2.1.0',
+      supportedInterfaces: [{ url: 'https://translator.example.com/a2a/v1', protocolBinding: 'JSONRPC', protocolVersion: '1.0' }],
+      capabilities: {},
+      defaultInputModes: ['text/plain'],
+      defaultOutputModes: ['text/plain'],
+      skills: [
+        { id: 'translate', name: 'Translate', description: 'Between languages', tags: ['i18n', 'text'] },
+        { id: 'detect-language', name: 'Detect language', description: 'Which language', tags: ['i18n'] },
+      ],
+    };
+    const reg = await actor.inject({ method: 'POST', url: '/registry/register', payload: { instance_id: 'a2a-1', hostname: 'a2a-1.local', port: 7001, capabilities: [], agent_profiles: [], agent_card: card } });
+    expect(reg.statusCode, reg.body).toBe(200);
+    await register(actor, 'plain-1');
+    const { page, log, requests } = await openConsole(base);
+    await row(page, 'a2a-1').click();
+    const detail = page.getByTestId('detail');
+    await expect.poll(() => detail.getByTestId('card-name').textContent()).toBe('Translator v2.1.0');
+    expect(await detail.textContent()).toContain('JSONRPC 1.0 https://translator.example.com/a2a/v1');
+    const skills = detail.getByTestId('card-skills').locator('[data-skill-id]');
+    expect(await skills.evaluateAll((els) => els.map((e) => e.getAttribute('data-skill-id')))).toEqual(['translate', 'detect-language']);
+    expect(await skills.first().textContent()).toBe('translate Translate i18ntext');
+    await page.keyboard.press('Escape');
+    await row(page, 'plain-1').click();
+    await detail.getByTestId('card-none').waitFor();
+    expect(requests.filter((r) => r.url().includes('/plain-1/agent-card'))).toEqual([]);
+    expect(log.unexpected()).toEqual([]);
+  });
+
   it('filters by capability and searches by id', async () => {
     const { actor, base } = await replicaPair();
     await register(actor, 'no-cap');

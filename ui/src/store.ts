@@ -104,9 +104,10 @@ export class MeshStore {
   }
 
   /** Inserts or updates an agent from a fresh record (pending: keep the known depth when absent). */
-  upsert(inst: MeshInstance & { pending?: number }): void {
+  upsert(inst: MeshInstance & { pending?: number; skills?: string[] }): void {
     const old = this.agents.get(inst.instance_id);
-    const agent: Agent = { ...inst, pending: inst.pending ?? old?.pending ?? null };
+    // Listings carry neither depth nor skills (inspect does): keep what the last inspect said.
+    const agent: Agent = { ...inst, pending: inst.pending ?? old?.pending ?? null, skills: inst.skills ?? old?.skills };
     if (old) {
       this.countCaps(old.capabilities, -1);
     } else {

@@ -19,6 +19,17 @@ export interface MeshInstance {
 /** An agent on screen: its record plus its inbox depth (null until first inspected). */
 export interface Agent extends MeshInstance {
   pending: number | null;
+  /** Skill ids and tags of its A2A Agent Card ([] without one); undefined until first inspected. */
+  skills?: string[];
+}
+
+/** The parts of an A2A Agent Card the console shows (GET /registry/agents/{id}/agent-card). */
+export interface AgentCard {
+  name: string;
+  description: string;
+  version: string;
+  supportedInterfaces: { url: string; protocolBinding: string; protocolVersion: string }[];
+  skills: { id: string; name: string; description: string; tags: string[] }[];
 }
 
 export interface AgentsPage {
@@ -68,7 +79,7 @@ export interface Stats {
 
 export interface InspectAnswer {
   now: string;
-  instances: (MeshInstance & { pending: number })[];
+  instances: (MeshInstance & { pending: number; skills: string[] })[];
   missing: string[];
 }
 

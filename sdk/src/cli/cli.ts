@@ -36,6 +36,8 @@ const EXAMPLES = `
 Examples:
   $ mesh agents                                  live instances, leader marked *
   $ mesh agents --capability summarize --json
+  $ mesh agents --skill translate                live instances whose A2A card has the skill
+  $ mesh agent translator-1 --card               its A2A Agent Card
   $ mesh send planner worker-1 Query '{"q":"hi"}'
   $ mesh request planner --capability summarize Query '{"text":"..."}'
   $ mesh inbox worker-1 --follow

@@ -7,6 +7,7 @@ import { MeshApiError, MeshNetworkError } from '../errors.js';
 import { toMessageType, type MessageTypeName } from '../message-types.js';
 import type { AgentMessage, Json, MessageType } from '../types.js';
 import { intArg, UsageError } from './args.js';
+import { cardSummary } from './card-format.js';
 import { ago, eventJson, eventLine, instanceTable, jsonLine, messageLine, messageTable, pretty, type Colors } from './format.js';
 
 export interface Io {
@@ -57,14 +58,26 @@ export function registerCommands(program: Command, ctx: Context): void {
     .command('agents')
     .description('list live instances (all pages; the leader is marked *)')
     .option('--capability <name>', 'only instances with this capability')
+    .option('--skill <id-or-tag>', 'only instances whose A2A Agent Card has a skill with this id or tag')
     .addOption(new Option('--limit <n>', 'page size while fetching (1..10000)').argParser(intArg('limit', 1, 10_000)))
-    .addHelpText('after', examples('mesh agents', 'mesh agents --capability summarize --json'))
-    .action(async (o: { capability?: string; limit?: number }) => {
-      const res = await ctx.client().listAllAgents({ ...(o.capability ? { capability: o.capability } : {}), ...(o.limit ? { limit: o.limit } : {}) });
+    .addHelpText('after', examples('mesh agents', 'mesh agents --capability summarize --json', "mesh agents --skill translate", "mesh agents --skill 'currency conversion'"))
+    .action(async (o: { capability?: string; skill?: string; limit?: number }) => {
+      if (o.capability !== undefined && o.skill !== undefined) throw new UsageError('use either --capability or --skill, not both');
+      const res = await ctx.client().listAllAgents({
+        ...(o.capability ? { capability: o.capability } : {}),
+        ...(o.skill ? { skill: o.skill } : {}),
+        ...(o.limit ? { limit: o.limit } : {}),
+      });
       if (ctx.json()) {
         io.out(pretty({ instances: res.instances, leader_id: res.leader_id, leader_term: res.leader_term }));
       } else if (res.instances.length === 0) {
-        io.out(o.capability ? `no live instances with capability '${o.capability}'\n` : 'no live instances\n');
+        io.out(
+          o.capability
+            ? `no live instances with capability '${o.capability}'\n`
+            : o.skill
+              ? `no live instances with skill '${o.skill}'\n`
+              : 'no live instances\n',
+        );
       } else {
         io.out(instanceTable(res.instances, c));
         io.out(`${res.instances.length} instance(s); leader ${res.leader_id ?? 'none'} (term ${res.leader_term})\n`);
@@ -73,10 +86,16 @@ export function registerCommands(program: Command, ctx: Context): void {
 
   program
     .command('agent')
-    .description('show one live instance')
+    .description('show one live instance (--card: its A2A Agent Card)')
     .argument('<id>', 'instance id')
-    .addHelpText('after', examples('mesh agent worker-1', 'mesh agent worker-1 --json'))
-    .action(async (id: string) => {
+    .option('--card', 'show the A2A Agent Card the instance registered (--json: the card as registered)')
+    .addHelpText('after', examples('mesh agent worker-1', 'mesh agent worker-1 --json', 'mesh agent worker-1 --card', 'mesh agent worker-1 --card --json'))
+    .action(async (id: string, o: { card?: boolean }) => {
+      if (o.card) {
+        const card = await ctx.client().getAgentCard(id);
+        io.out(ctx.json() ? pretty(card) : cardSummary(card, c));
+        return;
+      }
       const inst = await ctx.client().getAgent(id);
       if (ctx.json()) {
         io.out(pretty(inst));

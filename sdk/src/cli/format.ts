@@ -106,6 +106,8 @@ export function eventLine(ev: MeshEvent, c: Colors, now = new Date()): string {
   if (ev.term !== null) parts.push(`term ${ev.term}`);
   for (const [k, v] of Object.entries(ev.data)) {
     if (EVENT_SHOWN.has(k) || v === null || v === undefined) continue;
+    // Most members join without an A2A card: say so only when one came, or went (updated).
+    if (k === 'agent_card' && v === false && ev.type === 'joined') continue;
     parts.push(`${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
   }
   return `${parts.join('  ')}\n`;

@@ -7,6 +7,7 @@ import { errors } from '../../errors.js';
 import { isoFromMs } from '../../registry/context.js';
 import type { MeshCounters } from '../../registry/counters.js';
 import type { InboxInspector } from '../../registry/inspect.js';
+import type { AgentCardService } from '../../registry/agent-cards.js';
 import type { InstanceService } from '../../registry/instances.js';
 import type { RegistryStats } from '../../registry/stats.js';
 import type { Auth } from '../plugins/auth.js';
@@ -20,10 +21,12 @@ export interface OperatorRouteDeps {
   stats: RegistryStats;
   counters: MeshCounters;
   inspector: InboxInspector;
+  /** A2A cards: the skills each inspected instance indexed. */
+  cards: AgentCardService;
 }
 
 export const operatorRoutes: FastifyPluginAsyncZod<OperatorRouteDeps> = async (app, deps) => {
-  const { config, auth, instances, stats, counters, inspector } = deps;
+  const { config, auth, instances, stats, counters, inspector, cards } = deps;
 
   app.get(
     '/registry/stats',
@@ -79,16 +82,17 @@ export const operatorRoutes: FastifyPluginAsyncZod<OperatorRouteDeps> = async (a
       await auth.forRead(request);
       const ids = request.query.ids;
       // counters.read() is here for its Redis TIME: heartbeat ages are measured against it.
-      const [records, depths, sample] = await Promise.all([
+      const [records, depths, sample, skills] = await Promise.all([
         Promise.all(ids.map((id) => instances.get(id))),
         inspector.depths(ids),
         counters.read(),
+        cards.indexedSkills(ids),
       ]);
       const found = [];
       const missing: string[] = [];
       for (let i = 0; i < ids.length; i++) {
         const r = records[i];
-        if (r) found.push({ ...r, pending: depths[i]! });
+        if (r) found.push({ ...r, pending: depths[i]!, skills: skills[i]! });
         else missing.push(ids[i]!);
       }
       return { now: isoFromMs(sample.now), instances: found, missing };

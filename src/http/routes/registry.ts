@@ -4,6 +4,8 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { errors } from '../../errors.js';
 import type { InstanceService } from '../../registry/instances.js';
+import { storedAgentCard } from '../../registry/agent-cards.js';
+import { keepRawAgentCard, rawAgentCard } from '../a2a-body.js';
 import type { Metrics } from '../../registry/types.js';
 import type { Auth } from '../plugins/auth.js';
 import { compileFastSerializer, fastSerializerCompiler } from '../serializer.js';
@@ -53,10 +55,14 @@ export const registryRoutes: FastifyPluginAsyncZod<RegistryRouteDeps> = async (a
       },
       // The answer carries a bounded page of peers (REGISTER_PEERS_MAX), spliced in as JSON text.
       serializerCompiler: fastSerializerCompiler,
+      // The A2A card is stored as sent: keep it before validation rebuilds it (a2a-body.ts).
+      preValidation: keepRawAgentCard,
     },
     async (request, reply) => {
       const grant = auth.forRegister(request, request.body.instance_id);
-      const result = await instances.register(request.body, grant.ownership);
+      const { agent_card, ...fields } = request.body;
+      const agentCard = agent_card ? storedAgentCard(rawAgentCard(request), agent_card) : null;
+      const result = await instances.register({ ...fields, agentCard }, grant.ownership);
       const answer = serializeRegisterAnswer({
         success: true as const,
         instance_id: request.body.instance_id,
@@ -87,8 +93,8 @@ export const registryRoutes: FastifyPluginAsyncZod<RegistryRouteDeps> = async (a
     },
     async (request, reply) => {
       await auth.forRead(request);
-      const { capability, limit, cursor } = request.query;
-      const { instances_json, leader_id, leader_term, next_cursor } = await instances.listJson({ capability, limit, after: cursor });
+      const { capability, skill, limit, cursor } = request.query;
+      const { instances_json, leader_id, leader_term, next_cursor } = await instances.listJson({ capability, skill, limit, after: cursor });
       const answer = serializeAgentsAnswer({ instances: [], leader_id, leader_term, next_cursor });
       return reply.type(JSON_TYPE).send(splice(answer, 'instances', instances_json) as never);
     },

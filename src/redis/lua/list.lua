@@ -5,10 +5,11 @@
   more follow the cursor with more calls.
 
   KEYS[1] joined   KEYS[2] deadlines   KEYS[3] leader   KEYS[4] term   KEYS[5] events
-  (derived: inst:<id>, capz:<name>, electfloor)
+  (derived: inst:<id>, capz:<name>, skillz:<value>, electfloor)
 
   ARGV[1] prefix  ARGV[2] events maxlen
-  ARGV[3] mode: 'all' | 'cap' (ARGV[4] = capability) | 'one' (ARGV[4] = instance id)
+  ARGV[3] mode: 'all' | 'cap' (ARGV[4] = capability) | 'skill' (ARGV[4] = A2A skill id or tag)
+          | 'one' (ARGV[4] = instance id)
   ARGV[5] after: join-sequence cursor, exclusive ('0' = from the start)
   ARGV[6] limit: rows at most   ARGV[7] budget: index entries examined at most
 
@@ -29,6 +30,8 @@ if mode == 'one' then
   if isLive(P, arg, now) then rows[1] = instanceRow(P, arg) end
 elseif mode == 'cap' then
   rows, nextCursor = liveRowsAfter(P, P .. 'capz:' .. arg, ARGV[5], limit, budget, now)
+elseif mode == 'skill' then
+  rows, nextCursor = liveRowsAfter(P, P .. 'skillz:' .. arg, ARGV[5], limit, budget, now)
 else
   rows, nextCursor = liveRowsAfter(P, KEYS[1], ARGV[5], limit, budget, now)
 end

@@ -7,7 +7,12 @@
   a rotating sample (power-of-k choices), never a scan of every holder.
   The message itself is then queued by send.lua (direct), which re-checks the target.
 
-  KEYS[1] capz:<capability>   KEYS[2] rr
+  Holders are the members with the capability AND the members whose A2A Agent Card has a skill
+  with that id or tag: the two indexes read as one sequence (capz first, then skillz, each in
+  join order), ranks 0..n-1 over both; a member in both counts once, at its first rank. The
+  window, the budget, the rotation and the least-loaded choice are the same as with one index.
+
+  KEYS[1] capz:<capability>   KEYS[2] rr   KEYS[3] skillz:<capability>
   (derived: deadlines, inst:<id>, inbox:<id>)
   ARGV[1] prefix  ARGV[2] source id  ARGV[3] inbox max pending  ARGV[4] window  ARGV[5] scan budget
 
@@ -22,19 +27,33 @@ local max, window, budget = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[
 local now = nowMs()
 if not isLive(P, source, now) then return { -1, false } end
 
-local n = redis.call('ZCARD', KEYS[1])
+local ncap = redis.call('ZCARD', KEYS[1])
+local n = ncap + redis.call('ZCARD', KEYS[3])
 if n == 0 then return { -4, false } end
-local r = redis.call('INCR', KEYS[2])
-local start = r % n
-local ids = redis.call('ZRANGE', KEYS[1], start, start + budget - 1)
-if #ids < budget and start > 0 then
-  for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, math.min(start, budget - #ids) - 1)) do ids[#ids + 1] = id end
+
+-- Appends the entries at ranks [from, to] (inclusive, 0 <= from <= to < n) of capz ++ skillz.
+local function appendRanks(out, from, to)
+  if to < from then return end
+  if from < ncap then
+    for _, id in ipairs(redis.call('ZRANGE', KEYS[1], from, math.min(to, ncap - 1))) do out[#out + 1] = id end
+  end
+  if to >= ncap then
+    for _, id in ipairs(redis.call('ZRANGE', KEYS[3], math.max(from, ncap) - ncap, to - ncap)) do out[#out + 1] = id end
+  end
 end
 
+local r = redis.call('INCR', KEYS[2])
+local start = r % n
+local ids = {}
+appendRanks(ids, start, math.min(start + budget, n) - 1)
+if #ids < budget and start > 0 then appendRanks(ids, 0, math.min(start, budget - #ids) - 1) end
+
 -- The window: live holders in rank order from the rotating start; each with its inbox length.
-local cands, bestLen = {}, nil
+local cands, bestLen, seen = {}, nil, {}
 for offset, id in ipairs(ids) do
-  if id ~= source and isLive(P, id, now) then
+  local first = not seen[id]
+  seen[id] = true
+  if first and id ~= source and isLive(P, id, now) then
     local len = redis.call('XLEN', P .. 'inbox:' .. id)
     cands[#cands + 1] = { id = id, len = len, rank = (start + offset - 1) % n }
     if len < max and (bestLen == nil or len < bestLen) then bestLen = len end

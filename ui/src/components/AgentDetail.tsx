@@ -6,6 +6,7 @@ import { ApiError, type Api } from '../api';
 import { fmtDuration, fmtInt, healthOf } from '../format';
 import type { MeshStore } from '../store';
 import type { PendingPage } from '../types';
+import { AgentCardView } from './AgentCardView';
 
 const PAGE = 100;
 
@@ -137,6 +138,12 @@ export function AgentDetail(props: { store: MeshStore; api: Api; id: string; now
             )}
           </dd>
         </dl>
+      )}
+      {a && (
+        <>
+          <h3>A2A Agent Card</h3>
+          <AgentCardView api={props.api} id={id} skills={a.skills} />
+        </>
       )}
       <h3>Inbox</h3>
       <PendingList state={pending} />

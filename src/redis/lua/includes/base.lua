@@ -109,15 +109,21 @@ end
 -- same whatever they hold.
 local function purgeMember(P, id, reason, maxlen)
   local inst = P .. 'inst:' .. id
-  local caps, tok, seq = unpack(redis.call('HMGET', inst, 'caps', 'tok', 'seq'))
+  local caps, tok, seq, skills = unpack(redis.call('HMGET', inst, 'caps', 'tok', 'seq', 'skills'))
   if tok then redis.call('HDEL', P .. 'tokens', tok) end
   if caps then
     for _, c in ipairs(cjson.decode(caps)) do
       redis.call('ZREM', P .. 'capz:' .. c, id)
     end
   end
+  -- The A2A card's skill ids and tags (register.lua), and the card itself.
+  if skills then
+    for _, v in ipairs(cjson.decode(skills)) do
+      redis.call('ZREM', P .. 'skillz:' .. v, id)
+    end
+  end
   local deadline = redis.call('ZSCORE', P .. 'deadlines', id)
-  redis.call('UNLINK', inst, P .. 'inbox:' .. id, P .. 'inboxidx:' .. id, P .. 'inboxb:' .. id, P .. 'bpend:' .. id)
+  redis.call('UNLINK', inst, P .. 'inbox:' .. id, P .. 'inboxidx:' .. id, P .. 'inboxb:' .. id, P .. 'bpend:' .. id, P .. 'card:' .. id)
   redis.call('ZREM', P .. 'deadlines', id)
   redis.call('ZREM', P .. 'joined', id)
   redis.call('ZREM', P .. 'inbox_oldest', id)
