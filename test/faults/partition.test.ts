@@ -15,14 +15,16 @@ import { startTcpProxy, type ProxyMode, type TcpProxy } from '../helpers/tcp-pro
 import { Api, CallLog, sleep } from './support/http.js';
 import { Fleet, startStack, type Stack } from './support/workload.js';
 
-const COMMAND_TIMEOUT_MS = 500;
+// Short enough to fail fast, long enough that a healthy replica on a loaded 2-core CI machine does
+// not time out on its own (500 ms did, once: a stray 503 long after the partition healed).
+const COMMAND_TIMEOUT_MS = 1200;
 /** "Quickly": a 503 within the command timeout plus scheduling slack on a busy 2-core machine. */
 const FAIL_FAST_MS = COMMAND_TIMEOUT_MS + 2500;
 /** haproxy checks every 500 ms (test config) and needs 2 failures, each up to the 1 s /readyz bound. */
 const DRAIN_BOUND_MS = 8000;
 /** Healing: reconnect backoff (<= 2 s) + 2 good checks + slack. */
 const HEAL_BOUND_MS = 10_000;
-const PARTITION_MS = 4500;
+const PARTITION_MS = 6000;
 
 let redis: RedisProcessHandle | undefined;
 let proxy: TcpProxy | undefined;

@@ -296,7 +296,10 @@ describe('mesh CLI', () => {
       expect(rows[0]).toMatch(/^\S+Z {2}Query {2}fl-a -> fl-b {2}correlation=c-1 {2}\{"n":1\} {2}[0-9a-f-]{36}$/);
       expect(rows[1]).toMatch(/^\S+Z {2}Custom:late {2}fl-a -> fl-b {2}"two" {2}[0-9a-f-]{36}$/);
       await eventually(async () => (await client.fetchMessages('fl-b')).length === 0);
-      const seen = asJson.stdout().trim().split('\n').map((l) => (JSON.parse(l) as { payload: unknown }).payload);
+      // The --json follower runs on its own schedule: wait for its two complete lines.
+      const lines = () => asJson.stdout().split('\n').slice(0, -1);
+      await eventually(async () => lines().length >= 2, 10_000);
+      const seen = lines().map((l) => (JSON.parse(l) as { payload: unknown }).payload);
       expect(seen).toEqual([{ n: 1 }, 'two']);
     } finally {
       await follow.interrupt();
