@@ -14,6 +14,7 @@ import { InstanceService } from './registry/instances.js';
 import { Maintenance } from './registry/maintenance.js';
 import { MembershipView } from './registry/membership.js';
 import { MessageService } from './registry/messages.js';
+import { ReplicaSync } from './registry/replica-sync.js';
 import { WakeBus } from './registry/wakeups.js';
 import { SendRateLimiter } from './registry/ratelimit.js';
 import { Auth } from './http/plugins/auth.js';
@@ -44,6 +45,8 @@ export interface AppServices {
   wake: WakeBus;
   maintenance: Maintenance | null;
   auth: Auth;
+  /** REDIS_SYNC_REPLICAS > 0: the barrier confirming acknowledged writes. */
+  sync: ReplicaSync | null;
 }
 
 declare module 'fastify' {
@@ -84,7 +87,14 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const redis = createRedis(config, { name: 'commands', maxRetriesPerRequest: 1, autoPipelining: true });
   const subscriber = createRedis(config, { name: 'wake-subscriber', maxRetriesPerRequest: null, subscriber: true });
   const wake = new WakeBus(redis, subscriber, keys.wakeChannel, logger);
-  const ctx: RegistryContext = { config, keys, scripts: new Scripts(redis), wake };
+  const scripts = new Scripts(redis);
+  // REDIS_SYNC_REPLICAS: acknowledged writes get a connection of their own, where their WAITs block
+  // nothing else (src/registry/replica-sync.ts).
+  const writes = config.REDIS_SYNC_REPLICAS > 0 ? createRedis(config, { name: 'writes', maxRetriesPerRequest: 1, autoPipelining: true }) : null;
+  const sync = writes
+    ? new ReplicaSync(scripts.onClient(writes), keys.syncMark, config.REDIS_SYNC_REPLICAS, config.REDIS_SYNC_TIMEOUT_MS)
+    : undefined;
+  const ctx: RegistryContext = { config, keys, scripts, wake, ...(sync ? { sync } : {}) };
   const instances = new InstanceService(ctx);
   const membership = new MembershipView(ctx, logger);
   membership.start();
@@ -128,7 +138,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   app.server.headersTimeout = Math.min(app.server.headersTimeout, config.REQUEST_TIMEOUT_MS);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
-  app.decorate('mesh', { config, redis, instances, messages, wake, maintenance, auth });
+  app.decorate('mesh', { config, redis, instances, messages, wake, maintenance, auth, sync: sync ?? null });
 
   let shuttingDown = false;
   app.addHook('onSend', async (request, reply) => {
@@ -150,7 +160,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   app.addHook('onClose', async () => {
     eviction.stop();
     await maintenance?.close();
-    await Promise.allSettled([redis.quit(), subscriber.quit(), bullConnection?.quit()]);
+    await Promise.allSettled([redis.quit(), subscriber.quit(), bullConnection?.quit(), writes?.quit()]);
   });
 
   await app.register(errorsPlugin);
@@ -166,6 +176,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     maintenance,
     wake,
     scripts: ctx.scripts,
+    sync: sync ?? null,
     stats,
     version: VERSION,
   });

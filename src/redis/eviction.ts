@@ -93,8 +93,13 @@ export function summarize(nodes: NodeMemoryPolicy[]): 'ok' | 'evicting' {
 
 /** Redis at maxmemory with noeviction refused a write: "OOM command not allowed when used memory > 'maxmemory'". */
 export function isRedisOutOfMemory(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
   // Anywhere in the message: BullMQ wraps it ("Failed to add repeatable job for next iteration: OOM ...").
-  return err instanceof Error && /(^OOM\b)|OOM command not allowed/.test(err.message);
+  if (/(^OOM\b)|OOM command not allowed/.test(err.message)) return true;
+  // A MULTI (a send: body HSET + script) refused while queueing: ioredis rejects with EXECABORT and
+  // the queued commands' own errors, which say OOM.
+  const previous = (err as { previousErrors?: unknown }).previousErrors;
+  return Array.isArray(previous) && previous.some(isRedisOutOfMemory);
 }
 
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));

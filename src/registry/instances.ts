@@ -2,7 +2,7 @@
 // module only shapes arguments and maps the scripts' compact replies to wire types.
 import type { Config } from '../config.js';
 import { errors } from '../errors.js';
-import { isoFromMs, type RegistryContext } from './context.js';
+import { isoFromMs, writeScripts, type RegistryContext } from './context.js';
 import type { LeaderInfo, MeshInstance, Metrics } from './types.js';
 
 export interface RegisterInput {
@@ -201,7 +201,7 @@ export class InstanceService {
 
   async register(input: RegisterInput, own: OwnershipCheck = { enforce: false }): Promise<RegisterResult> {
     const { keys, config } = this.ctx;
-    const reply = (await this.ctx.scripts.run(
+    const reply = (await writeScripts(this.ctx).run(
       'register',
       [keys.inst(input.instance_id), keys.deadlines, keys.joined, keys.leader, keys.term, keys.seq, keys.events],
       [
@@ -227,7 +227,8 @@ export class InstanceService {
     else this.counters.refreshed++;
     if (reply[5] === 1) this.counters.leaderChanges++;
     this.ctx.wake.events();
-    const page = await this.sharedPeersPage();
+    // REDIS_SYNC_REPLICAS: the replicas confirm the write while the peers page is read.
+    const [page] = await Promise.all([this.sharedPeersPage(), this.ctx.sync?.confirm()]);
     // The newer of the two views of the leader, so `leader_id` and every `is_leader` agree and
     // reflect at least the caller's own write.
     const mine = { leader_id: leaderOf(reply[1]), leader_term: Number(reply[2]) };
@@ -311,7 +312,7 @@ export class InstanceService {
   /** Returns false when the id is unknown or lapsed. */
   async deregister(id: string, own: OwnershipCheck = { enforce: false }): Promise<boolean> {
     const { keys } = this.ctx;
-    const reply = (await this.ctx.scripts.run(
+    const reply = (await writeScripts(this.ctx).run(
       'deregister',
       [keys.inst(id), keys.deadlines, keys.leader, keys.term, keys.events],
       [keys.prefix, id, this.eventsMax, own.presentedHash ?? '', own.enforce ? '1' : '0', own.admin ? '1' : '0'],
@@ -321,6 +322,9 @@ export class InstanceService {
     else this.counters.deregisterUnknown++;
     if (reply[3] === 1) this.counters.leaderChanges++;
     this.ctx.wake.events();
+    // Also when the id was already gone: a retry must not report "gone" for a removal by an earlier
+    // attempt that the replicas never confirmed (the barrier covers every earlier write).
+    await this.ctx.sync?.confirm();
     return reply[0] === 1;
   }
 
