@@ -43,11 +43,13 @@ export const errors = {
   // REDIS_SYNC_REPLICAS: the master applied the write but too few replicas confirmed it in time, so
   // a failover could still lose it. Ambiguous like a timeout: a retry must be safe (sends: with the
   // same Idempotency-Key).
-  notReplicated: (required: number, acked: number, timeoutMs: number) =>
+  notReplicated: (required: number, acked: number, timeoutMs: number, unconfirmable = false) =>
     new MeshError(
       503,
       'not_replicated',
-      `The write was applied but ${acked} of the ${required} Redis replica(s) required confirmed it within ${timeoutMs} ms; ` +
+      (unconfirmable
+        ? `The write was applied but could not be confirmed by the ${required} Redis replica(s) required (the connection to Redis changed or failed); `
+        : `The write was applied but ${acked} of the ${required} Redis replica(s) required confirmed it within ${timeoutMs} ms; `) +
         'it may be lost in a failover. Retry (sends: with the same Idempotency-Key)',
       { replicas_required: required, replicas_acked: acked },
       { 'retry-after': '1' },

@@ -146,8 +146,10 @@ export class MessageService {
 
   /**
    * send(), saying also whether the answer is a replay. With an Idempotency-Key used by `source`
-   * within IDEMPOTENCY_TTL_MS, the first send's result comes back and nothing is queued (checked
-   * here first, so a capability send is not routed again, and by send.lua atomically).
+   * within IDEMPOTENCY_TTL_MS, the first send's result comes back and nothing is queued: send.lua
+   * checks the key atomically, as its first step. A capability send looks first (one GET), so a
+   * retry is not routed again; a direct or broadcast send needs no extra round trip, and its first
+   * Redis command is the send itself (an attempt that fails after it was sent is a replay later).
    */
   async submit(source: string, input: SendInput, idem?: KeyedSend): Promise<SendOutcome> {
     const { config } = this.ctx;
@@ -158,7 +160,7 @@ export class MessageService {
       this.counters.rejected++;
       throw errors.payloadTooLarge(config.MAX_PAYLOAD_BYTES);
     }
-    if (idem) {
+    if (idem && input.target_instance === null && input.target_capability) {
       const first = await this.firstSend(source, idem);
       if (first) return this.replay(source, first, since);
     }

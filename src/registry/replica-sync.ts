@@ -34,7 +34,7 @@ export interface ReplicaSyncCounters {
   confirmed: number;
   /** Writes answered 503 not_replicated (too few replicas in time, or the connection changed). */
   notReplicated: number;
-  /** Writes whose barrier failed with a Redis error (answered like any Redis failure: 503). */
+  /** Writes whose barrier failed with a Redis error (the connection closed under it): also 503 not_replicated. */
   failed: number;
   /** Sum of barrier round trips (WAIT included), in seconds. */
   waitSeconds: number;
@@ -109,9 +109,11 @@ export class ReplicaSync {
       const failed = replies.find(([err]) => err !== null)?.[0];
       if (failed) throw failed;
       acked = Number(replies[1]![1]);
-    } catch (err) {
+    } catch {
+      // The writes were applied (their replies came); only their confirmation failed - the
+      // connection closed under the barrier (a failover), or it reached a replica (READONLY).
       this.counters.failed += batch.length;
-      for (const w of batch) w.reject(err);
+      for (const w of batch) w.reject(errors.notReplicated(this.replicas, 0, this.timeoutMs, true));
       return;
     } finally {
       this.counters.waitSeconds += (performance.now() - started) / 1000;
@@ -123,7 +125,8 @@ export class ReplicaSync {
       } else {
         this.counters.notReplicated++;
         // After a connection change the count is about another connection: none of ours confirmed.
-        w.reject(errors.notReplicated(this.replicas, w.since === this.closes ? acked : 0, this.timeoutMs));
+        const changed = w.since !== this.closes;
+        w.reject(errors.notReplicated(this.replicas, changed ? 0 : acked, this.timeoutMs, changed));
       }
     }
   }

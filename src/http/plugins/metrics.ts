@@ -173,7 +173,7 @@ async function metricsPlugin(app: FastifyInstance, deps: MetricsDeps): Promise<v
 
   // REDIS_SYNC_REPLICAS (zero when off): writes confirmed by replicas, per barrier (one WAIT each).
   const sc = deps.sync?.counters;
-  byResult('mesh_redis_sync_writes_total', 'Acknowledged writes by replica confirmation: confirmed, not_replicated (503), failed (Redis error)', {
+  byResult('mesh_redis_sync_writes_total', 'Acknowledged writes by replica confirmation: confirmed, not_replicated (503: too few replicas in time), failed (503 not_replicated: the barrier hit a Redis error)', {
     confirmed: () => sc?.confirmed ?? 0,
     not_replicated: () => sc?.notReplicated ?? 0,
     failed: () => sc?.failed ?? 0,
