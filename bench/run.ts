@@ -1,4 +1,5 @@
 // `npm run bench [-- --quick] [-- --only=heartbeat,cleanup] [-- --runs=5 --duration=10 ...]`
+// (`--only=durability`: the cost of REDIS_SYNC_REPLICAS and Idempotency-Key, ~1 min)
 //
 // Starts its own redis-server (no persistence) and replicas (node dist/main.js) on 127.0.0.1,
 // drives them with autocannon for bounded durations, stops everything, prints a markdown table
@@ -17,6 +18,7 @@ import { cleanupPhase } from './phases/cleanup.js';
 import { messagingPhase } from './phases/messaging.js';
 import { failoverPhase } from './phases/failover.js';
 import { etcdPhase } from './phases/etcd.js';
+import { durabilityPhase } from './phases/durability.js';
 
 const PHASES = {
   heartbeat: heartbeatPhase,
@@ -27,6 +29,7 @@ const PHASES = {
   messaging: messagingPhase,
   failover: failoverPhase,
   etcd: etcdPhase,
+  durability: durabilityPhase,
 } as const;
 type PhaseName = keyof typeof PHASES;
 
