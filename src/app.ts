@@ -206,6 +206,18 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     throw err;
   }
   eviction.start();
+  // REDIS_SYNC_REPLICAS above the replicas there are would turn every acknowledged write into a
+  // 503 after the sync timeout: say so at startup (not fatal: a replica may be syncing still).
+  if (sync) {
+    sync.confirm().then(
+      () => logger.info({ replicas: sync.replicas }, 'REDIS_SYNC_REPLICAS: the replicas confirm writes'),
+      (err: unknown) =>
+        logger.warn(
+          { replicas: sync.replicas, timeoutMs: sync.timeoutMs, reason: err instanceof Error ? err.message : String(err) },
+          'REDIS_SYNC_REPLICAS: the replicas did not confirm a test write; acknowledged writes are answered 503 not_replicated until they do',
+        ),
+    );
+  }
   // maintenance.start() writes (the BullMQ job scheduler): main.ts calls it once the server
   // listens, so a replica that fails to bind leaves nothing behind in Redis.
   if (config.AUTH_MODE === 'none') {

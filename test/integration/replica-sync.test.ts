@@ -3,9 +3,10 @@
 // connection of their own); otherwise 503 not_replicated + Retry-After. Heartbeats and reads do
 // not wait behind it. Each case runs on its own master + replica (redis-server processes), so
 // replicas can be frozen without touching the run's shared Redis.
+import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../src/app.js';
+import { buildApp, createLogger } from '../../src/app.js';
 import { configFrom } from '../../src/config.js';
 import { meshKeys } from '../../src/redis/keys.js';
 import { eventually, heartbeat, register, registerBody } from '../helpers/app.js';
@@ -19,8 +20,19 @@ afterAll(async () => {
   await Promise.allSettled(apps.map((a) => a.close()));
 }, 60_000);
 
-async function app(env: Record<string, string | number>, namespace: string): Promise<FastifyInstance> {
-  const a = await buildApp(configFrom({ LOG_LEVEL: 'silent', MESH_NAMESPACE: namespace, ...env }), { maintenance: false });
+/** Log lines of an app built with `logTo` (JSON objects). */
+type LogLines = { level: number; msg: string; [k: string]: unknown }[];
+
+async function app(env: Record<string, string | number>, namespace: string, logTo?: LogLines): Promise<FastifyInstance> {
+  const config = configFrom({ LOG_LEVEL: 'silent', MESH_NAMESPACE: namespace, ...env });
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const l of chunk.toString('utf8').split('\n').filter(Boolean)) logTo?.push(JSON.parse(l) as LogLines[number]);
+      done();
+    },
+  });
+  const logger = logTo ? { logger: createLogger({ ...config, LOG_LEVEL: 'info' }, sink) } : {};
+  const a = await buildApp(config, { maintenance: false, ...logger });
   await a.ready();
   apps.push(a);
   return a;
@@ -48,8 +60,10 @@ describe('REDIS_SYNC_REPLICAS=1 on a master with one replica', () => {
     pr = await startPrimaryReplica();
     ns = uniqueNamespace('sync');
     const env = { REDIS_URL: pr.master.url, REDIS_SYNC_TIMEOUT_MS: SYNC_TIMEOUT_MS, REDIS_COMMAND_TIMEOUT_MS: COMMAND_TIMEOUT_MS };
-    synced = await app({ ...env, REDIS_SYNC_REPLICAS: 1 }, ns);
+    const lines: LogLines = [];
+    synced = await app({ ...env, REDIS_SYNC_REPLICAS: 1 }, ns, lines);
     plain = await app(env, ns);
+    await eventually(async () => lines.some((l) => l.level === 30 && /REDIS_SYNC_REPLICAS: the replicas confirm writes/.test(l.msg)), 5000);
   }, 60_000);
   afterAll(async () => {
     await pr?.replica.resume();
@@ -175,8 +189,12 @@ describe('REDIS_SYNC_REPLICAS above the replicas there are', () => {
     try {
       const ns = uniqueNamespace('sync2');
       const env = { REDIS_URL: pr.master.url, REDIS_SYNC_TIMEOUT_MS: 300, REDIS_COMMAND_TIMEOUT_MS: COMMAND_TIMEOUT_MS };
-      const two = await app({ ...env, REDIS_SYNC_REPLICAS: 2 }, ns);
+      const lines: LogLines = [];
+      const two = await app({ ...env, REDIS_SYNC_REPLICAS: 2 }, ns, lines);
       const plain = await app(env, ns);
+      // Said at startup: the replicas do not confirm (the option is above what there is).
+      const warning = await eventually(async () => lines.find((l) => /REDIS_SYNC_REPLICAS: the replicas did not confirm/.test(l.msg)), 5000);
+      expect(warning).toMatchObject({ level: 40, replicas: 2, timeoutMs: 300 });
       const reg = await two.inject({ method: 'POST', url: '/registry/register', payload: registerBody('t-a') });
       const body = expectError(reg, 503, 'not_replicated');
       expect(body).toMatchObject({ replicas_required: 2, replicas_acked: 1 });
