@@ -1,5 +1,6 @@
 // `npm run bench [-- --quick] [-- --only=heartbeat,cleanup] [-- --runs=5 --duration=10 ...]`
 // Scale: `npm run bench -- --only=scale [--population=100000] [--scale-seconds=10] [--no-storm]`
+// (`--only=durability`: the cost of REDIS_SYNC_REPLICAS and Idempotency-Key, ~1 min)
 //
 // Starts its own redis-server (no persistence) and replicas (node dist/main.js) on 127.0.0.1,
 // drives them with autocannon for bounded durations, stops everything, prints a markdown table
@@ -19,6 +20,7 @@ import { messagingPhase } from './phases/messaging.js';
 import { failoverPhase } from './phases/failover.js';
 import { etcdPhase } from './phases/etcd.js';
 import { scalePhase } from './phases/scale.js';
+import { durabilityPhase } from './phases/durability.js';
 
 const PHASES = {
   heartbeat: heartbeatPhase,
@@ -30,6 +32,7 @@ const PHASES = {
   failover: failoverPhase,
   etcd: etcdPhase,
   scale: scalePhase,
+  durability: durabilityPhase,
 } as const;
 type PhaseName = keyof typeof PHASES;
 

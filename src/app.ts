@@ -15,6 +15,7 @@ import { Maintenance } from './registry/maintenance.js';
 import { DataLossMonitor } from './registry/data-loss.js';
 import { MembershipView } from './registry/membership.js';
 import { MessageService } from './registry/messages.js';
+import { ReplicaSync } from './registry/replica-sync.js';
 import { WakeBus } from './registry/wakeups.js';
 import { SendRateLimiter } from './registry/ratelimit.js';
 import { Auth } from './http/plugins/auth.js';
@@ -47,6 +48,8 @@ export interface AppServices {
   wake: WakeBus;
   maintenance: Maintenance | null;
   auth: Auth;
+  /** REDIS_SYNC_REPLICAS > 0: the barrier confirming acknowledged writes. */
+  sync: ReplicaSync | null;
 }
 
 declare module 'fastify' {
@@ -87,7 +90,14 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const redis = createRedis(config, { name: 'commands', maxRetriesPerRequest: 1, autoPipelining: true });
   const subscriber = createRedis(config, { name: 'wake-subscriber', maxRetriesPerRequest: null, subscriber: true });
   const wake = new WakeBus(redis, subscriber, keys.wakeChannel, logger);
-  const ctx: RegistryContext = { config, keys, scripts: new Scripts(redis), wake };
+  const scripts = new Scripts(redis);
+  // REDIS_SYNC_REPLICAS: acknowledged writes get a connection of their own, where their WAITs block
+  // nothing else (src/registry/replica-sync.ts).
+  const writes = config.REDIS_SYNC_REPLICAS > 0 ? createRedis(config, { name: 'writes', maxRetriesPerRequest: 1, autoPipelining: true }) : null;
+  const sync = writes
+    ? new ReplicaSync(scripts.onClient(writes), keys.syncMark, config.REDIS_SYNC_REPLICAS, config.REDIS_SYNC_TIMEOUT_MS)
+    : undefined;
+  const ctx: RegistryContext = { config, keys, scripts, wake, ...(sync ? { sync } : {}) };
   const dataLoss = new DataLossMonitor(ctx, logger);
   const instances = new InstanceService(ctx, dataLoss);
   const membership = new MembershipView(ctx, logger);
@@ -132,7 +142,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   app.server.headersTimeout = Math.min(app.server.headersTimeout, config.REQUEST_TIMEOUT_MS);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
-  app.decorate('mesh', { config, redis, instances, messages, wake, maintenance, auth });
+  app.decorate('mesh', { config, redis, instances, messages, wake, maintenance, auth, sync: sync ?? null });
 
   let shuttingDown = false;
   app.addHook('onSend', async (request, reply) => {
@@ -155,7 +165,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     dataLoss.stop();
     eviction.stop();
     await maintenance?.close();
-    await Promise.allSettled([redis.quit(), subscriber.quit(), bullConnection?.quit()]);
+    await Promise.allSettled([redis.quit(), subscriber.quit(), bullConnection?.quit(), writes?.quit()]);
   });
 
   await app.register(errorsPlugin);
@@ -171,6 +181,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     maintenance,
     wake,
     scripts: ctx.scripts,
+    sync: sync ?? null,
     stats,
     dataLoss,
     version: VERSION,
@@ -205,6 +216,18 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     throw err;
   }
   eviction.start();
+  // REDIS_SYNC_REPLICAS above the replicas there are would turn every acknowledged write into a
+  // 503 after the sync timeout: say so at startup (not fatal: a replica may be syncing still).
+  if (sync) {
+    sync.confirm().then(
+      () => logger.info({ replicas: sync.replicas }, 'REDIS_SYNC_REPLICAS: the replicas confirm writes'),
+      (err: unknown) =>
+        logger.warn(
+          { replicas: sync.replicas, timeoutMs: sync.timeoutMs, reason: err instanceof Error ? err.message : String(err) },
+          'REDIS_SYNC_REPLICAS: the replicas did not confirm a test write; acknowledged writes are answered 503 not_replicated until they do',
+        ),
+    );
+  }
   // maintenance.start() writes (the BullMQ job scheduler): main.ts calls it once the server
   // listens, so a replica that fails to bind leaves nothing behind in Redis.
   if (config.AUTH_MODE === 'none') {

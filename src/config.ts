@@ -37,6 +37,13 @@ export const configSchema = z
     REDIS_EVICTION_CHECK: z.enum(['enforce', 'warn']).default('enforce'),
     // How often the policy is read again while running (a failover or CONFIG SET can change it). 0 = never.
     REDIS_EVICTION_CHECK_INTERVAL_MS: intMs(60_000, 0),
+    // Writes the API acknowledges (register, send, ack, deregister) wait until this many replicas
+    // have them (Redis WAIT), else 503 not_replicated (src/redis/replica-sync.ts). 0 = do not wait.
+    REDIS_SYNC_REPLICAS: z.coerce.number().int().min(0).max(16).default(0),
+    // How long such a write waits for the replicas; below REDIS_COMMAND_TIMEOUT_MS.
+    REDIS_SYNC_TIMEOUT_MS: intMs(1000),
+    // How long an Idempotency-Key on send/request is remembered (per sender).
+    IDEMPOTENCY_TTL_MS: intMs(600_000, 1000),
     MESH_NAMESPACE: z
       .string()
       .regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and - only (max 64)')
@@ -95,6 +102,15 @@ export const configSchema = z
         code: 'custom',
         path: ['STALE_TIMEOUT_MS'],
         message: `must be greater than HEARTBEAT_INTERVAL_MS (${c.HEARTBEAT_INTERVAL_MS})`,
+      });
+    }
+    if (c.REDIS_SYNC_REPLICAS > 0 && c.REDIS_SYNC_TIMEOUT_MS >= c.REDIS_COMMAND_TIMEOUT_MS) {
+      // WAIT is a Redis command like any other: ioredis would time it out first and answer
+      // 503 unavailable instead of telling the replicas were slow.
+      ctx.addIssue({
+        code: 'custom',
+        path: ['REDIS_SYNC_TIMEOUT_MS'],
+        message: `must be below REDIS_COMMAND_TIMEOUT_MS (${c.REDIS_COMMAND_TIMEOUT_MS}) when REDIS_SYNC_REPLICAS > 0`,
       });
     }
     if (c.REDIS_SENTINELS && c.REDIS_CLUSTER_NODES) {

@@ -40,6 +40,27 @@ export const errors = {
   timeout: (message: string) => new MeshError(504, 'timeout', message),
   unavailable: (message = 'Redis is unavailable; retry shortly') =>
     new MeshError(503, 'unavailable', message, {}, { 'retry-after': '1' }),
+  // REDIS_SYNC_REPLICAS: the master applied the write but too few replicas confirmed it in time, so
+  // a failover could still lose it. Ambiguous like a timeout: a retry must be safe (sends: with the
+  // same Idempotency-Key).
+  notReplicated: (required: number, acked: number, timeoutMs: number, unconfirmable = false) =>
+    new MeshError(
+      503,
+      'not_replicated',
+      (unconfirmable
+        ? `The write was applied but could not be confirmed by the ${required} Redis replica(s) required (the connection to Redis changed or failed); `
+        : `The write was applied but ${acked} of the ${required} Redis replica(s) required confirmed it within ${timeoutMs} ms; `) +
+        'it may be lost in a failover. Retry (sends: with the same Idempotency-Key)',
+      { replicas_required: required, replicas_acked: acked },
+      { 'retry-after': '1' },
+    ),
+  idempotencyKeyMismatch: (key: string) =>
+    new MeshError(
+      422,
+      'idempotency_key_mismatch',
+      `Idempotency-Key '${key}' was already used by this sender for a different request; use a new key for a new message`,
+      { idempotency_key: key },
+    ),
   rateLimited: (id: string, retryAfterMs: number) =>
     new MeshError(
       429,

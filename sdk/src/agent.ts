@@ -113,6 +113,12 @@ export type MeshAgentEventName = keyof MeshAgentEvents;
 
 export interface SendOptions {
   correlationId?: string | null;
+  /**
+   * Idempotency-Key of this send. Default: a fresh one per call, so the client's retries (after
+   * timeouts and 5xx) never queue it twice. Give your own to make a later call, or another
+   * process, a retry of this one; null: no key (retried only when the connection never opened).
+   */
+  idempotencyKey?: string | null;
 }
 
 export interface RequestOptions {
@@ -316,23 +322,31 @@ export class MeshAgent {
 
   /** Sends to one instance (`target`), or broadcasts when `target` is null. */
   send(target: string | null, type: MessageType | MessageTypeName, payload: Json, options: SendOptions = {}): Promise<SendResponse> {
-    return this.sendRaw({ target_instance: target, message_type: toMessageType(type), payload, correlation_id: options.correlationId ?? null });
+    return this.sendRaw(
+      { target_instance: target, message_type: toMessageType(type), payload, correlation_id: options.correlationId ?? null },
+      false,
+      options.idempotencyKey,
+    );
   }
 
   /** To every other live instance (not to this one). */
-  broadcast(type: MessageType | MessageTypeName, payload: Json): Promise<SendResponse> {
-    return this.send(null, type, payload);
+  broadcast(type: MessageType | MessageTypeName, payload: Json, options: Pick<SendOptions, 'idempotencyKey'> = {}): Promise<SendResponse> {
+    return this.send(null, type, payload, options);
   }
 
   /** To the least-loaded live instance with `capability`, or with an A2A skill of that id or tag. */
   sendToCapability(capability: string, type: MessageType | MessageTypeName, payload: Json, options: SendOptions = {}): Promise<SendResponse> {
-    return this.sendRaw({
-      target_instance: null,
-      target_capability: capability,
-      message_type: toMessageType(type),
-      payload,
-      correlation_id: options.correlationId ?? null,
-    });
+    return this.sendRaw(
+      {
+        target_instance: null,
+        target_capability: capability,
+        message_type: toMessageType(type),
+        payload,
+        correlation_id: options.correlationId ?? null,
+      },
+      false,
+      options.idempotencyKey,
+    );
   }
 
   /** Sends a Response to `to.source_instance` carrying `to.correlation_id`. */
@@ -384,12 +398,19 @@ export class MeshAgent {
     }
   }
 
-  /** `draining`: a handler's respond, allowed after close() began until the agent deregisters. */
-  private async sendRaw(body: SendRequest, draining = false): Promise<SendResponse> {
+  /**
+   * `draining`: a handler's respond, allowed after close() began until the agent deregisters.
+   * `idempotencyKey` undefined: the client makes one per call (its retries share it).
+   */
+  private async sendRaw(body: SendRequest, draining = false, idempotencyKey?: string | null): Promise<SendResponse> {
     if (!draining || this.deregistered) this.assertOpen();
     if (!this.started) throw new Error('MeshAgent is not registered yet: use MeshAgent.join() or await agent.start()');
     try {
-      return await this.base.send(this.id, body, { token: this.authToken(), ...(this.closed ? {} : { signal: this.stop.signal }) });
+      return await this.base.send(this.id, body, {
+        token: this.authToken(),
+        ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+        ...(this.closed ? {} : { signal: this.stop.signal }),
+      });
     } catch (err) {
       // Our own registration vanished: re-register in the background; the caller sees the error.
       if (this.registrationGone(err)) void this.reregister(this.registrationGen).catch(() => undefined);

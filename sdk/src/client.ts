@@ -6,11 +6,14 @@
 //
 //   idempotent   GET routes, register, heartbeat, ack, deregister: repeated delivery has the same
 //                effect, so network errors, timeouts and 5xx (incl. 503) are retried.
-//   connect-only send and request: each delivery queues a new message, so they are retried only
-//                when the connection was never established (refused, DNS failure, unreachable):
-//                then the server provably never saw the request. A timeout, a reset after
-//                sending, or a 5xx may mean the message was queued: the error is returned and
-//                the caller decides (retrying may duplicate the message).
+//                send and request too: each call carries an Idempotency-Key (a fresh UUID per
+//                call unless the caller gives one), and the server answers a retry with the same
+//                key with the first result, queueing nothing. So a timeout, a reset after sending
+//                or a 503 - where the message may well have been queued - is retried safely.
+//   connect-only send and request with `idempotencyKey: null` (no key, e.g. a server without
+//                support): retried only when the connection was never established (refused, DNS
+//                failure, unreachable): then the server provably never saw the request. Any
+//                other failure is returned and the caller decides (retrying may duplicate).
 //
 // 4xx answers are never retried. Failures are MeshApiError (status + server code) or
 // MeshNetworkError (transport).
@@ -69,6 +72,15 @@ export interface CallOptions {
   retries?: number | undefined;
 }
 
+export interface SendCallOptions extends CallOptions {
+  /**
+   * Idempotency-Key of this logical send (1-255 of `A-Za-z0-9._:/+=~-`). Default: a fresh UUID per
+   * call, shared by its retries. Give your own to make retries across calls (or processes) safe;
+   * null sends none and retries only connections that never opened.
+   */
+  idempotencyKey?: string | null | undefined;
+}
+
 export interface RegisterOptions extends CallOptions {
   /** AUTH_MODE=instance: the instance token, needed to re-register an id that is still live. */
   instanceToken?: string | null | undefined;
@@ -104,6 +116,8 @@ interface Prepared {
   extraTimeoutMs?: number;
   /** Statuses handed back to the caller instead of becoming MeshApiError. */
   passStatuses?: number[];
+  /** Server error codes that are answers, not failures: never retried. */
+  finalCodes?: string[];
 }
 
 interface RawResult {
@@ -140,10 +154,16 @@ function enc(segment: string): string {
 }
 
 /** Whether `policy` lets a request that failed with `err` be sent again (see the top of this file). */
-function retryable(policy: RetryPolicy, err: unknown): boolean {
+function retryable(policy: RetryPolicy, err: unknown, finalCodes?: string[]): boolean {
   if (policy === 'never') return false;
   if (err instanceof MeshNetworkError) return policy === 'idempotent' || err.kind === 'connect';
-  return err instanceof MeshApiError && err.status >= 500 && policy === 'idempotent';
+  return err instanceof MeshApiError && err.status >= 500 && policy === 'idempotent' && !finalCodes?.includes(err.code);
+}
+
+/** The Idempotency-Key header for a send/request call, and the retry policy it allows. */
+function keyed(options: SendCallOptions): { headers: Record<string, string>; policy: RetryPolicy } {
+  const key = options.idempotencyKey === undefined ? globalThis.crypto.randomUUID() : options.idempotencyKey;
+  return key === null ? { headers: {}, policy: 'connect-only' } : { headers: { 'idempotency-key': key }, policy: 'idempotent' };
 }
 
 export class MeshClient {
@@ -266,8 +286,11 @@ export class MeshClient {
 
   // ---- messages ------------------------------------------------------------------------------
 
-  /** Sends as `source`. Not idempotent: retried only when the connection was refused (see top). */
-  send(source: string, body: SendRequest, options: CallOptions = {}): Promise<SendResponse> {
+  /**
+   * Sends as `source`, with an Idempotency-Key (one per call unless given): retried after network
+   * errors, timeouts and 5xx without ever queueing the message twice (see top).
+   */
+  send(source: string, body: SendRequest, options: SendCallOptions = {}): Promise<SendResponse> {
     const wire: Record<string, unknown> = {
       target_instance: body.target_instance ?? null,
       message_type: body.message_type,
@@ -275,7 +298,7 @@ export class MeshClient {
       correlation_id: body.correlation_id ?? null,
     };
     if (body.target_capability) wire.target_capability = body.target_capability;
-    return this.json<SendResponse>({ method: 'POST', path: `/messages/send/${enc(source)}`, body: wire, policy: 'connect-only' }, options);
+    return this.json<SendResponse>({ method: 'POST', path: `/messages/send/${enc(source)}`, body: wire, ...keyed(options) }, options);
   }
 
   /** Messages not yet acked by `id`, oldest first; `wait` long-polls. 404 `instance_not_found` when `id` is not live. */
@@ -306,13 +329,15 @@ export class MeshClient {
 
   /**
    * Server-side request/response (POST /messages/request): the replica that takes the call waits
-   * for the Response. Not idempotent (connect-only retries). MeshAgent.request does the same on
-   * the client side, which needs no long-held request.
+   * for the Response. With its Idempotency-Key (one per call unless given) a retry after a lost
+   * answer or a 5xx never sends a second Query: it gets the first Query's Response. The server's
+   * own 504 `timeout` (no Response within timeout_ms) is an answer, not retried. MeshAgent.request
+   * does the same on the client side, which needs no long-held request.
    */
-  request(source: string, body: ServerRequestBody, options: CallOptions = {}): Promise<ServerRequestResponse> {
+  request(source: string, body: ServerRequestBody, options: SendCallOptions = {}): Promise<ServerRequestResponse> {
     const timeoutMs = body.timeout_ms ?? 30_000;
     return this.json<ServerRequestResponse>(
-      { method: 'POST', path: `/messages/request/${enc(source)}`, body, policy: 'connect-only', extraTimeoutMs: timeoutMs },
+      { method: 'POST', path: `/messages/request/${enc(source)}`, body, ...keyed(options), extraTimeoutMs: timeoutMs, finalCodes: ['timeout'] },
       options,
     );
   }
@@ -417,7 +442,13 @@ export class MeshClient {
    * Runs `attempt` under the retry policy: p-retry paces the retries; a Retry-After from the
    * server is waited out first (capped at retryAfterMaxMs). The caller's signal ends it at once.
    */
-  private async withRetries<T>(policy: RetryPolicy, retries: number, signal: AbortSignal | undefined, attempt: (n: number) => Promise<T>): Promise<T> {
+  private async withRetries<T>(
+    policy: RetryPolicy,
+    retries: number,
+    signal: AbortSignal | undefined,
+    attempt: (n: number) => Promise<T>,
+    finalCodes?: string[],
+  ): Promise<T> {
     try {
       return await pRetry(attempt, {
         retries: policy === 'never' ? 0 : retries,
@@ -426,9 +457,9 @@ export class MeshClient {
         factor: 2,
         randomize: true,
         ...(signal ? { signal } : {}),
-        shouldRetry: ({ error }) => retryable(policy, error),
+        shouldRetry: ({ error }) => retryable(policy, error, finalCodes),
         onFailedAttempt: async ({ error, retriesLeft }) => {
-          if (retriesLeft > 0 && retryable(policy, error) && error instanceof MeshApiError && error.retryAfterMs) {
+          if (retriesLeft > 0 && retryable(policy, error, finalCodes) && error instanceof MeshApiError && error.retryAfterMs) {
             await delay(Math.min(error.retryAfterMs, this.opts.retryAfterMaxMs), signal);
           }
         },
@@ -464,7 +495,7 @@ export class MeshClient {
         return { status: res.status, body: parsed, attempts: attempt };
       }
       throw this.apiError(req.method, req.path, res.status, parsed, parseRetryAfter(res.headers.get('retry-after')), attempt);
-    });
+    }, req.finalCodes);
   }
 
   /** Opens an SSE response (retrying the connection like an idempotent GET), then parses it. */

@@ -30,6 +30,8 @@ export interface MeshKeys {
   readonly msgseq: string;
   /** Mesh-wide counters hash (acked, cleanup_runs): the same figures on every replica. */
   readonly counters: string;
+  /** Counter written by every replica-sync barrier (REDIS_SYNC_REPLICAS; see sync-mark.lua). */
+  readonly syncMark: string;
   /** Pub/sub channel that wakes long-polls, SSE streams and request/response waiters. */
   readonly wakeChannel: string;
   /** BullMQ prefix: the same hash tag, so maintenance jobs live on the namespace's shard. */
@@ -74,6 +76,7 @@ export function meshKeys(namespace: string): MeshKeys {
     tokens: `${prefix}tokens`,
     msgseq: `${prefix}msgseq`,
     counters: `${prefix}counters`,
+    syncMark: `${prefix}sync`,
     wakeChannel: `${prefix}wake`,
     bullPrefix: `mesh:{${namespace}}:bull`,
     inst: (id) => `${prefix}inst:${id}`,

@@ -18,6 +18,8 @@ export const RUN_WHEN_FULL: ReadonlySet<ScriptName> = new Set<ScriptName>([
   'deregister',
   'cleanup',
   'expire-messages',
+  // the replica-sync barrier's marker (one counter): acks and leaving must be confirmed when full
+  'sync-mark',
   // rewrite existing keys (heartbeat: deadline, status, a capped event on change; fetch: moves
   // broadcast entries into the member's pending list; route: one counter)
   'heartbeat',

@@ -29,6 +29,7 @@ export const SCRIPT_KEYS = {
   counters: 2,
   'pending-ids': 2,
   'is-live': 1,
+  'sync-mark': 1,
 } as const;
 
 export type ScriptName = keyof typeof SCRIPT_KEYS;
@@ -55,10 +56,15 @@ export type ScriptObserver = (name: ScriptName, durationMs: number, error: unkno
 /** Calls registered scripts by name; one instance per Redis client. */
 export class Scripts {
   private readonly fns = new Map<ScriptName, ScriptFn>();
-  private readonly observers = new Set<ScriptObserver>();
+  private readonly observers: Set<ScriptObserver>;
   private readonly sources = new Map<ScriptName, string>();
 
-  constructor(readonly client: RedisClient) {
+  /** `sibling`: share its observers (the same scripts on a second connection, see onClient). */
+  constructor(
+    readonly client: RedisClient,
+    sibling?: Scripts,
+  ) {
+    this.observers = sibling ? sibling.observers : new Set<ScriptObserver>();
     for (const [name, numberOfKeys] of Object.entries(SCRIPT_KEYS) as [ScriptName, number][]) {
       const command = commandName(name);
       const lua = loadScriptSource(name);
@@ -139,6 +145,16 @@ export class Scripts {
       const cause = (err as { previousErrors?: Error[] }).previousErrors?.[0];
       throw cause ?? err;
     }
+  }
+
+  /** The same scripts on another client (connection), reported to the same observers. */
+  onClient(client: RedisClient): Scripts {
+    return new Scripts(client, this);
+  }
+
+  /** A script's full source (shebang and includes inlined), for EVAL inside pipelines. */
+  source(name: ScriptName): string {
+    return this.sources.get(name)!;
   }
 
   /** Adds an observer of every script call; returns the function that removes it. */

@@ -3,6 +3,7 @@
 import type { Config } from '../config.js';
 import type { MeshKeys } from '../redis/keys.js';
 import type { Scripts } from '../redis/scripts.js';
+import type { ReplicaSync } from './replica-sync.js';
 import type { WakeBus } from './wakeups.js';
 
 export interface RegistryContext {
@@ -10,6 +11,17 @@ export interface RegistryContext {
   keys: MeshKeys;
   scripts: Scripts;
   wake: WakeBus;
+  /**
+   * REDIS_SYNC_REPLICAS > 0: the writes the API acknowledges run on `sync.scripts` (a connection
+   * of their own) and are answered after `sync.confirm()`. Absent: they run on `scripts`,
+   * unconfirmed (replica-sync.ts).
+   */
+  sync?: ReplicaSync;
+}
+
+/** Where a write the API acknowledges runs (see RegistryContext.sync). */
+export function writeScripts(ctx: Pick<RegistryContext, 'scripts' | 'sync'>): Scripts {
+  return ctx.sync?.scripts ?? ctx.scripts;
 }
 
 const DAY_MS = 86_400_000;

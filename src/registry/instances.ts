@@ -3,7 +3,7 @@
 import type { Config } from '../config.js';
 import { errors } from '../errors.js';
 import type { StoredAgentCard } from './agent-cards.js';
-import { isoFromMs, type RegistryContext } from './context.js';
+import { isoFromMs, writeScripts, type RegistryContext } from './context.js';
 import type { DataLossMonitor } from './data-loss.js';
 import type { LeaderInfo, MeshInstance, Metrics } from './types.js';
 
@@ -232,8 +232,8 @@ export class InstanceService {
     // The card's JSON goes to Redis by a plain SET in the same MULTI; the script moves it into
     // place (register.lua). The TTL only matters if the script never runs.
     const reply = (await (card
-      ? this.ctx.scripts.runAfter([['set', keys.agentCardIncoming, card.json, 'PX', 60_000]], 'register', scriptKeys, args)
-      : this.ctx.scripts.run('register', scriptKeys, args))) as [number, string | false, number, number, number, number, Row, string | null];
+      ? writeScripts(this.ctx).runAfter([['set', keys.agentCardIncoming, card.json, 'PX', 60_000]], 'register', scriptKeys, args)
+      : writeScripts(this.ctx).run('register', scriptKeys, args))) as [number, string | false, number, number, number, number, Row, string | null];
     if (reply[0] === -1) {
       this.counters.conflicts++;
       throw errors.idInUse(input.instance_id);
@@ -243,7 +243,8 @@ export class InstanceService {
     else this.counters.refreshed++;
     if (reply[5] === 1) this.counters.leaderChanges++;
     this.ctx.wake.events();
-    const page = await this.sharedPeersPage();
+    // REDIS_SYNC_REPLICAS: the replicas confirm the write while the peers page is read.
+    const [page] = await Promise.all([this.sharedPeersPage(), this.ctx.sync?.confirm()]);
     // The newer of the two views of the leader, so `leader_id` and every `is_leader` agree and
     // reflect at least the caller's own write.
     const mine = { leader_id: leaderOf(reply[1]), leader_term: Number(reply[2]) };
@@ -328,7 +329,7 @@ export class InstanceService {
   /** Returns false when the id is unknown or lapsed. */
   async deregister(id: string, own: OwnershipCheck = { enforce: false }): Promise<boolean> {
     const { keys } = this.ctx;
-    const reply = (await this.ctx.scripts.run(
+    const reply = (await writeScripts(this.ctx).run(
       'deregister',
       [keys.inst(id), keys.deadlines, keys.leader, keys.term, keys.events],
       [keys.prefix, id, this.eventsMax, own.presentedHash ?? '', own.enforce ? '1' : '0', own.admin ? '1' : '0'],
@@ -338,6 +339,9 @@ export class InstanceService {
     else this.counters.deregisterUnknown++;
     if (reply[3] === 1) this.counters.leaderChanges++;
     this.ctx.wake.events();
+    // Also when the id was already gone: a retry must not report "gone" for a removal by an earlier
+    // attempt that the replicas never confirmed (the barrier covers every earlier write).
+    await this.ctx.sync?.confirm();
     return reply[0] === 1;
   }
 

@@ -9,7 +9,8 @@
 // most FETCH_PAGE_ENTRIES entries.
 import { v7 as uuidv7 } from 'uuid';
 import { errors } from '../errors.js';
-import { isoFromMs, type RegistryContext } from './context.js';
+import { isoFromMs, writeScripts, type RegistryContext } from './context.js';
+import { answerKey, decodeRecord, recordKey, type IdempotencyInput, type IdempotencyRecord, type RequestAnswer } from './idempotency.js';
 import type { MembershipView } from './membership.js';
 import type { AgentMessage, Json, MessageType } from './types.js';
 import type { WakeNotice } from './wakeups.js';
@@ -36,6 +37,42 @@ export interface MessageCounters {
   acked: number;
   expired: number;
   rejected: number;
+  /** Sends answered with the first result of their Idempotency-Key (nothing queued). */
+  replayed: number;
+}
+
+/** An Idempotency-Key on a send, and what to remember with it (a server-side request's correlation id). */
+export interface KeyedSend extends IdempotencyInput {
+  remember?: string;
+}
+
+/** What send() did, for callers that need more than the wire result. */
+export interface SendOutcome {
+  result: SendResult;
+  /** The key had been used: this is the first send's result, nothing was queued now. */
+  replayed: boolean;
+  /** What the first send of the key remembered ('' without a key). */
+  remembered: string;
+}
+
+/** Thrown by the send paths when send.lua found the key used (a concurrent retry); submit() answers it. */
+class Replayed {
+  constructor(readonly record: Omit<IdempotencyRecord, 'f'>) {}
+}
+
+/** send.lua's answer for a key: a replay (code 0) becomes Replayed, a mismatch (-7) a 422. */
+function checkKeyed(reply: unknown[], idem: KeyedSend | undefined): void {
+  const code = Number(reply[0]);
+  if (code === -7) throw errors.idempotencyKeyMismatch(idem?.key ?? '');
+  if (code === 0) {
+    const [, , m, x, k, ...r] = reply as [number, number, string, string, string, ...(string | number)[]];
+    throw new Replayed({ m, x, k, r });
+  }
+}
+
+/** send.lua's idempotency arguments (ARGV[10..13]). */
+function keyArgs(idem: KeyedSend | undefined, ttlMs: number): (string | number)[] {
+  return idem ? [idem.key, idem.fingerprint, ttlMs, idem.remember ?? ''] : ['', '', 0, ''];
 }
 
 /** Entries one fetch script call looks at, at most (per source: inbox, broadcasts). */
@@ -115,7 +152,7 @@ function decode(body: string, target: string | null, createdMs: number): AgentMe
 }
 
 export class MessageService {
-  readonly counters: MessageCounters = { sent: 0, delivered: 0, acked: 0, expired: 0, rejected: 0 };
+  readonly counters: MessageCounters = { sent: 0, delivered: 0, acked: 0, expired: 0, rejected: 0, replayed: 0 };
 
   constructor(
     private readonly ctx: RegistryContext,
@@ -124,12 +161,29 @@ export class MessageService {
     private readonly cleanupBatch: () => Promise<{ removed: string[] }>,
   ) {}
 
-  async send(source: string, input: SendInput): Promise<SendResult> {
+  async send(source: string, input: SendInput, idem?: KeyedSend): Promise<SendResult> {
+    return (await this.submit(source, input, idem)).result;
+  }
+
+  /**
+   * send(), saying also whether the answer is a replay. With an Idempotency-Key used by `source`
+   * within IDEMPOTENCY_TTL_MS, the first send's result comes back and nothing is queued: send.lua
+   * checks the key atomically, as its first step. A capability send looks first (one GET), so a
+   * retry is not routed again; a direct or broadcast send needs no extra round trip, and its first
+   * Redis command is the send itself (an attempt that fails after it was sent is a replay later).
+   */
+  async submit(source: string, input: SendInput, idem?: KeyedSend): Promise<SendOutcome> {
     const { config } = this.ctx;
+    // REDIS_SYNC_REPLICAS: a connection change from here on voids the replicas' confirmation.
+    const since = this.ctx.sync?.epoch;
     const payloadJson = JSON.stringify(input.payload);
     if (Buffer.byteLength(payloadJson) > config.MAX_PAYLOAD_BYTES) {
       this.counters.rejected++;
       throw errors.payloadTooLarge(config.MAX_PAYLOAD_BYTES);
+    }
+    if (idem && input.target_instance === null && input.target_capability) {
+      const first = await this.firstSend(source, idem);
+      if (first) return this.replay(source, first, since);
     }
     const messageId = uuidv7();
     const stored: StoredBody = {
@@ -140,29 +194,52 @@ export class MessageService {
       correlation_id: input.correlation_id,
     };
     const body = JSON.stringify(stored);
+    let delivered: string[];
     try {
-      const delivered =
+      delivered =
         input.target_instance !== null
-          ? await this.sendDirect(source, input.target_instance, messageId, body)
+          ? await this.sendDirect(source, input.target_instance, messageId, body, idem)
           : input.target_capability
-            ? await this.sendToCapability(source, input.target_capability, messageId, body)
-            : await this.broadcast(source, messageId, body);
-      this.counters.sent++;
-      this.counters.delivered += delivered.length;
-      if (input.target_instance === null && !input.target_capability) {
-        if (delivered.length > 0) this.ctx.wake.broadcast(source);
-      } else {
-        this.ctx.wake.messages(delivered, messageId, input.correlation_id, typeName(input.message_type));
-      }
-      return { message_id: messageId, status: 'queued', delivered_to: delivered };
+            ? await this.sendToCapability(source, input.target_capability, messageId, body, idem)
+            : await this.broadcast(source, messageId, body, idem);
     } catch (err) {
+      if (err instanceof Replayed) return this.replay(source, err.record, since);
       this.counters.rejected++;
       throw err;
     }
+    this.counters.sent++;
+    this.counters.delivered += delivered.length;
+    if (input.target_instance === null && !input.target_capability) {
+      if (delivered.length > 0) this.ctx.wake.broadcast(source);
+    } else {
+      this.ctx.wake.messages(delivered, messageId, input.correlation_id, typeName(input.message_type));
+    }
+    await this.ctx.sync?.confirm(since);
+    return { result: { message_id: messageId, status: 'queued', delivered_to: delivered }, replayed: false, remembered: idem?.remember ?? '' };
   }
 
-  private async sendDirect(source: string, target: string, messageId: string, body: string): Promise<string[]> {
-    const code = await this.queue(source, target, messageId, body);
+  /** The record of the key's first send, if any (422 when it was for a different request). */
+  private async firstSend(source: string, idem: KeyedSend): Promise<Omit<IdempotencyRecord, 'f'> | null> {
+    const raw = await writeScripts(this.ctx).client.get(recordKey(this.ctx.keys.prefix, source, idem.key));
+    if (raw === null) return null;
+    const first = decodeRecord(raw);
+    if (first.f !== idem.fingerprint) throw errors.idempotencyKeyMismatch(idem.key);
+    return first;
+  }
+
+  /** The first send's answer again: its message id, and its recipients named the way it did. */
+  private async replay(source: string, first: Omit<IdempotencyRecord, 'f'>, since: number | undefined): Promise<SendOutcome> {
+    const code = Number(first.r[0]);
+    const delivered =
+      code === 2 ? [] : first.k === 'broadcast' ? await this.recipientsOf(source, first.r as unknown[]) : [String(first.r[2])];
+    this.counters.replayed++;
+    // The first attempt may have been answered 503 not_replicated: confirm it now.
+    await this.ctx.sync?.confirm(since);
+    return { result: { message_id: first.m, status: 'queued', delivered_to: delivered }, replayed: true, remembered: first.x };
+  }
+
+  private async sendDirect(source: string, target: string, messageId: string, body: string, idem?: KeyedSend): Promise<string[]> {
+    const code = await this.queue(source, target, messageId, body, idem);
     if (code === -1) throw errors.sourceNotFound(source);
     if (code === -2) throw errors.targetNotFound(target);
     if (code === -3) throw errors.inboxFull(target);
@@ -170,14 +247,19 @@ export class MessageService {
   }
 
   /** The body (plain HSET) and the checks + metadata (send.lua) in one MULTI. */
-  private async queue(source: string, target: string, messageId: string, body: string): Promise<number> {
+  private async queue(source: string, target: string, messageId: string, body: string, idem?: KeyedSend): Promise<number> {
     const { keys, config } = this.ctx;
-    const [code, expired] = (await this.ctx.scripts.runAfter(
+    const reply = (await writeScripts(this.ctx).runAfter(
       [['hset', keys.inboxBodies(target), messageId, body]],
       'send',
       this.sendKeys(),
-      [keys.prefix, 'direct', source, target, messageId, Buffer.byteLength(body), config.INBOX_MAX, config.MESSAGE_TTL_MS, 0],
-    )) as [number, number];
+      [
+        keys.prefix, 'direct', source, target, messageId, Buffer.byteLength(body), config.INBOX_MAX, config.MESSAGE_TTL_MS, 0,
+        ...keyArgs(idem, config.IDEMPOTENCY_TTL_MS),
+      ],
+    )) as unknown[];
+    checkKeyed(reply, idem);
+    const [code, expired] = reply as [number, number];
     this.counters.expired += expired;
     return code;
   }
@@ -200,7 +282,7 @@ export class MessageService {
    * route.lua picks the recipient (bounded window of holders), then the message is queued like a
    * direct one. When the pick lapses or fills up in between, it is picked again.
    */
-  private async sendToCapability(source: string, capability: string, messageId: string, body: string): Promise<string[]> {
+  private async sendToCapability(source: string, capability: string, messageId: string, body: string, idem?: KeyedSend): Promise<string[]> {
     const { keys, config } = this.ctx;
     for (let attempt = 0; ; attempt++) {
       const [code, target] = (await this.ctx.scripts.run(
@@ -224,7 +306,7 @@ export class MessageService {
         if (removed === 0 || attempt >= 5) throw errors.unavailable(`No live holder of '${capability}' found among ${ROUTE_SCAN} entries; retry shortly`);
         continue;
       }
-      const queued = await this.queue(source, target!, messageId, body);
+      const queued = await this.queue(source, target!, messageId, body, idem);
       if (queued === 1) return [target!];
       if (queued === -1) throw errors.sourceNotFound(source);
       if (attempt >= 5) throw queued === -3 ? errors.inboxFull(target!) : errors.noCapableInstance(capability);
@@ -236,17 +318,21 @@ export class MessageService {
    * members that had joined and were live at that moment, except the sender) are named from the
    * replica's membership view at the feed position the script returned.
    */
-  private async broadcast(source: string, messageId: string, body: string): Promise<string[]> {
+  private async broadcast(source: string, messageId: string, body: string, idem?: KeyedSend): Promise<string[]> {
     const { keys, config } = this.ctx;
     // The view must exist before the broadcast: it has to know the feed from before that moment.
     await this.membership.ensureBuilt();
     for (;;) {
-      const reply = (await this.ctx.scripts.runAfter(
+      const reply = (await writeScripts(this.ctx).runAfter(
         [['hset', keys.broadcastBodies, messageId, body]],
         'send',
         this.sendKeys(),
-        [keys.prefix, 'broadcast', source, '', messageId, Buffer.byteLength(body), config.INBOX_MAX, config.MESSAGE_TTL_MS, BROADCAST_LAPSED_MAX],
+        [
+          keys.prefix, 'broadcast', source, '', messageId, Buffer.byteLength(body), config.INBOX_MAX, config.MESSAGE_TTL_MS, BROADCAST_LAPSED_MAX,
+          ...keyArgs(idem, config.IDEMPOTENCY_TTL_MS),
+        ],
       )) as unknown[];
+      checkKeyed(reply, idem);
       const code = Number(reply[0]);
       if (code === -1) throw errors.sourceNotFound(source);
       if (code === -3) throw errors.broadcastBacklogFull(reply.slice(2) as string[]);
@@ -256,10 +342,15 @@ export class MessageService {
         for (let i = 0; i < 20; i++) if ((await this.cleanupBatch()).removed.length === 0) break;
         continue;
       }
-      const [, , , joinSeq, eventsId, lapsedCount, ...lapsed] = reply as [number, number, number, number, string, number, ...string[]];
-      if (lapsed.length !== Number(lapsedCount)) throw new Error('send.lua: lapsed list length mismatch');
-      return this.membership.recipientsAt({ joinSeq: Number(joinSeq), eventsId, sender: source, lapsed });
+      return this.recipientsOf(source, reply);
     }
+  }
+
+  /** The recipients of a stored broadcast, from send.lua's success reply (its moment). */
+  private recipientsOf(source: string, reply: unknown[]): Promise<string[]> {
+    const [, , , joinSeq, eventsId, lapsedCount, ...lapsed] = reply as [number, number, number, number, string, number, ...string[]];
+    if (lapsed.length !== Number(lapsedCount)) throw new Error('send.lua: lapsed list length mismatch');
+    return this.membership.recipientsAt({ joinSeq: Number(joinSeq), eventsId: String(eventsId), sender: source, lapsed: lapsed.map(String) });
   }
 
   /**
@@ -344,11 +435,14 @@ export class MessageService {
   async ack(id: string, messageIds: string[]): Promise<number> {
     if (messageIds.length === 0) return 0;
     const { keys } = this.ctx;
+    const since = this.ctx.sync?.epoch;
     let n = 0;
     for (let i = 0; i < messageIds.length; i += ACK_PAGE) {
-      n += Number(await this.ctx.scripts.run('ack', [keys.broadcastIndex], [keys.prefix, id, ...messageIds.slice(i, i + ACK_PAGE)]));
+      n += Number(await writeScripts(this.ctx).run('ack', [keys.broadcastIndex], [keys.prefix, id, ...messageIds.slice(i, i + ACK_PAGE)]));
     }
     this.counters.acked += n;
+    // Also when nothing was left to ack: an earlier attempt's deletions must be confirmed too.
+    await this.ctx.sync?.confirm(since);
     return n;
   }
 
@@ -397,8 +491,24 @@ export class MessageService {
    * `source` with that id. The Response is returned and acknowledged (it is consumed here, so the
    * source's message loop does not see it a second time).
    */
-  async request(source: string, input: Omit<SendInput, 'correlation_id'>, timeoutMs: number): Promise<{ request: SendResult; response: AgentMessage }> {
-    const correlationId = uuidv7();
+  async request(
+    source: string,
+    input: Omit<SendInput, 'correlation_id'>,
+    timeoutMs: number,
+    idem?: IdempotencyInput,
+  ): Promise<{ request: SendResult; response: AgentMessage; replayed: boolean }> {
+    // With an Idempotency-Key a retry never sends a second Query: it returns the answer an earlier
+    // attempt got, or waits for the Response to that attempt's Query (its correlation id).
+    const since = this.ctx.sync?.epoch;
+    if (idem) {
+      const answered = await this.storedAnswer(source, idem);
+      if (answered) {
+        this.counters.replayed++;
+        await this.ctx.sync?.confirm(since);
+        return { request: answered.request, response: answered.response, replayed: true };
+      }
+    }
+    let correlationId = uuidv7();
     let found: ((m: AgentMessage) => void) | null = null;
     let failed: ((e: unknown) => void) | null = null;
     const arrived = new Promise<AgentMessage>((resolve, reject) => {
@@ -409,14 +519,16 @@ export class MessageService {
     // without a handler that rejection is unhandled, and main.ts shuts the replica down on those.
     // The race below still sees the rejection.
     arrived.catch(() => undefined);
+    // The Response is gone from the inbox: with a key, another attempt may have taken it (and stored it).
+    const takenElsewhere = async () => (idem ? ((await this.storedAnswer(source, idem))?.response ?? null) : null);
     const check = async (notice: WakeNotice) => {
       try {
         let msg: AgentMessage | null = null;
         if (notice.k === 'm') {
-          if (notice.cid === correlationId && notice.t === 'Response') msg = await this.peek(source, notice.mid);
+          if (notice.cid === correlationId && notice.t === 'Response') msg = (await this.peek(source, notice.mid)) ?? (await takenElsewhere());
         } else if (notice.k === 'e') {
           // A reconnect of the wake subscription: a notice may have been lost, look for it.
-          msg = await this.findResponse(source, correlationId);
+          msg = (await this.findResponse(source, correlationId)) ?? (await takenElsewhere());
         }
         if (msg) found?.(msg);
       } catch (err) {
@@ -426,7 +538,12 @@ export class MessageService {
     const off = this.ctx.wake.onInbox(source, (n) => void check(n));
     let timer: NodeJS.Timeout | undefined;
     try {
-      const request = await this.send(source, { ...input, correlation_id: correlationId });
+      const sent = await this.submit(source, { ...input, correlation_id: correlationId }, idem && { ...idem, remember: correlationId });
+      if (sent.replayed) {
+        // An earlier attempt sent the Query: its Response may be waiting already.
+        correlationId = sent.remembered;
+        void check({ k: 'e' });
+      }
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(
           () => reject(errors.timeout(`No Response with correlation_id '${correlationId}' within ${timeoutMs} ms`)),
@@ -434,12 +551,29 @@ export class MessageService {
         );
       });
       const response = await Promise.race([arrived, timeout]);
+      // Remembered before the ack: an attempt that finds the Response gone then finds it here.
+      if (idem) await this.storeAnswer(source, idem, { f: idem.fingerprint, request: sent.result, response });
       await this.ack(source, [response.message_id]);
-      return { request, response };
+      return { request: sent.result, response, replayed: sent.replayed };
     } finally {
       off();
       if (timer) clearTimeout(timer);
     }
+  }
+
+  /** A keyed server-side request's remembered answer (422 when the key was for another request). */
+  private async storedAnswer(source: string, idem: IdempotencyInput): Promise<RequestAnswer | null> {
+    const raw = await writeScripts(this.ctx).client.get(answerKey(this.ctx.keys.prefix, source, idem.key));
+    if (raw === null) return null;
+    const answer = JSON.parse(raw) as RequestAnswer;
+    if (answer.f !== idem.fingerprint) throw errors.idempotencyKeyMismatch(idem.key);
+    return answer;
+  }
+
+  /** A plain SET (it holds the Response's body: never through Lua), for the key's window. */
+  private async storeAnswer(source: string, idem: IdempotencyInput, answer: RequestAnswer): Promise<void> {
+    const key = answerKey(this.ctx.keys.prefix, source, idem.key);
+    await writeScripts(this.ctx).client.set(key, JSON.stringify(answer), 'PX', this.ctx.config.IDEMPOTENCY_TTL_MS);
   }
 
   /** One inbox message by id, without taking it (two plain reads, in one MULTI). */

@@ -30,6 +30,17 @@ const send = (app: FastifyInstance, source: string, body: object) =>
     payload: { message_type: 'Notification', correlation_id: null, target_instance: null, ...body },
   });
 
+/** A send with an Idempotency-Key (the same key again is a replay: nothing queued). */
+async function keyedSend(app: FastifyInstance, source: string, body: object, key: string): Promise<void> {
+  const res = await app.inject({
+    method: 'POST',
+    url: `/messages/send/${source}`,
+    headers: { 'idempotency-key': key },
+    payload: { message_type: 'Notification', correlation_id: null, target_instance: null, ...body },
+  });
+  if (res.statusCode !== 200) throw new Error(`keyed send: ${res.statusCode} ${res.body}`);
+}
+
 async function registerMany(app: FastifyInstance, ids: string[], capabilities: string[] = [], agentCard?: object): Promise<void> {
   const one = (id: string) =>
     agentCard ? json(app, '/registry/register', { method: 'POST', payload: { ...registerBody(id, { capabilities }), agent_card: agentCard } }) : register(app, id, { capabilities });
@@ -319,6 +330,11 @@ describe('no script call does work that grows with the mesh', () => {
     await send(app, 'm-1', { target_capability: 'work', payload: 1 });
     await send(app, 'm-1', { target_capability: 'work-skill', payload: 2 });
     await send(app, 'm-1', { payload: 'to all' });
+    // Keyed sends and their replays: the record costs a GET and a SET, whatever the mesh.
+    for (let i = 0; i < 2; i++) {
+      await keyedSend(app, 'm-1', { payload: 'to all, once' }, `bk-${population}`);
+      await keyedSend(app, 'm-1', { target_capability: 'work', payload: 2 }, `ck-${population}`);
+    }
     await json(app, '/messages/m-0?limit=1000');
     await json(app, '/messages/ack/m-0', { method: 'POST', payload: { message_ids: firstPage.messages.map((m) => m.message_id) } });
     await app.mesh.instances.cleanupBatch(100);

@@ -349,6 +349,31 @@ describe('message handling', () => {
     await eventually(async () => got.length === 3);
     expect(got.sort()).toEqual(['o:"all"', 'w1:"all"', 'w1:"cap"']);
   });
+
+  it('an idempotencyKey given to send, broadcast or sendToCapability makes a second call a retry of the first', async () => {
+    const s = await pool.join({ instanceId: 'idem-s' });
+    const w = await pool.join({ instanceId: 'idem-w', capabilities: ['store'] });
+    const got: string[] = [];
+    w.onMessage((m) => void got.push(JSON.stringify(m.payload)));
+    const a1 = await s.send('idem-w', 'Notification', 'direct', { idempotencyKey: 'k-direct' });
+    const a2 = await s.send('idem-w', 'Notification', 'direct', { idempotencyKey: 'k-direct' });
+    expect(a2).toEqual(a1);
+    const b1 = await s.broadcast('Notification', 'all', { idempotencyKey: 'k-all' });
+    expect((await s.broadcast('Notification', 'all', { idempotencyKey: 'k-all' })).message_id).toBe(b1.message_id);
+    const c1 = await s.sendToCapability('store', 'Notification', 'cap', { idempotencyKey: 'k-cap' });
+    expect(await s.sendToCapability('store', 'Notification', 'cap', { idempotencyKey: 'k-cap' })).toEqual(c1);
+    // Without a key of one's own, each call is its own message.
+    const n1 = await s.send('idem-w', 'Notification', 'fresh');
+    const n2 = await s.send('idem-w', 'Notification', 'fresh');
+    expect(n2.message_id).not.toBe(n1.message_id);
+    await eventually(async () => got.length >= 5);
+    await sleep(200);
+    expect(got.sort()).toEqual(['"all"', '"cap"', '"direct"', '"fresh"', '"fresh"']);
+    await expect(s.send('idem-w', 'Notification', 'other', { idempotencyKey: 'k-direct' })).rejects.toMatchObject({
+      status: 422,
+      code: 'idempotency_key_mismatch',
+    });
+  });
 });
 
 describe('request/response', () => {

@@ -88,6 +88,15 @@ describe('mesh CLI', () => {
     const routed = await mesh(server.url, 'send', 'snd-a', '--capability', 'echo', 'Custom:ping', '42');
     expect(routed).toMatchObject({ code: 0 });
     expect(routed.stdout).toMatch(/-> snd-b\n$/);
+    // Run again with the same key: the first send's answer, nothing queued twice.
+    await reg('snd-d');
+    const keyed = ['send', 'snd-a', 'snd-d', 'Notification', '"once"', '--idempotency-key', 'cli-once'];
+    const once = await mesh(server.url, ...keyed);
+    const twice = await mesh(server.url, ...keyed);
+    expect(once.code).toBe(0);
+    expect(twice.stdout).toBe(once.stdout);
+    const inboxD = await mesh(server.url, 'inbox', 'snd-d', '--json');
+    expect((JSON.parse(inboxD.stdout) as { messages: { payload: unknown }[] }).messages.map((m) => m.payload)).toEqual(['once']);
 
     const inbox = await mesh(server.url, 'inbox', 'snd-b');
     expect(inbox.code).toBe(0);

@@ -189,13 +189,17 @@ type Script = (req: http.IncomingMessage, res: http.ServerResponse, n: number) =
 interface Scripted {
   url: string;
   hits: string[];
+  /** The Idempotency-Key header of each hit (undefined: none). */
+  keys: (string | undefined)[];
   close(): Promise<void>;
 }
 
 async function scripted(script: Script): Promise<Scripted> {
   const hits: string[] = [];
+  const keys: (string | undefined)[] = [];
   const server = http.createServer((req, res) => {
     hits.push(`${req.method} ${req.url}`);
+    keys.push(req.headers['idempotency-key'] as string | undefined);
     req.resume();
     req.on('end', () => script(req, res, hits.length));
   });
@@ -204,6 +208,7 @@ async function scripted(script: Script): Promise<Scripted> {
   return {
     url: `http://127.0.0.1:${port}`,
     hits,
+    keys,
     close: () =>
       new Promise<void>((r) => {
         server.closeAllConnections();
@@ -258,21 +263,66 @@ describe('MeshClient retry rules', () => {
     expect(srv.hits).toHaveLength(2);
   });
 
-  it('does not retry send on 5xx, timeouts or a connection that broke after sending', async () => {
+  it('retries send after a 5xx, a broken connection and a timeout, every attempt with the one Idempotency-Key of the call', async () => {
+    const srv = await serve((req, res, n) => {
+      if (n === 1) jsonReply(res, 503, { error: 'not confirmed', code: 'not_replicated' }, { 'retry-after': '0' });
+      else if (n === 2) req.socket.destroy();
+      else if (n === 3) return; // never answers: times out
+      else jsonReply(res, 200, { message_id: 'm1', status: 'queued', delivered_to: ['b'] });
+    });
+    const client = fast(srv.url, { timeoutMs: 300 });
+    expect(await client.send('a', SEND)).toEqual({ message_id: 'm1', status: 'queued', delivered_to: ['b'] });
+    expect(srv.hits).toEqual(Array.from({ length: 4 }, () => 'POST /messages/send/a'));
+    const [key] = srv.keys;
+    expect(key).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(srv.keys).toEqual([key, key, key, key]);
+    // The next logical send is another key.
+    await client.send('a', SEND);
+    expect(srv.keys[4]).toMatch(/^[0-9a-f-]{36}$/);
+    expect(srv.keys[4]).not.toBe(key);
+  });
+
+  it('sends a given Idempotency-Key as it is; 422 idempotency_key_mismatch is not retried', async () => {
+    const srv = await serve((_req, res) => jsonReply(res, 422, { error: 'used', code: 'idempotency_key_mismatch' }));
+    await expect(fast(srv.url).send('a', SEND, { idempotencyKey: 'order-42' })).rejects.toMatchObject({ status: 422, code: 'idempotency_key_mismatch', attempts: 1 });
+    expect(srv.keys).toEqual(['order-42']);
+  });
+
+  it('with idempotencyKey: null, send is not retried on 5xx, timeouts or a connection that broke after sending', async () => {
     const s503 = await serve((_req, res) => jsonReply(res, 503, { error: 'x', code: 'unavailable' }, { 'retry-after': '0' }));
-    await expect(fast(s503.url).send('a', SEND)).rejects.toMatchObject({ status: 503, attempts: 1 });
+    await expect(fast(s503.url).send('a', SEND, { idempotencyKey: null })).rejects.toMatchObject({ status: 503, attempts: 1 });
     expect(s503.hits).toHaveLength(1);
+    expect(s503.keys).toEqual([undefined]);
 
     const reset = await serve((req) => req.socket.destroy());
-    const broke = await fast(reset.url).send('a', SEND).catch((e: unknown) => e);
+    const broke = await fast(reset.url).send('a', SEND, { idempotencyKey: null }).catch((e: unknown) => e);
     expect(broke).toBeInstanceOf(MeshNetworkError);
     expect(broke).toMatchObject({ kind: 'network', attempts: 1 });
     expect(reset.hits).toHaveLength(1);
 
     const silent = await serve(() => undefined);
-    const slow = await fast(silent.url, { timeoutMs: 150 }).send('a', SEND).catch((e: unknown) => e);
+    const slow = await fast(silent.url, { timeoutMs: 150 }).send('a', SEND, { idempotencyKey: null }).catch((e: unknown) => e);
     expect(slow).toMatchObject({ kind: 'timeout', attempts: 1 });
     expect(silent.hits).toHaveLength(1);
+  });
+
+  it("server-side request: retried with its key after a 5xx; the server's own 504 timeout is an answer", async () => {
+    const flaky = await serve((_req, res, n) => {
+      if (n === 1) jsonReply(res, 502, { error: 'bad gateway', code: 'http_502' });
+      else jsonReply(res, 200, { request: { message_id: 'q', status: 'queued', delivered_to: ['b'] }, response: { message_id: 'r' } });
+    });
+    const ok = await fast(flaky.url).request('a', { target_instance: 'b', payload: null, timeout_ms: 100 });
+    expect(ok.request.message_id).toBe('q');
+    expect(flaky.keys).toHaveLength(2);
+    expect(flaky.keys[0]).toBeDefined();
+    expect(flaky.keys[1]).toBe(flaky.keys[0]);
+
+    const unanswered = await serve((_req, res) => jsonReply(res, 504, { error: 'No Response', code: 'timeout' }));
+    await expect(fast(unanswered.url).request('a', { target_instance: 'b', payload: null, timeout_ms: 100 })).rejects.toMatchObject({
+      status: 504,
+      code: 'timeout',
+      attempts: 1,
+    });
   });
 
   it('retries idempotent POSTs (heartbeat, register, ack) after a broken connection or timeout', async () => {

@@ -47,6 +47,20 @@ describe('config', () => {
     expect(() => loadConfig({ HEARTBEAT_INTERVAL_MS: '5000', STALE_TIMEOUT_MS: '5000' })).toThrow(/STALE_TIMEOUT_MS/);
   });
 
+  it('REDIS_SYNC_REPLICAS: off by default; its WAIT timeout must stay below the command timeout', () => {
+    const c = loadConfig({});
+    expect(c.REDIS_SYNC_REPLICAS).toBe(0);
+    expect(c.REDIS_SYNC_TIMEOUT_MS).toBe(1000);
+    expect(c.IDEMPOTENCY_TTL_MS).toBe(600_000);
+    expect(loadConfig({ REDIS_SYNC_REPLICAS: '1', REDIS_SYNC_TIMEOUT_MS: '1999' }).REDIS_SYNC_REPLICAS).toBe(1);
+    expect(() => loadConfig({ REDIS_SYNC_REPLICAS: '1', REDIS_SYNC_TIMEOUT_MS: '2000' })).toThrow(/REDIS_SYNC_TIMEOUT_MS: must be below REDIS_COMMAND_TIMEOUT_MS \(2000\)/);
+    expect(() => loadConfig({ REDIS_SYNC_REPLICAS: '1', REDIS_COMMAND_TIMEOUT_MS: '500' })).toThrow(/REDIS_SYNC_TIMEOUT_MS/);
+    // Without the option the timeout is unused, so it is not checked.
+    expect(loadConfig({ REDIS_COMMAND_TIMEOUT_MS: '500' }).REDIS_SYNC_REPLICAS).toBe(0);
+    expect(() => loadConfig({ REDIS_SYNC_REPLICAS: '-1' })).toThrow(/REDIS_SYNC_REPLICAS/);
+    expect(() => loadConfig({ IDEMPOTENCY_TTL_MS: '10' })).toThrow(/IDEMPOTENCY_TTL_MS/);
+  });
+
   it('rejects both Sentinel and Cluster at once, and token mode without tokens', () => {
     expect(() => loadConfig({ REDIS_SENTINELS: 'a:1', REDIS_CLUSTER_NODES: 'b:2' })).toThrow(/not both/);
     expect(() => loadConfig({ AUTH_MODE: 'token' })).toThrow(/AUTH_TOKENS/);

@@ -135,11 +135,12 @@ export function registerCommands(program: Command, ctx: Context): void {
     .option('--broadcast', 'to every other live instance')
     .option('--capability <name>', 'to the least-loaded live instance with this capability')
     .option('--correlation-id <id>', 'correlation id to set')
+    .option('--idempotency-key <key>', 'run it again with the same key: the first result comes back, nothing is sent twice (default: a new key)')
     .addHelpText(
       'after',
       examples(`mesh send planner worker-1 Query '{"q":"hi"}'`, `mesh send planner --broadcast Notification '"deploying"'`, `mesh send planner --capability summarize Custom:job 42`),
     )
-    .action(async (source: string, args: string[], o: { broadcast?: boolean; capability?: string; correlationId?: string }) => {
+    .action(async (source: string, args: string[], o: { broadcast?: boolean; capability?: string; correlationId?: string; idempotencyKey?: string }) => {
       if (o.broadcast && o.capability !== undefined) throw new UsageError('use either --broadcast or --capability, not both');
       const routed = o.broadcast === true || o.capability !== undefined;
       const names = routed ? ['type', 'json'] : ['target', 'type', 'json'];
@@ -153,7 +154,7 @@ export function registerCommands(program: Command, ctx: Context): void {
         message_type: messageTypeArg(typeArg),
         payload: payloadArg(payloadRaw),
         correlation_id: o.correlationId ?? null,
-      });
+      }, o.idempotencyKey === undefined ? {} : { idempotencyKey: o.idempotencyKey });
       if (ctx.json()) io.out(pretty(res));
       else io.out(`queued ${res.message_id} -> ${res.delivered_to.length > 0 ? res.delivered_to.join(', ') : '(no recipients)'}\n`);
     });

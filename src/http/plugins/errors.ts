@@ -9,7 +9,7 @@ import { isRedisOutOfMemory } from '../../redis/eviction.js';
 
 const REDIS_UNAVAILABLE_REPLY = /^(READONLY|LOADING|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|BUSY|NOREPLICAS)\b/;
 const REDIS_UNAVAILABLE_MESSAGE =
-  /Connection is closed|Command timed out|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|Stream isn't writeable|None of startup nodes is available|Failed to refresh slots cache|All sentinels are unreachable/;
+  /Connection is closed|Command aborted due to connection close|Command timed out|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|Stream isn't writeable|None of startup nodes is available|Failed to refresh slots cache|All sentinels are unreachable/;
 const REDIS_UNAVAILABLE_NAMES = new Set(['MaxRetriesPerRequestError', 'ClusterAllFailedError']);
 
 export function isRedisUnavailable(err: unknown): boolean {

@@ -21,6 +21,7 @@ import type { Scripts } from '../../redis/scripts.js';
 import type { InstanceService } from '../../registry/instances.js';
 import type { Maintenance } from '../../registry/maintenance.js';
 import type { MessageService } from '../../registry/messages.js';
+import type { ReplicaSync } from '../../registry/replica-sync.js';
 import type { RegistryStats } from '../../registry/stats.js';
 import type { WakeBus } from '../../registry/wakeups.js';
 import type { DataLossMonitor } from '../../registry/data-loss.js';
@@ -36,6 +37,8 @@ export interface MetricsDeps {
   maintenance: Maintenance | null;
   wake: WakeBus;
   scripts: Scripts;
+  /** REDIS_SYNC_REPLICAS > 0: the barrier confirming acknowledged writes. */
+  sync?: ReplicaSync | null;
   stats: RegistryStats;
   /** Noticed losses of the namespace's data in Redis (data-loss.ts). */
   dataLoss?: DataLossMonitor;
@@ -187,6 +190,17 @@ async function metricsPlugin(app: FastifyInstance, deps: MetricsDeps): Promise<v
   simple('mesh_messages_acked_total', 'Message copies acknowledged by their recipient', () => mc.acked);
   simple('mesh_messages_expired_total', 'Message copies dropped after MESSAGE_TTL_MS', () => mc.expired);
   simple('mesh_messages_rejected_total', 'Sends refused (unknown source/target, inbox full, too large, no capable instance)', () => mc.rejected);
+  simple('mesh_messages_replayed_total', 'Sends and requests answered with the first result of their Idempotency-Key (nothing queued)', () => mc.replayed);
+
+  // REDIS_SYNC_REPLICAS (zero when off): writes confirmed by replicas, per barrier (one WAIT each).
+  const sc = deps.sync?.counters;
+  byResult('mesh_redis_sync_writes_total', 'Acknowledged writes by replica confirmation: confirmed, not_replicated (503: too few replicas in time), failed (503 not_replicated: the barrier hit a Redis error)', {
+    confirmed: () => sc?.confirmed ?? 0,
+    not_replicated: () => sc?.notReplicated ?? 0,
+    failed: () => sc?.failed ?? 0,
+  });
+  simple('mesh_redis_sync_barriers_total', 'Replica-sync barriers run (one WAIT each, shared by the writes of one event-loop turn)', () => sc?.barriers ?? 0);
+  simple('mesh_redis_sync_wait_seconds_total', 'Time spent in replica-sync barriers (divide by barriers for the mean)', () => sc?.waitSeconds ?? 0);
 
   const ms = maintenance?.stats;
   simple('mesh_cleanup_runs_total', 'Maintenance ticks run by this replica (exactly one replica runs each tick)', () => ms?.runs ?? 0);

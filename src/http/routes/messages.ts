@@ -8,6 +8,7 @@ import type { SendRateLimiter } from '../../registry/ratelimit.js';
 import type { WakeBus } from '../../registry/wakeups.js';
 import type { Auth } from '../plugins/auth.js';
 import { fastSerializerCompiler } from '../serializer.js';
+import { REPLAYED_HEADER, idempotencyHeaders, idempotencyOf } from '../idempotency-schemas.js';
 import { openSse } from '../sse.js';
 import {
   ackBody,
@@ -45,24 +46,29 @@ export const messageRoutes: FastifyPluginAsyncZod<MessageRouteDeps> = async (app
         summary: 'Send a message (targeted, broadcast, or capability-routed)',
         tags: ['messages'],
         params: sourceParams,
+        headers: idempotencyHeaders,
         body: sendBody,
-        response: { 200: sendResponse, 400: errorBody, 401: errorBody, 403: errorBody, 404: errorBody, 413: errorBody, 429: errorBody },
+        response: { 200: sendResponse, 400: errorBody, 401: errorBody, 403: errorBody, 404: errorBody, 413: errorBody, 422: errorBody, 429: errorBody },
       },
       // Hot path: fast-json-stringify compiled from the zod schema (src/http/serializer.ts).
       serializerCompiler: fastSerializerCompiler,
     },
-    async (request) => {
+    async (request, reply) => {
       const source = request.params.source_id;
       await auth.forInstance(request, source);
       await sendLimiter?.take(source);
       const b = request.body;
-      return messages.send(source, {
+      const input = {
         target_instance: b.target_instance ?? null,
         message_type: b.message_type,
         payload: b.payload as never,
         correlation_id: b.correlation_id ?? null,
         target_capability: b.target_capability ?? null,
-      });
+      };
+      const idem = idempotencyOf(request.headers, 'send', [input.target_instance, input.target_capability, input.message_type, input.payload, input.correlation_id]);
+      const out = await messages.submit(source, input, idem);
+      if (out.replayed) reply.header(REPLAYED_HEADER, 'true');
+      return out.result;
     },
   );
 
@@ -74,25 +80,27 @@ export const messageRoutes: FastifyPluginAsyncZod<MessageRouteDeps> = async (app
         summary: 'Send a request and wait for the correlated Response (additive)',
         tags: ['messages'],
         params: sourceParams,
+        headers: idempotencyHeaders,
         body: requestBody,
-        response: { 200: requestResponse, 400: errorBody, 401: errorBody, 403: errorBody, 404: errorBody, 429: errorBody, 504: errorBody },
+        response: { 200: requestResponse, 400: errorBody, 401: errorBody, 403: errorBody, 404: errorBody, 422: errorBody, 429: errorBody, 504: errorBody },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const source = request.params.source_id;
       await auth.forInstance(request, source);
       await sendLimiter?.take(source);
       const b = request.body;
-      return messages.request(
-        source,
-        {
-          target_instance: b.target_instance ?? null,
-          target_capability: b.target_capability ?? null,
-          message_type: b.message_type,
-          payload: b.payload as never,
-        },
-        b.timeout_ms,
-      );
+      const input = {
+        target_instance: b.target_instance ?? null,
+        target_capability: b.target_capability ?? null,
+        message_type: b.message_type,
+        payload: b.payload as never,
+      };
+      // The wait (timeout_ms) is how long this attempt waits, not what is sent: not in the fingerprint.
+      const idem = idempotencyOf(request.headers, 'request', [input.target_instance, input.target_capability, input.message_type, input.payload]);
+      const { request: sent, response, replayed } = await messages.request(source, input, b.timeout_ms, idem);
+      if (replayed) reply.header(REPLAYED_HEADER, 'true');
+      return { request: sent, response };
     },
   );
 

@@ -22,6 +22,9 @@
   ARGV[1] prefix  ARGV[2] mode 'direct'|'broadcast'  ARGV[3] source id  ARGV[4] target id ('' for
   broadcast)  ARGV[5] message_id  ARGV[6] body bytes  ARGV[7] inbox max pending
   ARGV[8] message TTL ms (0 = keep)  ARGV[9] lapsed members reported at most (broadcast)
+  ARGV[10] Idempotency-Key ('' = none)  ARGV[11] its request fingerprint  ARGV[12] its window ms
+  ARGV[13] what to remember with it ('' or a server-side request's correlation id)
+  (derived with a key: idem:<source>/<key>)
 
   Returns
     direct:    { code, expired_count, target }
@@ -29,6 +32,10 @@
                code 2: stored nothing, nobody else is live
     code 1 ok, -1 source not live, -2 target not live, -3 inbox full (broadcast: followed by the
     ids of the recipients whose backlog is full), -5 too many lapsed members awaiting cleanup
+    With a key already used by this source within its window nothing is queued:
+      code 0 (replay): { 0, 0, first message_id, its ARGV[13], its mode, first success reply... }
+      code -7: the key was used for a different request (fingerprint)
+    A success (code 1, or 2 for a broadcast) stores that reply under the key (idempotency.ts).
 ]]
 -- @include "base"
 -- @include "messages"
@@ -37,6 +44,25 @@ local P, mode, source, target = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local mid, size = ARGV[5], ARGV[6]
 local max, ttl, lapsedMax = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
 local now = nowMs()
+
+-- Idempotency first: a retry returns the first result even if the target has left since.
+local idem = (ARGV[10] or '') ~= '' and (P .. 'idem:' .. source .. '/' .. ARGV[10]) or nil
+if idem then
+  local rec = redis.call('GET', idem)
+  if rec then
+    -- The body this attempt's MULTI wrote belongs to a message that will not exist.
+    redis.call('HDEL', mode == 'direct' and (P .. 'inboxb:' .. target) or KEYS[4], mid)
+    local first = cjson.decode(rec)
+    if first.f ~= ARGV[11] then return { -7, 0 } end
+    return { 0, 0, first.m, first.x or '', first.k or 'direct', unpack(first.r) }
+  end
+end
+-- `stored` is what a replay answers (no expiry count: that was this call's work).
+local function remember(stored)
+  if idem then
+    redis.call('SET', idem, cjson.encode({ f = ARGV[11], m = mid, k = mode, x = ARGV[13], r = stored }), 'PX', ARGV[12])
+  end
+end
 
 if mode == 'direct' then
   local body = P .. 'inboxb:' .. target
@@ -48,6 +74,7 @@ if mode == 'direct' then
     return { -3, expired }
   end
   enqueue(P, target, mid, size, now)
+  remember({ 1, 0, target })
   return { 1, expired, target }
 end
 
@@ -57,7 +84,10 @@ local function refuse(...)
   return { ... }
 end
 if not isLive(P, source, now) then return refuse(-1, 0) end
-if redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf') <= 1 then return refuse(2, 0) end
+if redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf') <= 1 then
+  remember({ 2, 0 })
+  return refuse(2, 0)
+end
 
 -- The bound is per recipient, like an inbox: its backlog is what it took and has not acked
 -- (pending) plus what it has not taken yet (the other members' broadcasts after its cursor).
@@ -91,4 +121,5 @@ syncBroadcastState(P, source)
 local last = redis.call('XREVRANGE', KEYS[7], '+', '-', 'COUNT', 1)
 local out = { 1, 0, bseq, tonumber(redis.call('GET', KEYS[6]) or '0'), last[1] and last[1][1] or '0-0', #lapsed }
 for _, id in ipairs(lapsed) do out[#out + 1] = id end
+remember(out)
 return out

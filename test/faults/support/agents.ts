@@ -54,6 +54,12 @@ export class Ledger {
    * been queued after all (a timed-out command still runs when Redis gets to it).
    */
   readonly received = new Map<string, Map<string, number>>();
+  /** agent -> payload key -> the message ids it came under (two ids: the send itself was queued twice). */
+  readonly receivedIds = new Map<string, Map<string, Set<string>>>();
+  /** Send answers that were replays of an earlier attempt with the same Idempotency-Key. */
+  replays = 0;
+  /** Payload key -> its send attempts, in order (how each logical send went). */
+  readonly attempts = new Map<string, { status: number; sentAt: number }[]>();
   readonly wrong: string[] = [];
   sends = 0;
   sendGaveUp = 0;
@@ -61,10 +67,26 @@ export class Ledger {
   requestRetries = 0;
   requestGaveUp = 0;
 
-  noteReceived(agent: string, key: string): void {
+  noteReceived(agent: string, key: string, messageId?: string): void {
     let m = this.received.get(agent);
     if (!m) this.received.set(agent, (m = new Map()));
     m.set(key, (m.get(key) ?? 0) + 1);
+    if (messageId === undefined) return;
+    let ids = this.receivedIds.get(agent);
+    if (!ids) this.receivedIds.set(agent, (ids = new Map()));
+    let set = ids.get(key);
+    if (!set) ids.set(key, (set = new Set()));
+    set.add(messageId);
+  }
+
+  /**
+   * Payload keys a recipient got under more than one message id: a send queued twice (a retry of
+   * an attempt that had been queued after all), as opposed to one message fetched twice.
+   */
+  queuedTwice(): string[] {
+    const out: string[] = [];
+    for (const [agent, ids] of this.receivedIds) for (const [k, set] of ids) if (set.size > 1) out.push(`${agent}<-${k} x${set.size}`);
+    return out;
   }
 
   has(agent: string, key: string): boolean {
@@ -113,6 +135,8 @@ export interface AgentOptions {
   consume?: boolean;
   /** Long-poll wait in seconds (default 2). */
   pollWaitS?: number;
+  /** Sends carry `Idempotency-Key: <payload key>`: their retries can never queue them twice. */
+  idempotencyKeys?: boolean;
 }
 
 interface Pending {
@@ -275,7 +299,7 @@ export class FaultAgent {
     }
     if (!isPayload(p)) return;
     if (p.to !== '*' && p.to !== this.id) ledger.wrong.push(`${this.id} got ${p.k} meant for ${p.to}`);
-    ledger.noteReceived(this.id, p.k);
+    ledger.noteReceived(this.id, p.k, m.message_id);
     if (p.to === this.id && m.message_type === 'Notification') {
       for (const k of [m.source_instance, '*']) {
         let list = this.fetchedOrder.get(k);
@@ -314,13 +338,18 @@ export class FaultAgent {
     const { ledger } = this.opts;
     ledger.sends++;
     const payload: Payload = { k: key, to, from: this.id };
+    const headers: Record<string, string> = this.opts.idempotencyKeys ? { 'idempotency-key': key } : {};
     for (let attempt = 0; attempt < maxAttempts && !this.stopped; attempt++) {
       const o = await this.api.call<{ message_id: string; status: string; delivered_to: string[] }>('send', 'POST', `/messages/send/${this.id}`, {
         target_instance: to === '*' ? null : to,
         message_type: 'Notification',
         payload,
         correlation_id: null,
-      });
+      }, 10_000, headers);
+      if (o.replayed) ledger.replays++;
+      const tried = ledger.attempts.get(key) ?? [];
+      tried.push({ status: o.status, sentAt: o.sentAt });
+      ledger.attempts.set(key, tried);
       if (o.ok && o.body) {
         if (to === '*') ledger.broadcasts.set(key, { from: this.id, deliveredTo: o.body.delivered_to, messageId: o.body.message_id, ackedAt: o.receivedAt });
         else ledger.targeted.set(key, { to, from: this.id, messageId: o.body.message_id, ackedAt: o.receivedAt });
@@ -375,7 +404,8 @@ export class FaultAgent {
           message_type: 'Query',
           payload,
           correlation_id: cid,
-        });
+        }, 10_000, this.opts.idempotencyKeys ? { 'idempotency-key': payload.k.replace('#', '.') } : {});
+        if (o.replayed) ledger.replays++;
         if (!o.ok) {
           if (o.status === 404) await this.reregister().catch(() => undefined);
           else if (!retryable(o.status) && !targetGone(o)) throw new Error(`query ${key}: ${o.status} ${JSON.stringify(o.body)}`);

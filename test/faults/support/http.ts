@@ -13,6 +13,8 @@ export interface Outcome<T = unknown> {
   retryAfter: string | null;
   /** Transport error (status 0) or a non-JSON body note. */
   error: string | null;
+  /** The answer repeats an earlier result of its Idempotency-Key (header Idempotent-Replayed). */
+  replayed?: boolean;
   sentAt: number;
   receivedAt: number;
 }
@@ -77,13 +79,14 @@ export class Api {
     path: string,
     body?: unknown,
     timeoutMs = 10_000,
+    headers: Record<string, string> = {},
   ): Promise<Outcome<T>> {
     const sentAt = Date.now();
     let outcome: Outcome<T>;
     try {
       const res = await fetch(`${this.baseUrl}${path}`, {
         method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(timeoutMs),
       });
@@ -103,6 +106,7 @@ export class Api {
         body: parsed,
         retryAfter: res.headers.get('retry-after'),
         error,
+        replayed: res.headers.get('idempotent-replayed') === 'true',
         sentAt,
         receivedAt: Date.now(),
       };
@@ -114,6 +118,7 @@ export class Api {
         body: null,
         retryAfter: null,
         error: `${e.name}: ${e.cause?.code ?? e.message}`,
+        replayed: false,
         sentAt,
         receivedAt: Date.now(),
       };

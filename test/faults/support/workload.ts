@@ -73,6 +73,8 @@ export interface FleetOptions {
   expected?: (op: string, status: number) => boolean;
   /** How the leader-safety checker follows GET /registry/events: SSE (default) or JSON pages (tests that wipe Redis). */
   feed?: 'sse' | 'json';
+  /** Sends carry an Idempotency-Key (the payload key): retries never queue them twice. */
+  idempotencyKeys?: boolean;
   prefix?: string;
 }
 
@@ -83,7 +85,8 @@ export class Fleet {
   readonly safety = new LeaderSafety();
   readonly agents: FaultAgent[] = [];
   readonly mailboxes: FaultAgent[] = [];
-  private readonly opts: Required<Omit<FleetOptions, 'expected' | 'feed'>>;
+  private readonly opts: Required<Omit<FleetOptions, 'expected' | 'feed' | 'idempotencyKeys'>>;
+  private readonly idempotencyKeys: boolean;
   private readonly feed: 'sse' | 'json';
   private traffic: Promise<void>[] = [];
   private readonly trafficStop = new AbortController();
@@ -105,12 +108,21 @@ export class Fleet {
       mailboxes: opts.mailboxes ?? 0,
     };
     this.feed = opts.feed ?? 'sse';
+    this.idempotencyKeys = opts.idempotencyKeys ?? false;
     this.log = new CallLog(opts.expected ?? (() => false));
     this.api = new Api(opts.url, this.log);
   }
 
   agent(id: string, more: Partial<ConstructorParameters<typeof FaultAgent>[0]> = {}): FaultAgent {
-    return new FaultAgent({ id, api: this.api, ledger: this.ledger, heartbeatMs: this.opts.heartbeatMs, safety: this.safety, ...more });
+    return new FaultAgent({
+      id,
+      api: this.api,
+      ledger: this.ledger,
+      heartbeatMs: this.opts.heartbeatMs,
+      safety: this.safety,
+      idempotencyKeys: this.idempotencyKeys,
+      ...more,
+    });
   }
 
   /** Registers the core agents (in order: the first one leads) and starts their loops. */
@@ -140,7 +152,12 @@ export class Fleet {
       if (!o.ok || !o.body) continue;
       for (const msg of o.body.messages) {
         const p = msg.payload as { k?: unknown } | null;
-        if (p && typeof p.k === 'string' && !this.ledger.has(m.id, p.k)) this.ledger.noteReceived(m.id, p.k);
+        // Every copy's id (a key under two ids was queued twice), but each key counted once: a
+        // mailbox is read again and again without acks.
+        if (p && typeof p.k === 'string') {
+          if (!this.ledger.has(m.id, p.k)) this.ledger.noteReceived(m.id, p.k, msg.message_id);
+          else this.ledger.receivedIds.get(m.id)?.get(p.k)?.add(msg.message_id);
+        }
       }
     }
   }
@@ -226,6 +243,8 @@ export class Fleet {
       sendGaveUp: l.sendGaveUp,
       duplicates: l.redeliveries(),
       mostDuplicated: l.mostRedelivered(3),
+      queuedTwice: l.queuedTwice().length,
+      replays: l.replays,
       wrongDeliveries: l.wrong.length,
       reregistrations: this.agents.reduce((n, a) => n + a.reregistrations, 0),
       leaderObservations: this.safety.count,
