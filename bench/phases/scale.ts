@@ -7,6 +7,7 @@
 // registering again after Redis lost its data. Cost curves (ratio to 1k) go to an SVG.
 //
 // `npm run bench -- --only=scale [--population=100000] [--scale-seconds=10]`
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -79,6 +80,8 @@ function longest(entries: SlowEntry[]): SlowEntry | null {
 }
 
 interface OpFigures {
+  /** Redis time per operation by command (script name for EVALSHA), us. */
+  byCommand: Record<string, number>;
   p50: number;
   p99: number;
   /** Redis time per operation (all its commands), us. */
@@ -94,8 +97,20 @@ const latencies = (xs: number[]) => {
   return { p50: percentile(s, 50), p99: percentile(s, 99) };
 };
 
+/**
+ * SLOWLOG times a command by the wall clock: on a 2-core machine that also runs two replicas and
+ * the load, Redis is often descheduled in the middle of a command, and the longest "call" is then
+ * the scheduler's. In production Redis has a core of its own; here it gets real-time priority for
+ * this phase (root only; otherwise the figures include that noise, and the log says so).
+ */
+function realtime(pid: number, on: boolean, log: (m: string) => void): void {
+  const r = spawnSync('chrt', on ? ['-f', '-p', '10', String(pid)] : ['-o', '-p', '0', String(pid)], { encoding: 'utf8' });
+  if (r.status !== 0 && on) log(`  (could not give Redis real-time priority: ${r.stderr.trim() || r.error?.message}; call times include scheduling)`);
+}
+
 export async function scalePhase(ctx: BenchContext): Promise<void> {
   const { opts, redis } = ctx;
+  realtime(redis.pid, true, ctx.log);
   const populations = opts.scalePopulations;
   const seconds = opts.scaleSeconds;
   const calls = new RedisCalls(redis.client);
@@ -171,7 +186,10 @@ export async function scalePhase(ctx: BenchContext): Promise<void> {
         }
         const entries = foreground(await calls.take());
         const top = longest(entries);
+        const byCommand: Record<string, number> = {};
+        for (const e of entries) byCommand[e.name] = (byCommand[e.name] ?? 0) + e.us / n;
         figures[name] = {
+          byCommand,
           ...latencies(lat),
           redisUs: entries.reduce((s, e) => s + e.us, 0) / n,
           maxCallUs: top?.us ?? 0,
@@ -304,7 +322,8 @@ export async function scalePhase(ctx: BenchContext): Promise<void> {
       'register p50': flat('register', (f) => f.p50),
       'heartbeat p50': flat('heartbeat', (f) => f.p50),
     };
-    const maxCall = Math.max(...pops.map((p) => Math.max(mixed[p]!.longestCallUs!, ...Object.values(per[p]!).filter((_, i, a) => a[i] !== per[p]!['full listing']).map((f) => f.maxCallUs))));
+    // The longest single call at the largest population, under the mixed load and one op at a time.
+    const maxCall = Math.max(mixed[last]!.longestCallUs!, ...Object.values(per[last]!).map((f) => f.maxCallUs));
     const m100 = mixed[last]!;
     addTarget(ctx, { target: `no Redis call longer than 2 ms at ${last} live (5 ms hard limit)`, measured: `${fmt(maxCall / 1000)} ms`, met: maxCall <= 2000 });
     addTarget(ctx, { target: `mixed load at ${last}: heartbeat p99 <= 20 ms`, measured: `${fmt(m100['heartbeat p99']!)} ms`, met: m100['heartbeat p99']! <= 20 });
@@ -329,5 +348,6 @@ export async function scalePhase(ctx: BenchContext): Promise<void> {
   } finally {
     pool.close();
     await Promise.all(replicas.map((r) => r.stop()));
+    realtime(redis.pid, false, ctx.log);
   }
 }

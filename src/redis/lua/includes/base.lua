@@ -150,20 +150,28 @@ local function liveRowsAfter(P, zkey, after, limit, budget, now)
   local floor = redis.call('GET', P .. 'electfloor')
   -- Every member at or below the election floor has lapsed for good: skip them.
   if floor and tonumber(floor) > tonumber(start) then start = floor end
-  local ids = redis.call('ZRANGE', zkey, '(' .. start, '+inf', 'BYSCORE', 'LIMIT', 0, budget, 'WITHSCORES')
-  local rows, cursor = {}, false
-  for i = 1, #ids, 2 do
-    cursor = ids[i + 1]
-    if isLive(P, ids[i], now) then
-      rows[#rows + 1] = instanceRow(P, ids[i])
-      if #rows >= limit then break end
-    elseif zkey ~= P .. 'joined' and redis.call('EXISTS', P .. 'inst:' .. ids[i]) == 0 then
-      -- A capability entry whose record expired by its TTL (maintenance did not run in time, so
-      -- nobody could read its capabilities to clean them): drop it now.
-      redis.call('ZREM', zkey, ids[i])
+  local rows, cursor, examined, exhausted = {}, false, 0, false
+  -- Read the index in chunks sized to what is still missing (usually one chunk: lapsed members are
+  -- few), not the whole budget at once: a 400-entry read for a 100-row page cost as much again.
+  while #rows < limit and examined < budget and not exhausted do
+    local want = math.min(budget - examined, limit - #rows + 8)
+    local ids = redis.call('ZRANGE', zkey, '(' .. start, '+inf', 'BYSCORE', 'LIMIT', 0, want, 'WITHSCORES')
+    if #ids < want * 2 then exhausted = true end
+    for i = 1, #ids, 2 do
+      examined = examined + 1
+      cursor = ids[i + 1]
+      start = cursor
+      if isLive(P, ids[i], now) then
+        rows[#rows + 1] = instanceRow(P, ids[i])
+        if #rows >= limit then break end
+      elseif zkey ~= P .. 'joined' and redis.call('EXISTS', P .. 'inst:' .. ids[i]) == 0 then
+        -- A capability entry whose record expired by its TTL (maintenance did not run in time, so
+        -- nobody could read its capabilities to clean them): drop it now.
+        redis.call('ZREM', zkey, ids[i])
+      end
     end
   end
-  -- More may follow only when this page stopped early or examined a full budget.
-  if cursor and #rows < limit and #ids < budget * 2 then cursor = false end
+  -- Nothing follows when the index ran out before the page filled.
+  if exhausted and #rows < limit then cursor = false end
   return rows, cursor
 end
