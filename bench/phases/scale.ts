@@ -15,7 +15,7 @@ import type { Redis } from 'ioredis';
 import { loadScriptSource, SCRIPT_KEYS, type ScriptName } from '../../src/redis/scripts.js';
 import { ROOT, startReplica, type Child } from '../lib/procs.js';
 import { closedLoop, openLoop, RawPool, type RawReply } from '../lib/raw-pool.js';
-import { usedMemory } from '../lib/redis-info.js';
+import { redisCpu, usedMemory } from '../lib/redis-info.js';
 import { addRow, addTarget, fmt, type BenchContext } from '../lib/report.js';
 import { percentile, sortedCopy, summarize } from '../lib/stats.js';
 import { lineChart } from '../lib/svg.js';
@@ -80,11 +80,11 @@ function longest(entries: SlowEntry[]): SlowEntry | null {
 }
 
 interface OpFigures {
-  /** Redis time per operation by command (script name for EVALSHA), us. */
+  /** SLOWLOG time per operation by command (script name for EVALSHA; a script's inner commands are listed too), us. */
   byCommand: Record<string, number>;
   p50: number;
   p99: number;
-  /** Redis time per operation (all its commands), us. */
+  /** Redis CPU per operation (INFO cpu: commands, scripts, network I/O), us. */
   redisUs: number;
   /** Longest single Redis call it made, us. */
   maxCallUs: number;
@@ -177,6 +177,7 @@ export async function scalePhase(ctx: BenchContext): Promise<void> {
       const figures: Record<string, OpFigures> = {};
       const measure = async (name: string, n: number, fn: (i: number) => Promise<RawReply>) => {
         await calls.start();
+        const cpu0 = await redisCpu(redis.client);
         const lat: number[] = [];
         let bytes = 0;
         for (let i = 0; i < n; i++) {
@@ -184,6 +185,9 @@ export async function scalePhase(ctx: BenchContext): Promise<void> {
           lat.push(r.ms);
           bytes += r.bytes;
         }
+        // Redis' own CPU (INFO cpu) per operation: the commands, the scripts and the network I/O.
+        // SLOWLOG sums would count a script's inner commands twice (it logs them too).
+        const cpuUs = ((await redisCpu(redis.client)) - cpu0) * 1e6;
         const entries = foreground(await calls.take());
         const top = longest(entries);
         const byCommand: Record<string, number> = {};
@@ -191,7 +195,7 @@ export async function scalePhase(ctx: BenchContext): Promise<void> {
         figures[name] = {
           byCommand,
           ...latencies(lat),
-          redisUs: entries.reduce((s, e) => s + e.us, 0) / n,
+          redisUs: cpuUs / n,
           maxCallUs: top?.us ?? 0,
           maxCallName: top?.name ?? '',
           bytes: bytes / n,

@@ -138,8 +138,8 @@ function rowsJson(rows: Row[], leaderId: string | null): string {
 }
 
 /** Rows per listing script call, and index entries it may examine (lapsed ones are skipped). */
-export const LIST_PAGE_ROWS = 100;
-export const LIST_PAGE_BUDGET = 400;
+export const LIST_PAGE_ROWS = 50;
+export const LIST_PAGE_BUDGET = 200;
 
 /** A heartbeat waiting for the next batch (InstanceService.heartbeat). */
 interface PendingHeartbeat {

@@ -370,7 +370,7 @@ describe('no script call does work that grows with the mesh', () => {
     const small = await measure(500);
     const large = await measure(2500);
     // Bounds that follow from the page sizes in the code, not from the mesh: a listing page is
-    // LIST_PAGE_ROWS (100) rows of 2 commands; a fetch call FETCH_PAGE_ENTRIES (100) entries per
+    // LIST_PAGE_ROWS (50) rows of 2 commands; a fetch call FETCH_PAGE_ENTRIES (100) entries per
     // source; an ack call ACK_PAGE (200) ids, here 100, of 4 commands; a cleanup call one batch
     // (100) of ~10 commands per member; route examines ROUTE_SCAN (256) holders at most.
     const budget: Record<string, number> = {
