@@ -55,7 +55,7 @@ export const configSchema = z
     // Live peers a register answer carries at most (the caller included); more: peers_truncated.
     REGISTER_PEERS_MAX: intMs(100),
     // Bytes of message bodies one fetch answer carries at most (one larger message still goes, alone).
-    FETCH_MAX_BYTES: intMs(4 * 1024 * 1024, 1024),
+    FETCH_MAX_BYTES: intMs(1024 * 1024, 1024),
     INBOX_MAX: intMs(10000),
     MESSAGE_TTL_MS: intMs(86_400_000, 0),
     MAX_PAYLOAD_BYTES: intMs(256 * 1024, 1),

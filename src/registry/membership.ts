@@ -12,6 +12,8 @@ import type { RegistryContext } from './context.js';
 
 /** Entries read per call while building or following. */
 const PAGE = 1000;
+/** Members looked at between two yields to the event loop (recipientsAt). */
+const YIELD_EVERY = 20_000;
 /** `left` events kept to answer for a feed position the view has already moved past. */
 const RECENT_LEFT_MAX = 20_000;
 
@@ -183,18 +185,21 @@ export class MembershipView {
       if (cmpId(this.position, m.eventsId) < 0) await this.catchUp(m.eventsId);
       const excluded = new Set(m.lapsed);
       excluded.add(m.sender);
+      const counted = (id: string, seq: number | undefined) => seq !== undefined && seq <= m.joinSeq && !excluded.has(id);
       const out: string[] = [];
-      const seen = new Set<string>();
+      let n = 0;
       for (const [id, seq] of this.members) {
-        if (seq <= m.joinSeq && !excluded.has(id)) {
-          out.push(id);
-          seen.add(id);
-        }
+        if (counted(id, seq)) out.push(id);
+        // Give the event loop back now and then: at 100k members this loop is several ms, and the
+        // replica's other requests should not wait for all of it (the lock keeps the view still).
+        if (++n % YIELD_EVERY === 0) await new Promise((r) => setImmediate(r));
       }
+      const added = new Set<string>();
       for (const l of this.recentLeft) {
-        if (cmpId(l.eventId, m.eventsId) > 0 && l.seq <= m.joinSeq && !excluded.has(l.id) && !seen.has(l.id)) {
+        // Left since the broadcast, so a recipient then, unless already counted above.
+        if (cmpId(l.eventId, m.eventsId) > 0 && counted(l.id, l.seq) && !counted(l.id, this.members.get(l.id)) && !added.has(l.id)) {
           out.push(l.id);
-          seen.add(l.id);
+          added.add(l.id);
         }
       }
       return out;
