@@ -64,7 +64,7 @@ export function registerRaw(m: Mesh, id: string, caps = CAPS): Promise<unknown> 
   return m.scripts.run(
     'register',
     [k.inst(id), k.deadlines, k.joined, k.leader, k.term, k.seq, k.events],
-    [k.prefix, id, 'agent-host.example.internal', 8080, JSON.stringify(caps), JSON.stringify(PROFILES), m.config.STALE_TIMEOUT_MS, m.config.EVENTS_MAXLEN, '', '', '0', recordGraceMs(m.config)],
+    [k.prefix, id, 'agent-host.example.internal', 8080, JSON.stringify(caps), JSON.stringify(PROFILES), m.config.STALE_TIMEOUT_MS, m.config.EVENTS_MAXLEN, '', '', '0', recordGraceMs(m.config), '[]', ''],
   );
 }
 

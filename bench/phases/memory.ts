@@ -35,8 +35,8 @@ export async function memoryPhase(ctx: BenchContext): Promise<void> {
       'inst hash (one record)': await usage(k.inst(sample)),
       'deadlines zset / n': (await usage(k.deadlines)) / n,
       'joined zset / n': (await usage(k.joined)) / n,
-      'cap sets (3 caps) / n': ((await usage(k.cap('code-review'))) + (await usage(k.cap('summarize'))) + (await usage(k.cap('search')))) / n,
-      'broadcast stream incl. consumer groups / n': (await usage(k.broadcast)) / n,
+      'capability indexes (3 zsets by join order) / n': ((await usage(k.cap('code-review'))) + (await usage(k.cap('summarize'))) + (await usage(k.cap('search')))) / n,
+      'broadcast bookkeeping (bload + bfloor) / n': ((await usage(k.broadcastLoad)) + (await usage(k.broadcastFloor))) / n,
       'events stream (capped) / n': (await usage(k.events)) / n,
     };
     addRow(ctx, { section: S, measure: `Redis memory per live instance (INFO delta over ${fmt(n)})`, value: summarize([perInstance]), unit: 'bytes', note: '3 caps, 2 profiles, status + 3 metrics' });
