@@ -307,10 +307,12 @@ describe('no script call does work that grows with the mesh', () => {
 
   /** The commands each kind of call runs, for a mesh of `population` members. */
   async function measure(population: number): Promise<Record<string, number>> {
-    const mesh = await startMesh({ REDIS_URL: redis.url, REGISTER_PEERS_MAX: 50, STALE_TIMEOUT_MS: 600_000, HEARTBEAT_INTERVAL_MS: 1000 });
+    // Only the private Redis, whatever this run's topology (its Sentinel or Cluster settings would win).
+    const privateRedis = { REDIS_URL: redis.url, REDIS_SENTINELS: '', REDIS_CLUSTER_NODES: '' };
+    const mesh = await startMesh({ ...privateRedis, REGISTER_PEERS_MAX: 50, STALE_TIMEOUT_MS: 600_000, HEARTBEAT_INTERVAL_MS: 1000 });
     meshes.push(mesh);
     const app = mesh.apps[0]!;
-    const short = await mesh.addApp({ REDIS_URL: redis.url, STALE_TIMEOUT_MS: 300, HEARTBEAT_INTERVAL_MS: 100 });
+    const short = await mesh.addApp({ ...privateRedis, STALE_TIMEOUT_MS: 300, HEARTBEAT_INTERVAL_MS: 100 });
     // A fifth of the members lapse first (they lead the line, so elections must skip them), then
     // the rest join and stay; all hold a capability, and an A2A card whose skills are tagged with
     // the same name (routing to it reads both indexes).
