@@ -8,7 +8,7 @@ import type { Config } from './config.js';
 import { createRedis, type RedisClient } from './redis/client.js';
 import { EvictionGuard } from './redis/eviction.js';
 import { meshKeys } from './redis/keys.js';
-import { Scripts } from './redis/scripts.js';
+import { ScriptRunner } from './redis/script-runner.js';
 import type { RegistryContext } from './registry/context.js';
 import { InstanceService } from './registry/instances.js';
 import { Maintenance } from './registry/maintenance.js';
@@ -90,12 +90,12 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const redis = createRedis(config, { name: 'commands', maxRetriesPerRequest: 1, autoPipelining: true });
   const subscriber = createRedis(config, { name: 'wake-subscriber', maxRetriesPerRequest: null, subscriber: true });
   const wake = new WakeBus(redis, subscriber, keys.wakeChannel, logger);
-  const scripts = new Scripts(redis);
+  const scripts = new ScriptRunner(redis);
   // REDIS_SYNC_REPLICAS: acknowledged writes get a connection of their own, where their WAITs block
   // nothing else (src/registry/replica-sync.ts).
   const writes = config.REDIS_SYNC_REPLICAS > 0 ? createRedis(config, { name: 'writes', maxRetriesPerRequest: 1, autoPipelining: true }) : null;
   const sync = writes
-    ? new ReplicaSync(scripts.onClient(writes), keys.syncMark, config.REDIS_SYNC_REPLICAS, config.REDIS_SYNC_TIMEOUT_MS)
+    ? new ReplicaSync(scripts.onClient(writes), keys, config.REDIS_SYNC_REPLICAS, config.REDIS_SYNC_TIMEOUT_MS)
     : undefined;
   const ctx: RegistryContext = { config, keys, scripts, wake, ...(sync ? { sync } : {}) };
   const dataLoss = new DataLossMonitor(ctx, logger);

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
-import { loadScriptSource, SCRIPT_KEYS, type ScriptName } from '../../src/redis/scripts.js';
+import { loadScriptSource, SCRIPT_NAMES, type ScriptName } from '../../src/redis/script-runner.js';
 import { ROOT, startReplica, type Child } from '../lib/procs.js';
 import { closedLoop, openLoop, RawPool, type RawReply } from '../lib/raw-pool.js';
 import { usedMemory } from '../lib/redis-info.js';
@@ -36,7 +36,7 @@ interface SlowEntry {
 class RedisCalls {
   private readonly bySha = new Map<string, string>();
   constructor(private readonly client: Redis) {
-    for (const name of Object.keys(SCRIPT_KEYS) as ScriptName[]) {
+    for (const name of SCRIPT_NAMES) {
       this.bySha.set(createHash('sha1').update(loadScriptSource(name)).digest('hex'), name);
     }
   }

@@ -1,7 +1,7 @@
 // Schemas of the membership feed (GET /registry/events): request validation, the JSON form's
 // response and the OpenAPI document all come from these.
 import { z } from 'zod';
-import { STREAM_ID, isStreamId } from '../registry/events.js';
+import { STREAM_ID, isStreamId } from '../registry/stream-ids.js';
 
 export const streamId = z
   .string()

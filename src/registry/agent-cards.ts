@@ -12,6 +12,7 @@
 import { createHash } from 'node:crypto';
 import { AGENT_CARD_MAX_BYTES, skillIndexValues, type AgentCard } from '../a2a/agent-card.js';
 import { MeshError } from '../errors.js';
+import { isLive } from '../redis/scripts/is-live.js';
 import type { RegistryContext } from './context.js';
 
 /** A validated card, ready for the register script. */
@@ -46,8 +47,8 @@ export class AgentCardService {
   async get(id: string): Promise<AgentCardLookup> {
     const { keys, scripts } = this.ctx;
     // Issued together: the auto-pipelining connection sends them in this order, in one write.
-    const [json, live] = await Promise.all([scripts.client.get(keys.agentCard(id)), scripts.run('is-live', [keys.deadlines], [id])]);
-    if (live !== 1) return { found: 'not-live' };
+    const [json, live] = await Promise.all([scripts.client.get(keys.agentCard(id)), isLive(scripts, keys, id)]);
+    if (!live) return { found: 'not-live' };
     return json === null ? { found: 'no-card' } : { found: 'card', json };
   }
 

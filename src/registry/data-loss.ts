@@ -53,7 +53,7 @@ export class DataLossMonitor {
   private async poll(): Promise<void> {
     if (Date.now() - this.lastSeen < POLL_MS) return;
     try {
-      this.observe(await this.ctx.scripts.client.get(`${this.ctx.keys.prefix}epoch`));
+      this.observe(await this.ctx.scripts.client.get(this.ctx.keys.epoch));
     } catch {
       // Redis unreachable: nothing to compare; readiness reports it.
     }

@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import { Cluster } from 'ioredis';
 import type { RedisClient } from '../redis/client.js';
+import { Waiter } from './waiter.js';
 
 /** What travels on the wake channel. */
 export type WakeNotice =
@@ -117,7 +118,25 @@ export class WakeBus {
 
   onEvents(fn: () => void): () => void {
     this.eventListeners.add(fn);
-    return () => this.eventListeners.delete(fn);
+    return () => {
+      this.eventListeners.delete(fn);
+    };
+  }
+
+  /** A Waiter poked whenever something may have arrived for `id` (long-polls, message streams). */
+  inboxWaiter(id: string): Waiter {
+    const sub = { off: (): void => undefined };
+    const waiter = new Waiter(() => sub.off(), () => this.closed);
+    sub.off = this.onInbox(id, () => waiter.poke());
+    return waiter;
+  }
+
+  /** A Waiter poked on every events notice (the membership feed's watchers). */
+  eventsWaiter(): Waiter {
+    const sub = { off: (): void => undefined };
+    const waiter = new Waiter(() => sub.off(), () => this.closed);
+    sub.off = this.onEvents(() => waiter.poke());
+    return waiter;
   }
 
   /**

@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SKILL_INDEX_MAX } from '../../src/a2a/agent-card.js';
-import { loadScriptSource, SCRIPT_KEYS, type ScriptName } from '../../src/redis/scripts.js';
+import { loadScriptSource, SCRIPT_NAMES, type ScriptName } from '../../src/redis/script-runner.js';
 import { eventually, heartbeat, meshesClosedAfterAll, register, registerBody, sleep, startMesh, type TestMesh } from '../helpers/app.js';
 import { startRedisProcess, type RedisProcessHandle } from '../helpers/redis.js';
 
@@ -242,7 +242,7 @@ class ScriptWork {
   private lines: { args: string[]; lua: boolean }[] = [];
 
   constructor(private readonly url: string) {
-    for (const name of Object.keys(SCRIPT_KEYS) as ScriptName[]) {
+    for (const name of SCRIPT_NAMES) {
       this.bySha.set(createHash('sha1').update(loadScriptSource(name)).digest('hex'), name);
     }
   }

@@ -17,7 +17,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { z } from 'zod';
 import type { Config } from '../../config.js';
 import { MeshError } from '../../errors.js';
-import type { Scripts } from '../../redis/scripts.js';
+import type { ScriptRunner } from '../../redis/script-runner.js';
 import type { InstanceService } from '../../registry/instances.js';
 import type { Maintenance } from '../../registry/maintenance.js';
 import type { MessageService } from '../../registry/messages.js';
@@ -36,7 +36,7 @@ export interface MetricsDeps {
   messages: MessageService;
   maintenance: Maintenance | null;
   wake: WakeBus;
-  scripts: Scripts;
+  scripts: ScriptRunner;
   /** REDIS_SYNC_REPLICAS > 0: the barrier confirming acknowledged writes. */
   sync?: ReplicaSync | null;
   stats: RegistryStats;

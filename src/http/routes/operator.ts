@@ -4,7 +4,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Config } from '../../config.js';
 import { errors } from '../../errors.js';
-import { isoFromMs } from '../../registry/context.js';
+import { isoFromMs } from '../../registry/iso-time.js';
 import type { MeshCounters } from '../../registry/counters.js';
 import type { InboxInspector } from '../../registry/inspect.js';
 import type { AgentCardService } from '../../registry/agent-cards.js';
