@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, createLogger } from '../../src/app.js';
-import { hashToken } from '../../src/http/plugins/auth.js';
+import { hashToken } from '../../src/http/bearer.js';
 import { registerBody, sleep, startMesh, type TestMesh } from '../helpers/app.js';
 import { actingRoutes, call, expectJsonError, readRoutes } from '../helpers/security.js';
 

@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configFrom } from '../../src/config.js';
-import { hashToken } from '../../src/http/plugins/auth.js';
+import { hashToken } from '../../src/http/bearer.js';
 import { sendRateLimitSettings } from '../../src/registry/ratelimit.js';
 import { registerBody, sleep, startMesh, type TestMesh } from '../helpers/app.js';
 import { call, expectJsonError } from '../helpers/security.js';

@@ -9,7 +9,6 @@
 //    REDIS at scrape time by one read-only script, so every replica reports the same truth.
 // With METRICS_TOKEN set, a scrape needs `Authorization: Bearer <METRICS_TOKEN>` (401 otherwise);
 // without it, a scrape needs what a registry read needs (nothing in AUTH_MODE=none).
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -25,6 +24,7 @@ import type { ReplicaSync } from '../../registry/replica-sync.js';
 import type { RegistryStats } from '../../registry/stats.js';
 import type { WakeBus } from '../../registry/wakeups.js';
 import type { DataLossMonitor } from '../../registry/data-loss.js';
+import { bearerOf, TokenSet } from '../bearer.js';
 import type { Auth } from './auth.js';
 import { errorBody } from '../schemas.js';
 
@@ -64,15 +64,6 @@ export function processMetricsRegistry(): Registry {
     collectDefaultMetrics({ register: processRegistry });
   }
   return processRegistry;
-}
-
-const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
-
-function bearerMatches(request: FastifyRequest, expected: Buffer): boolean {
-  const h = request.headers.authorization;
-  const m = h ? /^Bearer\s+(\S{1,512})\s*$/i.exec(h) : null;
-  // Compare digests: constant time whatever the lengths.
-  return m !== null && timingSafeEqual(digest(m[1]!), expected);
 }
 
 /** Routes whose replies are hijacked for server-sent events. */
@@ -289,7 +280,7 @@ async function metricsPlugin(app: FastifyInstance, deps: MetricsDeps): Promise<v
     }
   }
 
-  const expected = deps.config.METRICS_TOKEN ? digest(deps.config.METRICS_TOKEN) : null;
+  const metricsToken = deps.config.METRICS_TOKEN ? new TokenSet([deps.config.METRICS_TOKEN]) : null;
   const proc = processMetricsRegistry();
 
   app.withTypeProvider<ZodTypeProvider>().get(
@@ -311,13 +302,14 @@ async function metricsPlugin(app: FastifyInstance, deps: MetricsDeps): Promise<v
       },
     },
     async (request, reply) => {
-      if (expected && !bearerMatches(request, expected)) {
+      const bearer = metricsToken ? bearerOf(request) : null;
+      if (metricsToken && !(bearer !== null && metricsToken.has(bearer))) {
         throw new MeshError(401, 'unauthorized', 'Missing or invalid metrics bearer token (METRICS_TOKEN)', {}, {
           'www-authenticate': 'Bearer realm="metrics"',
         });
       }
       // The metrics name the leader and count the mesh: never more open than /registry/leader.
-      if (!expected) await deps.auth.forRead(request);
+      if (!metricsToken) await deps.auth.forRead(request);
       await readRedis();
       const body = (await registry.metrics()) + (await proc.metrics());
       return reply.type(registry.contentType).send(body);

@@ -191,22 +191,17 @@ export const messageRoutes: FastifyPluginAsyncZod<MessageRouteDeps> = async (app
       // Subscribe before the first read: a message sent after that read but before the stream
       // waits must still wake it (the notice would otherwise reach no listener and the message
       // would sit undelivered until some later wake-up).
-      let woken = false;
-      let wakeUp: (() => void) | null = null;
-      const off = wake.onInbox(id, () => {
-        woken = true;
-        wakeUp?.();
-      });
+      const waiter = wake.inboxWaiter(id);
       let page: FetchPage;
       try {
         // Fail before hijacking when the instance is unknown, so the client gets a JSON 404.
         page = await messages.fetchPage(id, STREAM_BATCH);
       } catch (err) {
-        off();
+        waiter.close();
         throw err;
       }
       const sse = openSse(request, reply, config.SSE_KEEPALIVE_MS);
-      sse.signal.addEventListener('abort', () => wakeUp?.());
+      sse.signal.addEventListener('abort', () => waiter.poke());
       try {
         // Each page continues after the previous one (new messages always come after it), so
         // every pending message is sent once per connection and nothing is read twice.
@@ -217,17 +212,9 @@ export const messageRoutes: FastifyPluginAsyncZod<MessageRouteDeps> = async (app
             if (!sse.sendJson({ id: m.message_id, event: 'message', json: m.json })) await sse.drained();
             if (sse.closed) break;
           }
-          if (!page.more) {
-            if (!woken) {
-              await new Promise<void>((resolve) => {
-                wakeUp = resolve;
-                if (woken || sse.closed) resolve();
-              });
-            }
-            woken = false;
-            wakeUp = null;
-          }
+          if (!page.more) await waiter.sleep();
           if (sse.closed || wake.isClosed) break;
+          waiter.arm();
           page = await messages.fetchPage(id, STREAM_BATCH, page.next);
         }
       } catch (err) {
@@ -235,7 +222,7 @@ export const messageRoutes: FastifyPluginAsyncZod<MessageRouteDeps> = async (app
         // The cause stays in the log: Redis' own error text is not for clients.
         sse.send({ event: 'error', data: { error: 'The stream failed; reconnect to resume', code: 'stream_error' } });
       } finally {
-        off();
+        waiter.close();
         sse.end();
       }
     },
