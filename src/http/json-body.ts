@@ -4,7 +4,7 @@
 // a loop pushed /livez to a 422 ms median. The scan stops at the first bracket past the limit, so
 // such a body costs microseconds; a legitimate body costs one linear pass over its characters.
 import type { FastifyInstance } from 'fastify';
-import { MeshError } from '../errors.js';
+import { errors } from '../errors.js';
 
 const OPEN_OBJECT = 0x7b; // {
 const OPEN_ARRAY = 0x5b; // [
@@ -42,7 +42,7 @@ export function installJsonBodyParser(app: FastifyInstance, maxDepth: number): v
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     const text = body as string;
     if (jsonNestsDeeperThan(text, maxDepth)) {
-      done(new MeshError(400, 'json_too_deep', `Request body nests deeper than ${maxDepth} levels`, { limit: maxDepth }), undefined);
+      done(errors.jsonTooDeep(maxDepth), undefined);
       return;
     }
     parse(request, text, done);

@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, createLogger } from '../../src/app.js';
 import { hashToken } from '../../src/http/bearer.js';
+import { asHttpAnswer, rejectionOf } from '../helpers/domain-errors.js';
 import { registerBody, sleep, startMesh, type TestMesh } from '../helpers/app.js';
 import { actingRoutes, call, expectJsonError, readRoutes } from '../helpers/security.js';
 
@@ -317,9 +318,8 @@ describe('AUTH_MODE=instance', () => {
 
   it('the deregister script re-checks the token (a stale lookup cannot remove a new registration)', async () => {
     await registerOk(app, 'inst-e', REG);
-    await expect(
-      app.mesh.instances.deregister('inst-e', { enforce: true, presentedHash: hashToken('someone-elses-old-token') }),
-    ).rejects.toMatchObject({ statusCode: 403, code: 'forbidden' });
+    const err = await rejectionOf(app.mesh.instances.deregister('inst-e', { enforce: true, presentedHash: hashToken('someone-elses-old-token') }));
+    expect(asHttpAnswer(err)).toMatchObject({ statusCode: 403, code: 'forbidden' });
     expect(await mesh.redis.exists(mesh.keys.inst('inst-e'))).toBe(1);
   });
 });

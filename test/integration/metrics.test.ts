@@ -268,6 +268,8 @@ describe('GET /metrics', () => {
       expect(res.statusCode).toBe(401);
       expect(res.headers['content-type']).toMatch(/application\/json/);
       expect(res.json()).toMatchObject({ code: 'unauthorized' });
+      // RFC 6750: a 401 for a bearer-protected resource names the scheme and realm.
+      expect(res.headers['www-authenticate']).toBe('Bearer realm="metrics"');
       expect(res.body).not.toContain('mesh_');
     }
     const ok = await scrape(app, { authorization: 'Bearer scrape-secret' });

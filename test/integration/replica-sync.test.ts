@@ -10,6 +10,7 @@ import { buildApp, createLogger } from '../../src/app.js';
 import { configFrom } from '../../src/config.js';
 import { meshKeys } from '../../src/redis/keys.js';
 import { eventually, heartbeat, register, registerBody } from '../helpers/app.js';
+import { asHttpAnswer, rejectionOf } from '../helpers/domain-errors.js';
 import { expectError, fetchMessages, sendBody } from '../helpers/messages.js';
 import { uniqueNamespace } from '../helpers/ns.js';
 import { addClusterReplica, startPrimaryReplica, type ClusterReplica, type PrimaryReplica } from '../helpers/replication.js';
@@ -160,8 +161,8 @@ describe('REDIS_SYNC_REPLICAS=1 on a master with one replica', () => {
     // Kill the writes connection (a reconnect, as after a Sentinel switch): ioredis reconnects.
     await pr.masterClient.client('KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
     await eventually(async () => sync.epoch > since, 5000);
-    const err = await sync.confirm(since).then(() => null, (e: unknown) => e);
-    expect(err).toMatchObject({ statusCode: 503, code: 'not_replicated' });
+    const err = await rejectionOf(sync.confirm(since));
+    expect(asHttpAnswer(err)).toMatchObject({ statusCode: 503, code: 'not_replicated' });
     // A write after the reconnect is confirmed as usual.
     await eventually(async () => (await register(synced, 'after-kill')).leader_term >= 0, 10_000, 100);
   });

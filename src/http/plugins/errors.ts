@@ -1,11 +1,13 @@
-// Every error leaves as JSON `{ error, code, ... }` with a 4xx/503 status: validation failures name
-// the offending field, Redis outages become 503 + Retry-After, and only true bugs are 500 (logged,
-// without stack traces in the body).
+// Every error leaves as JSON `{ error, code, ... }` with a 4xx/5xx status: domain errors by their
+// code (status and headers from error-status.ts), validation failures naming the offending field,
+// Redis outages as 503 + Retry-After; only true bugs are 500 (logged, without stack traces in the
+// body).
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { errors, MeshError } from '../../errors.js';
+import { errors, MeshDomainError } from '../../errors.js';
 import { isRedisOutOfMemory } from '../../redis/eviction.js';
+import { httpError } from '../error-status.js';
 
 const REDIS_UNAVAILABLE_REPLY = /^(READONLY|LOADING|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|BUSY|NOREPLICAS)\b/;
 const REDIS_UNAVAILABLE_MESSAGE =
@@ -46,23 +48,25 @@ function send(reply: FastifyReply, status: number, body: Record<string, unknown>
 }
 
 async function errorsPlugin(app: FastifyInstance): Promise<void> {
-  const sendMeshError = (reply: FastifyReply, err: MeshError) =>
-    send(reply, err.statusCode, { error: err.message, code: err.code, ...err.extra }, err.headers);
+  const sendDomainError = (reply: FastifyReply, err: MeshDomainError) => {
+    const { status, body, headers } = httpError(err);
+    return send(reply, status, body, headers);
+  };
 
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-    if (err instanceof MeshError) return sendMeshError(reply, err);
+    if (err instanceof MeshDomainError) return sendDomainError(reply, err);
     if (hasZodFastifySchemaValidationErrors(err)) {
       const { message, issues } = describeValidation(err as FastifyError & { validation: unknown[] });
       return send(reply, 400, { error: message, code: 'invalid_request', issues });
     }
     if (isRedisUnavailable(err)) {
       request.log.warn({ err }, 'redis unavailable');
-      return sendMeshError(reply, errors.unavailable());
+      return sendDomainError(reply, errors.unavailable());
     }
     if (isRedisOutOfMemory(err)) {
       // The message only: the error's command would put the whole script source in the log line.
       request.log.warn({ redisError: err.message }, 'redis out of memory: write refused');
-      return sendMeshError(reply, errors.insufficientStorage());
+      return sendDomainError(reply, errors.insufficientStorage());
     }
     switch (err.code) {
       case 'FST_ERR_CTP_BODY_TOO_LARGE':

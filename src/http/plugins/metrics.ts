@@ -15,7 +15,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { z } from 'zod';
 import type { Config } from '../../config.js';
-import { MeshError } from '../../errors.js';
+import { errors } from '../../errors.js';
 import type { ScriptRunner } from '../../redis/script-runner.js';
 import type { InstanceService } from '../../registry/instances.js';
 import type { Maintenance } from '../../registry/maintenance.js';
@@ -304,9 +304,9 @@ async function metricsPlugin(app: FastifyInstance, deps: MetricsDeps): Promise<v
     async (request, reply) => {
       const bearer = metricsToken ? bearerOf(request) : null;
       if (metricsToken && !(bearer !== null && metricsToken.has(bearer))) {
-        throw new MeshError(401, 'unauthorized', 'Missing or invalid metrics bearer token (METRICS_TOKEN)', {}, {
-          'www-authenticate': 'Bearer realm="metrics"',
-        });
+        // The error handler keeps headers set before the throw.
+        reply.header('www-authenticate', 'Bearer realm="metrics"');
+        throw errors.unauthorized('Missing or invalid metrics bearer token (METRICS_TOKEN)');
       }
       // The metrics name the leader and count the mesh: never more open than /registry/leader.
       if (!metricsToken) await deps.auth.forRead(request);
