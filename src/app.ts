@@ -37,6 +37,8 @@ import { InboxInspector } from './registry/inspect.js';
 import { operatorRoutes } from './http/routes/operator.js';
 import { a2aRoutes } from './http/routes/a2a.js';
 import { AgentCardService } from './registry/agent-cards.js';
+import { RegistryHealth } from './registry/health.js';
+import { ScriptLatency } from './registry/script-latency.js';
 import { DEFAULT_UI_DIR, uiRoutes } from './http/routes/ui.js';
 import { VERSION } from './version.js';
 
@@ -180,20 +182,19 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     messages,
     maintenance,
     wake,
-    scripts: ctx.scripts,
+    scriptLatency: new ScriptLatency(scripts),
     sync: sync ?? null,
     stats,
     dataLoss,
     version: VERSION,
   });
   await app.register(healthRoutes, {
-    redis,
+    health: new RegistryHealth(redis, eviction),
     instances,
     version: VERSION,
     namespace: config.MESH_NAMESPACE,
     isShuttingDown: () => shuttingDown,
     startedAt: Date.now(),
-    eviction: () => eviction.report,
   });
   await app.register(registryRoutes, { instances, auth });
   await app.register(messageRoutes, { messages, wake, auth, config, sendLimiter });

@@ -91,17 +91,6 @@ export function summarize(nodes: NodeMemoryPolicy[]): 'ok' | 'evicting' {
   return nodes.length > 0 && nodes.every((n) => n.policy === REQUIRED_POLICY) ? 'ok' : 'evicting';
 }
 
-/** Redis at maxmemory with noeviction refused a write: "OOM command not allowed when used memory > 'maxmemory'". */
-export function isRedisOutOfMemory(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  // Anywhere in the message: BullMQ wraps it ("Failed to add repeatable job for next iteration: OOM ...").
-  if (/(^OOM\b)|OOM command not allowed/.test(err.message)) return true;
-  // A MULTI (Scripts.runAfter: a body's HSET/SET, then the script) that Redis refused while full
-  // fails as EXECABORT; ioredis attaches the refusals of the queued commands as previousErrors.
-  const previous = (err as { previousErrors?: unknown }).previousErrors;
-  return /^EXECABORT\b/.test(err.message) && Array.isArray(previous) && previous.some(isRedisOutOfMemory);
-}
-
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 export class EvictionGuard {

@@ -5,7 +5,7 @@ import { Queue, Worker, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { RedisClient } from '../redis/client.js';
-import { isRedisOutOfMemory } from '../redis/eviction.js';
+import { isRedisOutOfMemory } from '../redis/failures.js';
 import type { InstanceService } from './instances.js';
 import type { MessageService } from './messages.js';
 import type { MeshCounters } from './counters.js';

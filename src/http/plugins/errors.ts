@@ -5,23 +5,9 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { errors, MeshDomainError } from '../../errors.js';
-import { isRedisOutOfMemory } from '../../redis/eviction.js';
+import { MeshDomainError } from '../../errors.js';
+import { redisFailure } from '../../registry/failures.js';
 import { httpError } from '../error-status.js';
-
-const REDIS_UNAVAILABLE_REPLY = /^(READONLY|LOADING|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|BUSY|NOREPLICAS)\b/;
-const REDIS_UNAVAILABLE_MESSAGE =
-  /Connection is closed|Command aborted due to connection close|Command timed out|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|Stream isn't writeable|None of startup nodes is available|Failed to refresh slots cache|All sentinels are unreachable/;
-const REDIS_UNAVAILABLE_NAMES = new Set(['MaxRetriesPerRequestError', 'ClusterAllFailedError']);
-
-export function isRedisUnavailable(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  return (
-    REDIS_UNAVAILABLE_NAMES.has(err.name) ||
-    REDIS_UNAVAILABLE_REPLY.test(err.message) ||
-    REDIS_UNAVAILABLE_MESSAGE.test(err.message)
-  );
-}
 
 interface ZodIssueLike {
   path?: (string | number)[];
@@ -59,14 +45,12 @@ async function errorsPlugin(app: FastifyInstance): Promise<void> {
       const { message, issues } = describeValidation(err as FastifyError & { validation: unknown[] });
       return send(reply, 400, { error: message, code: 'invalid_request', issues });
     }
-    if (isRedisUnavailable(err)) {
-      request.log.warn({ err }, 'redis unavailable');
-      return sendDomainError(reply, errors.unavailable());
-    }
-    if (isRedisOutOfMemory(err)) {
+    const redis = redisFailure(err);
+    if (redis) {
+      if (redis.kind === 'unavailable') request.log.warn({ err }, 'redis unavailable');
       // The message only: the error's command would put the whole script source in the log line.
-      request.log.warn({ redisError: err.message }, 'redis out of memory: write refused');
-      return sendDomainError(reply, errors.insufficientStorage());
+      else request.log.warn({ redisError: err.message }, 'redis out of memory: write refused');
+      return sendDomainError(reply, redis.error);
     }
     switch (err.code) {
       case 'FST_ERR_CTP_BODY_TOO_LARGE':

@@ -16,7 +16,6 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { z } from 'zod';
 import type { Config } from '../../config.js';
 import { errors } from '../../errors.js';
-import type { ScriptRunner } from '../../redis/script-runner.js';
 import type { InstanceService } from '../../registry/instances.js';
 import type { Maintenance } from '../../registry/maintenance.js';
 import type { MessageService } from '../../registry/messages.js';
@@ -24,6 +23,7 @@ import type { ReplicaSync } from '../../registry/replica-sync.js';
 import type { RegistryStats } from '../../registry/stats.js';
 import type { WakeBus } from '../../registry/wakeups.js';
 import type { DataLossMonitor } from '../../registry/data-loss.js';
+import type { ScriptLatency } from '../../registry/script-latency.js';
 import { bearerOf, TokenSet } from '../bearer.js';
 import type { Auth } from './auth.js';
 import { errorBody } from '../schemas.js';
@@ -36,7 +36,8 @@ export interface MetricsDeps {
   messages: MessageService;
   maintenance: Maintenance | null;
   wake: WakeBus;
-  scripts: ScriptRunner;
+  /** Latency of the script calls this replica makes. */
+  scriptLatency: ScriptLatency;
   /** REDIS_SYNC_REPLICAS > 0: the barrier confirming acknowledged writes. */
   sync?: ReplicaSync | null;
   stats: RegistryStats;
@@ -74,7 +75,7 @@ const received = new WeakMap<FastifyRequest, number>();
 const startedAt = (request: FastifyRequest): number => received.get(request) ?? performance.now();
 
 async function metricsPlugin(app: FastifyInstance, deps: MetricsDeps): Promise<void> {
-  const { instances, messages, maintenance, wake, scripts, stats } = deps;
+  const { instances, messages, maintenance, wake, scriptLatency, stats } = deps;
   const registry = new Registry();
   const registers = [registry];
   app.decorate('metricsRegistry', registry);
@@ -120,7 +121,7 @@ async function metricsPlugin(app: FastifyInstance, deps: MetricsDeps): Promise<v
     buckets: REDIS_BUCKETS,
     registers,
   });
-  const unobserve = scripts.observe((name, ms, err) => {
+  const unobserve = scriptLatency.subscribe((name, ms, err) => {
     scriptDuration.observe({ script: name, outcome: err === null ? 'ok' : 'error' }, ms / 1000);
   });
   app.addHook('onClose', async () => unobserve());
