@@ -2,7 +2,7 @@
 // well-known URI of a server). The registry is not an A2A agent that takes tasks: the card presents
 // it as a catalog of agents (spec 8.2 "Registries/Catalogs") - what it offers as skills, where its
 // HTTP API and its OpenAPI description are, and how to authenticate. It is valid against the same
-// zod model as the cards agents register (test/unit/a2a-registry-card.test.ts).
+// zod model as the cards agents register (test/unit/a2a/registry-card.test.ts).
 import type { AgentCard } from './agent-card.js';
 import { A2A_PROTOCOL_VERSION } from './agent-card.js';
 

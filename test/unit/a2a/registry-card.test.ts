@@ -1,8 +1,8 @@
 // The registry's own card (/.well-known/agent-card.json) is a valid A2A v1.0 card in every auth
 // mode, and its links follow the base URL it is built for.
 import { describe, expect, it } from 'vitest';
-import { agentCard } from '../../src/a2a/agent-card.js';
-import { CATALOG_EXTENSION_URI, REGISTRY_PROTOCOL_BINDING, registryAgentCard } from '../../src/a2a/registry-card.js';
+import { agentCard } from '../../../src/a2a/agent-card.js';
+import { CATALOG_EXTENSION_URI, REGISTRY_PROTOCOL_BINDING, registryAgentCard } from '../../../src/a2a/registry-card.js';
 
 describe('registry agent card', () => {
   for (const authMode of ['none', 'token', 'instance'] as const) {

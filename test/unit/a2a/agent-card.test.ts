@@ -9,9 +9,9 @@ import {
   SKILL_INDEX_MAX,
   SKILL_VALUE_MAX_CHARS,
   skillIndexValues,
-} from '../../src/a2a/agent-card.js';
+} from '../../../src/a2a/agent-card.js';
 
-const FIXTURES = new URL('../fixtures/a2a/', import.meta.url);
+const FIXTURES = new URL('../../fixtures/a2a/', import.meta.url);
 type Json = Record<string, unknown>;
 const load = (rel: string): Json => JSON.parse(readFileSync(new URL(rel, FIXTURES), 'utf8')) as Json;
 const clone = <T>(v: T): T => structuredClone(v);
