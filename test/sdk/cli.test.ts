@@ -294,9 +294,14 @@ describe('mesh CLI', () => {
     await reg('fl-a');
     await reg('fl-b');
     await client.send('fl-a', { target_instance: 'fl-b', message_type: 'Query', payload: { n: 1 }, correlation_id: 'c-1' });
-    const follow = spawnMesh(server.url, ['inbox', 'fl-b', '--follow', '--ack']);
+    // The follower that does not ack starts first and shows the first message before the acking
+    // one starts: otherwise a slow process start (a busy machine) lets the ack win the race and the
+    // JSON follower never sees that message.
     const asJson = spawnMesh(server.url, ['inbox', 'fl-b', '--follow', '--json']);
+    let acking: ReturnType<typeof spawnMesh> | undefined;
     try {
+      await eventually(async () => asJson.stdout().includes('"payload":{"n":1}'), 10_000);
+      const follow = (acking = spawnMesh(server.url, ['inbox', 'fl-b', '--follow', '--ack']));
       await eventually(async () => follow.stdout().includes('{"n":1}'), 10_000);
       await client.send('fl-a', { target_instance: 'fl-b', message_type: { Custom: 'late' }, payload: 'two', correlation_id: null });
       await eventually(async () => follow.stdout().includes('"two"'), 10_000);
@@ -311,7 +316,7 @@ describe('mesh CLI', () => {
       const seen = lines().map((l) => (JSON.parse(l) as { payload: unknown }).payload);
       expect(seen).toEqual([{ n: 1 }, 'two']);
     } finally {
-      await follow.interrupt();
+      await acking?.interrupt();
       await asJson.interrupt();
     }
     for (const id of ['fl-a', 'fl-b']) await client.deregister(id);
