@@ -38,7 +38,7 @@ export const configSchema = z
     // How often the policy is read again while running (a failover or CONFIG SET can change it). 0 = never.
     REDIS_EVICTION_CHECK_INTERVAL_MS: intMs(60_000, 0),
     // Writes the API acknowledges (register, send, ack, deregister) wait until this many replicas
-    // have them (Redis WAIT), else 503 not_replicated (src/redis/replica-sync.ts). 0 = do not wait.
+    // have them (Redis WAIT), else 503 not_replicated (src/registry/replica-sync.ts). 0 = do not wait.
     REDIS_SYNC_REPLICAS: z.coerce.number().int().min(0).max(16).default(0),
     // How long such a write waits for the replicas; below REDIS_COMMAND_TIMEOUT_MS.
     REDIS_SYNC_TIMEOUT_MS: intMs(1000),

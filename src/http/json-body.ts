@@ -1,7 +1,7 @@
 // The JSON body parser: Fastify's own (prototype-poisoning checks included), behind a nesting-depth
 // scan. JSON.parse of a hostile body nested hundreds of thousands of levels deep takes most of a
-// second of CPU before any schema runs (measured: 0.5-0.9 s for 900 KB), and three such clients in
-// a loop pushed /livez to a 422 ms median. The scan stops at the first bracket past the limit, so
+// second of CPU before any schema runs, enough for a few clients to starve the replica
+// (docs/performance.md has the figures). The scan stops at the first bracket past the limit, so
 // such a body costs microseconds; a legitimate body costs one linear pass over its characters.
 import type { FastifyInstance } from 'fastify';
 import { errors } from '../errors.js';

@@ -1,5 +1,5 @@
 // Request and response schemas: the same zod objects validate requests, serialize responses and
-// generate the OpenAPI document. Field names are the spec-ai wire contract (CONTRACT.md).
+// generate the OpenAPI document. Field names are spec-ai's wire contract (its mesh.rs types).
 import { z } from 'zod';
 import { agentCard, skillValue } from '../a2a/agent-card.js';
 import { BUILTIN_MESSAGE_TYPES } from '../registry/types.js';

@@ -57,7 +57,7 @@ function nodeName(client: Redis): string {
 }
 
 async function readNode(client: Redis): Promise<NodeMemoryPolicy> {
-  // One pattern instead of two names: CONFIG GET with several names needs Redis 7.
+  // One pattern, one round trip: maxmemory and maxmemory-policy (and a few more we ignore).
   const flat = (await client.config('GET', 'maxmemory*')) as string[];
   const values = new Map<string, string>();
   for (let i = 0; i + 1 < flat.length; i += 2) values.set(flat[i] as string, flat[i + 1] as string);

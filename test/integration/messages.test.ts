@@ -1,4 +1,4 @@
-// Messaging over the wire contract (CONTRACT.md "Routes" and defects 1-5), in-process apps on the
+// Messaging over the seed's wire contract (its routes, and defects 1-5 of docs/DESIGN.md), in-process apps on the
 // run's Redis. Every describe block has its own namespace, so broadcasts of one never reach another.
 import type { FastifyInstance } from 'fastify';
 import { beforeAll, describe, expect, it } from 'vitest';

@@ -98,7 +98,7 @@ async function metricsPlugin(app: FastifyInstance, deps: MetricsDeps): Promise<v
   app.addHook('onRequest', async (request, reply) => {
     received.set(request, performance.now());
     // Hijacked replies (the SSE streams) never reach onResponse: they are measured when their
-    // socket closes. Only those routes pay for a listener (it was ~1% of a heartbeat's CPU).
+    // socket closes. Only those routes pay for a listener (a measurable share of a heartbeat's CPU).
     if (!STREAM_ROUTES.has(request.routeOptions.url ?? '')) return;
     reply.raw.once('close', () => {
       if (observed.has(request)) return;
