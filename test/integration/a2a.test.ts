@@ -5,13 +5,13 @@
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { AGENT_CARD_MAX_BYTES, agentCard } from '../../src/a2a/agent-card.js';
 import { REGISTRY_PROTOCOL_BINDING } from '../../src/a2a/registry-card.js';
 import { buildApp } from '../../src/app.js';
 import { configFrom } from '../../src/config.js';
 import { meshKeys } from '../../src/redis/keys.js';
-import { eventually, meshesClosedAfterAll, registerBody, type TestMesh } from '../helpers/app.js';
+import { eventually, meshesClosedAfterAll, meshPerSuite, registerBody, type TestMesh } from '../helpers/app.js';
 import { fetchMessages, send, sendBody, sendRaw } from '../helpers/messages.js';
 import { startRedisProcess } from '../helpers/redis.js';
 import { call, expectJsonError } from '../helpers/security.js';
@@ -61,10 +61,9 @@ async function traces(mesh: TestMesh, id: string, values: string[]): Promise<{ c
 }
 
 describe('registering with a card, and serving it', () => {
-  let mesh: TestMesh;
+  const mesh = meshPerSuite();
   let app: FastifyInstance;
   beforeAll(async () => {
-    mesh = await startMesh();
     app = mesh.apps[0]!;
   });
 
@@ -229,10 +228,9 @@ describe('listing by skill id or tag', () => {
 });
 
 describe('the card and its index entries leave with the instance', () => {
-  let mesh: TestMesh;
+  const mesh = meshPerSuite();
   let app: FastifyInstance;
   beforeAll(async () => {
-    mesh = await startMesh();
     app = mesh.apps[0]!;
   });
 
@@ -293,10 +291,9 @@ describe('the card and its index entries leave with the instance', () => {
 });
 
 describe('routing target_capability to skill holders', () => {
-  let mesh: TestMesh;
+  const mesh = meshPerSuite();
   let app: FastifyInstance;
   beforeAll(async () => {
-    mesh = await startMesh();
     app = mesh.apps[0]!;
     await registerCard(app, 'client', undefined);
     await registerCard(app, 'cap-1', undefined, { capabilities: ['ocr'] });
@@ -391,11 +388,10 @@ describe('events note the card', () => {
 
 describe('ownership (AUTH_MODE=instance)', () => {
   const REG = 'registration-token';
-  let mesh: TestMesh;
+  const mesh = meshPerSuite({ AUTH_MODE: 'instance', AUTH_TOKENS: REG });
   let app: FastifyInstance;
   let tokA: string;
   beforeAll(async () => {
-    mesh = await startMesh({ AUTH_MODE: 'instance', AUTH_TOKENS: REG });
     app = mesh.apps[0]!;
     tokA = (await registerCard(app, 'own-a', cardWith([{ id: 'genuine', tags: ['owned'] }]), { token: REG })).instance_token!;
   });
@@ -426,10 +422,9 @@ describe('ownership (AUTH_MODE=instance)', () => {
 });
 
 describe("the registry's own card at /.well-known/agent-card.json", () => {
-  let mesh: TestMesh;
+  const mesh = meshPerSuite();
   let app: FastifyInstance;
   beforeAll(async () => {
-    mesh = await startMesh();
     app = mesh.apps[0]!;
   });
 

@@ -3,11 +3,11 @@
 // hijack by re-register), and tokens never written to the logs.
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, createLogger } from '../../src/app.js';
 import { hashToken } from '../../src/http/bearer.js';
 import { asHttpAnswer, rejectionOf } from '../helpers/domain-errors.js';
-import { registerBody, sleep, startMesh, type TestMesh } from '../helpers/app.js';
+import { meshPerSuite, registerBody, sleep, startMesh } from '../helpers/app.js';
 import { actingRoutes, call, expectJsonError, readRoutes } from '../helpers/security.js';
 
 const PROBES = ['/health', '/livez', '/readyz'];
@@ -41,13 +41,11 @@ async function streamStatus(app: FastifyInstance, id: string, token: string): Pr
 }
 
 describe('AUTH_MODE=none', () => {
-  let mesh: TestMesh;
+  const mesh = meshPerSuite();
   let app: FastifyInstance;
   beforeAll(async () => {
-    mesh = await startMesh();
     app = mesh.apps[0]!;
   });
-  afterAll(async () => mesh.close());
 
   it('everything is open and no instance token is issued', async () => {
     const res = await registerWith(app, 'none-a', null);
@@ -75,13 +73,11 @@ describe('AUTH_MODE=none', () => {
 describe('AUTH_MODE=token', () => {
   const SHARED = ['shared-token-one', 'shared-token-two'];
   const ADMIN = 'admin-token-xyz';
-  let mesh: TestMesh;
+  const mesh = meshPerSuite({ AUTH_MODE: 'token', AUTH_TOKENS: SHARED.join(','), ADMIN_TOKENS: ADMIN });
   let app: FastifyInstance;
   beforeAll(async () => {
-    mesh = await startMesh({ AUTH_MODE: 'token', AUTH_TOKENS: SHARED.join(','), ADMIN_TOKENS: ADMIN });
     app = mesh.apps[0]!;
   });
-  afterAll(async () => mesh.close());
 
   it('probes stay open', async () => {
     for (const p of PROBES) expect((await call(app, 'GET', p)).statusCode, p).toBe(200);
@@ -172,17 +168,15 @@ describe('AUTH_MODE=token', () => {
 describe('AUTH_MODE=instance', () => {
   const REG = 'registration-token';
   const ADMIN = 'admin-token-abc';
-  let mesh: TestMesh;
+  const mesh = meshPerSuite({ AUTH_MODE: 'instance', AUTH_TOKENS: REG, ADMIN_TOKENS: ADMIN });
   let app: FastifyInstance;
   let tokA: string;
   let tokB: string;
   beforeAll(async () => {
-    mesh = await startMesh({ AUTH_MODE: 'instance', AUTH_TOKENS: REG, ADMIN_TOKENS: ADMIN });
     app = mesh.apps[0]!;
     tokA = await registerOk(app, 'inst-a', REG);
     tokB = await registerOk(app, 'inst-b', REG);
   });
-  afterAll(async () => mesh.close());
 
   it('probes stay open', async () => {
     for (const p of PROBES) expect((await call(app, 'GET', p)).statusCode, p).toBe(200);
@@ -325,14 +319,12 @@ describe('AUTH_MODE=instance', () => {
 });
 
 describe('AUTH_MODE=instance, expiry and open registration', () => {
-  let mesh: TestMesh;
+  // No AUTH_TOKENS: registration is open, acting still needs the instance token.
+  const mesh = meshPerSuite({ AUTH_MODE: 'instance', HEARTBEAT_INTERVAL_MS: 50, STALE_TIMEOUT_MS: 200 });
   let app: FastifyInstance;
   beforeAll(async () => {
-    // No AUTH_TOKENS: registration is open, acting still needs the instance token.
-    mesh = await startMesh({ AUTH_MODE: 'instance', HEARTBEAT_INTERVAL_MS: 50, STALE_TIMEOUT_MS: 200 });
     app = mesh.apps[0]!;
   });
-  afterAll(async () => mesh.close());
 
   it('registers without a bearer and still guards every action', async () => {
     const tok = await registerOk(app, 'open-a', null);

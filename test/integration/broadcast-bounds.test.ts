@@ -1,19 +1,15 @@
 // Broadcast backlog is bounded per recipient, like an inbox: a slow member blocks only sends that
 // would overflow its own backlog (and is named in the 429), and the sender's own broadcasts never
 // count against anybody.
-import { afterEach, describe, expect, it } from 'vitest';
-import { register, startMesh, type TestMesh } from '../helpers/app.js';
+import { describe, expect, it } from 'vitest';
+import { meshPerTest, register } from '../helpers/app.js';
 import { ack, fetchMessages, send, sendBody, sendRaw } from '../helpers/messages.js';
 
-let mesh: TestMesh | null = null;
-afterEach(async () => {
-  await mesh?.close();
-  mesh = null;
-});
+const startMesh = meshPerTest();
 
 describe('broadcast backlog bounds', () => {
   it('a member that does not fetch blocks only once its own backlog is full, and is named', async () => {
-    mesh = await startMesh({ INBOX_MAX: 3 });
+    const mesh = await startMesh({ INBOX_MAX: 3 });
     const app = mesh.apps[0]!;
     for (const id of ['src', 'slow', 'fast']) await register(app, id);
     for (let i = 0; i < 3; i++) {
@@ -38,7 +34,7 @@ describe('broadcast backlog bounds', () => {
   });
 
   it("the sender's own broadcasts never fill anybody's backlog, and consumed entries are trimmed", async () => {
-    mesh = await startMesh({ INBOX_MAX: 3 });
+    const mesh = await startMesh({ INBOX_MAX: 3 });
     const app = mesh.apps[0]!;
     for (const id of ['talker', 'r1', 'r2']) await register(app, id);
     // The talker never fetches; the others ack everything each round.

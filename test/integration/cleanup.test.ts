@@ -1,18 +1,14 @@
 // Maintenance: the BullMQ job scheduler sweeps lapsed members (all their keys) in bounded batches,
 // exactly one replica runs each tick, and the sweep's cost follows the number expired.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { sweep } from '../../src/registry/maintenance.js';
-import { eventually, heartbeat, register, sleep, startMesh, type TestMesh } from '../helpers/app.js';
+import { eventually, heartbeat, meshPerTest, register, sleep } from '../helpers/app.js';
 
-let mesh: TestMesh | null = null;
-afterEach(async () => {
-  await mesh?.close();
-  mesh = null;
-});
+const startMesh = meshPerTest();
 
 describe('cleanup', () => {
   it('deletes every key of lapsed members and re-elects', async () => {
-    mesh = await startMesh({ STALE_TIMEOUT_MS: 200, HEARTBEAT_INTERVAL_MS: 50 });
+    const mesh = await startMesh({ STALE_TIMEOUT_MS: 200, HEARTBEAT_INTERVAL_MS: 50 });
     const app = mesh.apps[0]!;
     await register(app, 'keep', { capabilities: ['x'] });
     const baseline = await mesh.namespaceKeys();
@@ -48,7 +44,7 @@ describe('cleanup', () => {
   });
 
   it('removes in bounded batches until none is left', async () => {
-    mesh = await startMesh({ STALE_TIMEOUT_MS: 100, HEARTBEAT_INTERVAL_MS: 20 });
+    const mesh = await startMesh({ STALE_TIMEOUT_MS: 100, HEARTBEAT_INTERVAL_MS: 20 });
     const app = mesh.apps[0]!;
     await Promise.all(Array.from({ length: 25 }, (_, i) => register(app, `b-${i}`)));
     await sleep(150);
@@ -64,7 +60,7 @@ describe('cleanup', () => {
   it('the BullMQ scheduler runs each tick on exactly one of 3 replicas', async () => {
     // Ticks start as soon as the first app's scheduler exists, inside startMesh: count from before.
     const started = Date.now();
-    mesh = await startMesh({ CLEANUP_INTERVAL_MS: 100, STALE_TIMEOUT_MS: 150, HEARTBEAT_INTERVAL_MS: 30 }, { apps: 3, maintenance: true });
+    const mesh = await startMesh({ CLEANUP_INTERVAL_MS: 100, STALE_TIMEOUT_MS: 150, HEARTBEAT_INTERVAL_MS: 30 }, { apps: 3, maintenance: true });
     const app = mesh.apps[0]!;
     await register(app, 'sweep-me');
     await eventually(async () => (await mesh!.redis.exists(mesh!.keys.inst('sweep-me'))) === 0, 5000, 50);

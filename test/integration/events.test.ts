@@ -4,7 +4,7 @@
 // promptly at shutdown.
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { eventually, heartbeat, register, sleep, startMesh, type TestMesh } from '../helpers/app.js';
+import { eventually, heartbeat, meshPerTest, register, sleep } from '../helpers/app.js';
 
 const RFC3339_Z = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
@@ -79,12 +79,11 @@ class SseReader {
   }
 }
 
-let mesh: TestMesh | null = null;
+const startMesh = meshPerTest();
 const readers: SseReader[] = [];
+// After-hooks run in reverse order: the readers close before their mesh does.
 afterEach(async () => {
   await Promise.all(readers.splice(0).map((r) => r.close()));
-  await mesh?.close();
-  mesh = null;
 });
 
 async function listen(app: FastifyInstance): Promise<string> {
@@ -118,7 +117,7 @@ function expectOrderedIds(events: SseEvent[]): void {
 
 describe('GET /registry/events (server-sent events)', () => {
   it('a watcher on one replica sees joined / left / leader made through another, in order', async () => {
-    mesh = await startMesh({}, { apps: 2 });
+    const mesh = await startMesh({}, { apps: 2 });
     const [a, b] = mesh.apps as [FastifyInstance, FastifyInstance];
     const w = await watch(await listen(b));
     await register(a, 'w-1');
@@ -144,7 +143,7 @@ describe('GET /registry/events (server-sent events)', () => {
   });
 
   it('resumes from Last-Event-ID without gaps or repeats after a disconnect', async () => {
-    mesh = await startMesh({}, { apps: 2 });
+    const mesh = await startMesh({}, { apps: 2 });
     const [a, b] = mesh.apps as [FastifyInstance, FastifyInstance];
     const base = await listen(b);
     await register(a, 'early'); // before any watcher: not part of this feed
@@ -185,7 +184,7 @@ describe('GET /registry/events (server-sent events)', () => {
   });
 
   it('reports expiry and the failover a heartbeat decides, as they happen', async () => {
-    mesh = await startMesh({ STALE_TIMEOUT_MS: 800, HEARTBEAT_INTERVAL_MS: 50 }, { apps: 2 });
+    const mesh = await startMesh({ STALE_TIMEOUT_MS: 800, HEARTBEAT_INTERVAL_MS: 50 }, { apps: 2 });
     const [a, b] = mesh.apps as [FastifyInstance, FastifyInstance];
     const w = await watch(await listen(b));
     await register(a, 'e-old');
@@ -215,7 +214,7 @@ describe('GET /registry/events (server-sent events)', () => {
   });
 
   it('sends keep-alive comments and ends promptly when the replica shuts down', async () => {
-    mesh = await startMesh({ SSE_KEEPALIVE_MS: 50 }, { apps: 2 });
+    const mesh = await startMesh({ SSE_KEEPALIVE_MS: 50 }, { apps: 2 });
     const b = mesh.apps[1]!;
     const w = await watch(await listen(b));
     await w.until((r) => r.comments >= 2, 2000);
@@ -226,7 +225,7 @@ describe('GET /registry/events (server-sent events)', () => {
   });
 
   it('refuses a malformed cursor with a JSON 400 before streaming', async () => {
-    mesh = await startMesh();
+    const mesh = await startMesh();
     const app = mesh.apps[0]!;
     const bad = await app.inject({ url: '/registry/events?since=yesterday' });
     expect(bad.statusCode).toBe(400);
@@ -238,7 +237,7 @@ describe('GET /registry/events (server-sent events)', () => {
 
 describe('GET /registry/events?format=json', () => {
   it('pages through the feed and long-polls for the next event', async () => {
-    mesh = await startMesh({}, { apps: 2 });
+    const mesh = await startMesh({}, { apps: 2 });
     const [a, b] = mesh.apps as [FastifyInstance, FastifyInstance];
     await register(a, 'j-1');
     await register(a, 'j-2');
@@ -267,7 +266,7 @@ describe('GET /registry/events?format=json', () => {
   });
 
   it('flags a gap when the capped feed trimmed events after the cursor', async () => {
-    mesh = await startMesh({ EVENTS_MAXLEN: 100 });
+    const mesh = await startMesh({ EVENTS_MAXLEN: 100 });
     const app = mesh.apps[0]!;
     await register(app, 'gap-0');
     const first = (await app.inject({ url: '/registry/events?format=json&since=0&limit=1' })).json() as {

@@ -8,10 +8,10 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { ID_PATTERN, NAME_PATTERN, ackBody, heartbeatBody, registerBody as registerSchema, requestBody, sendBody } from '../../src/http/schemas.js';
-import { registerBody, startMesh, type TestMesh } from '../helpers/app.js';
+import { meshPerSuite, registerBody, type TestMesh } from '../helpers/app.js';
 import { keysContaining, snapshotKeys } from '../helpers/security.js';
 
 const MARK = `mk${randomBytes(5).toString('hex')}`;
@@ -427,15 +427,13 @@ class Coverage {
 // ---- properties ----------------------------------------------------------------------------------
 
 describe('fuzz: AUTH_MODE=none', () => {
-  let mesh: TestMesh;
+  const mesh = meshPerSuite({ MAX_PAYLOAD_BYTES: MAX_PAYLOAD, BODY_LIMIT_BYTES: BODY_LIMIT, STALE_TIMEOUT_MS: 600_000, HEARTBEAT_INTERVAL_MS: 1000 });
   let app: FastifyInstance;
   beforeAll(async () => {
-    mesh = await startMesh({ MAX_PAYLOAD_BYTES: MAX_PAYLOAD, BODY_LIMIT_BYTES: BODY_LIMIT, STALE_TIMEOUT_MS: 600_000, HEARTBEAT_INTERVAL_MS: 1000 });
     app = mesh.apps[0]!;
     namespaces.push(mesh.namespace);
     await seed(app);
   });
-  afterAll(async () => mesh.close());
 
   it('rejected requests: 4xx JSON with a code, and the namespace state is unchanged', async () => {
     const seen = new Coverage();
@@ -486,15 +484,13 @@ describe('fuzz: AUTH_MODE=none', () => {
 describe('fuzz: AUTH_MODE=instance without valid tokens', () => {
   const REG = `reg-${randomBytes(8).toString('hex')}`;
   const ADMIN = `adm-${randomBytes(8).toString('hex')}`;
-  let mesh: TestMesh;
+  const mesh = meshPerSuite({ AUTH_MODE: 'instance', AUTH_TOKENS: REG, ADMIN_TOKENS: ADMIN, STALE_TIMEOUT_MS: 600_000, HEARTBEAT_INTERVAL_MS: 1000 });
   let app: FastifyInstance;
   beforeAll(async () => {
-    mesh = await startMesh({ AUTH_MODE: 'instance', AUTH_TOKENS: REG, ADMIN_TOKENS: ADMIN, STALE_TIMEOUT_MS: 600_000, HEARTBEAT_INTERVAL_MS: 1000 });
     app = mesh.apps[0]!;
     namespaces.push(mesh.namespace);
     await seed(app, REG);
   });
-  afterAll(async () => mesh.close());
 
   const authHeader = fc.oneof(
     fc.constant<string | null>(null),

@@ -5,10 +5,10 @@ import { connect, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { buildApp, createLogger } from '../../src/app.js';
 import { recordGraceMs } from '../../src/registry/instances.js';
-import { eventually, heartbeat, meshesClosedAfterAll, register, registerBody, sleep, startMesh, type TestMesh } from '../helpers/app.js';
+import { eventually, heartbeat, meshesClosedAfterAll, meshPerSuite, register, registerBody, sleep, startMesh } from '../helpers/app.js';
 import { call, expectJsonError } from '../helpers/security.js';
 
 const startMeshOnce = meshesClosedAfterAll();
@@ -27,10 +27,7 @@ function expectSecurityHeaders(headers: Record<string, unknown>): void {
 }
 
 describe('router-level errors are JSON with our headers', () => {
-  let mesh: TestMesh;
-  beforeAll(async () => {
-    mesh = await startMeshOnce();
-  });
+  const mesh = meshPerSuite();
 
   it('bad percent-encoding: 400 bad_url, no URL echoed', async () => {
     const res = await mesh.apps[0]!.inject({ method: 'POST', url: '/registry/heartbeat/a%zz', payload: { status: 'x' } });
@@ -64,10 +61,7 @@ describe('router-level errors are JSON with our headers', () => {
 });
 
 describe('hostile bodies', () => {
-  let mesh: TestMesh;
-  beforeAll(async () => {
-    mesh = await startMeshOnce({ REQUEST_TIMEOUT_MS: 1000 });
-  });
+  const mesh = meshPerSuite({ REQUEST_TIMEOUT_MS: 1000 });
 
   it('refuses a 900 KB body nested 450,000 levels before parsing it (json_too_deep)', async () => {
     const app = mesh.apps[0]!;

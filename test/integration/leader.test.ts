@@ -1,13 +1,9 @@
 // Leader election: first registrant leads, sticky while renewed, immediate handover on deregister,
 // bounded failover on lapse, terms only grow, exactly one leader under concurrency.
-import { afterEach, describe, expect, it } from 'vitest';
-import { eventually, heartbeat, register, sleep, startMesh, type TestMesh } from '../helpers/app.js';
+import { describe, expect, it } from 'vitest';
+import { eventually, heartbeat, meshPerTest, register, sleep, type TestMesh } from '../helpers/app.js';
 
-let mesh: TestMesh | null = null;
-afterEach(async () => {
-  await mesh?.close();
-  mesh = null;
-});
+const startMesh = meshPerTest();
 
 const leaderOf = async (m: TestMesh, i = 0) => (await m.apps[i]!.inject({ url: '/registry/leader' })).json();
 /** The namespace's first term (Redis time in ms when it began; +1 per change after that). */
@@ -15,7 +11,7 @@ const firstTerm = async (m: TestMesh) => Number(await m.redis.get(m.keys.term));
 
 describe('leader election', () => {
   it('first registrant leads; re-registering the leader keeps it leader with the same term', async () => {
-    mesh = await startMesh();
+    const mesh = await startMesh();
     const app = mesh.apps[0]!;
     expect((await register(app, 'l1')).is_leader).toBe(true);
     const t1 = await firstTerm(mesh);
@@ -28,7 +24,7 @@ describe('leader election', () => {
   });
 
   it('deregistering the leader hands over to the oldest live member at once, term + 1', async () => {
-    mesh = await startMesh();
+    const mesh = await startMesh();
     const app = mesh.apps[0]!;
     for (const id of ['d1', 'd2', 'd3']) await register(app, id);
     const t1 = await firstTerm(mesh);
@@ -50,7 +46,7 @@ describe('leader election', () => {
   it('a leader that stops heartbeating is replaced within stale timeout + one heartbeat interval', async () => {
     const stale = 600;
     const interval = 150;
-    mesh = await startMesh({ STALE_TIMEOUT_MS: stale, HEARTBEAT_INTERVAL_MS: interval });
+    const mesh = await startMesh({ STALE_TIMEOUT_MS: stale, HEARTBEAT_INTERVAL_MS: interval });
     const app = mesh.apps[0]!;
     await register(app, 'old-leader');
     const t1 = await firstTerm(mesh);
@@ -81,7 +77,7 @@ describe('leader election', () => {
   });
 
   it('a live leader stays leader while it heartbeats, even as others come and go', async () => {
-    mesh = await startMesh({ STALE_TIMEOUT_MS: 400, HEARTBEAT_INTERVAL_MS: 100 });
+    const mesh = await startMesh({ STALE_TIMEOUT_MS: 400, HEARTBEAT_INTERVAL_MS: 100 });
     const app = mesh.apps[0]!;
     await register(app, 's1');
     const t1 = await firstTerm(mesh);
@@ -94,7 +90,7 @@ describe('leader election', () => {
   });
 
   it('50 concurrent registrations over 3 app instances produce exactly one leader', async () => {
-    mesh = await startMesh({}, { apps: 3 });
+    const mesh = await startMesh({}, { apps: 3 });
     const apps = mesh.apps;
     const results = await Promise.all(
       Array.from({ length: 50 }, (_, i) => register(apps[i % 3]!, `c-${i}`)),
@@ -113,7 +109,7 @@ describe('leader election', () => {
   });
 
   it('is_leader and leader_id never disagree, even when the listing itself elects', async () => {
-    mesh = await startMesh({ STALE_TIMEOUT_MS: 300, HEARTBEAT_INTERVAL_MS: 50 });
+    const mesh = await startMesh({ STALE_TIMEOUT_MS: 300, HEARTBEAT_INTERVAL_MS: 50 });
     const app = mesh.apps[0]!;
     await register(app, 'x1');
     const t1 = await firstTerm(mesh);
@@ -130,7 +126,7 @@ describe('leader election', () => {
 
 describe('liveness', () => {
   it('lapsed instances vanish from every read before cleanup runs, and heartbeats get 404', async () => {
-    mesh = await startMesh({ STALE_TIMEOUT_MS: 300, HEARTBEAT_INTERVAL_MS: 50 });
+    const mesh = await startMesh({ STALE_TIMEOUT_MS: 300, HEARTBEAT_INTERVAL_MS: 50 });
     const app = mesh.apps[0]!;
     await register(app, 'live', { capabilities: ['c'] });
     await register(app, 'lapsing', { capabilities: ['c'] });

@@ -4,9 +4,9 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { eventually, heartbeat, register, sleep, startMesh, type TestMesh } from '../helpers/app.js';
+import { eventually, heartbeat, meshPerTest, register, sleep } from '../helpers/app.js';
 import {
   parseExposition,
   promtool,
@@ -16,11 +16,7 @@ import {
   type Exposition,
 } from '../helpers/prometheus.js';
 
-let mesh: TestMesh | null = null;
-afterEach(async () => {
-  await mesh?.close();
-  mesh = null;
-});
+const startMesh = meshPerTest();
 
 async function scrapeText(app: FastifyInstance, headers: Record<string, string> = {}): Promise<string> {
   const res = await app.inject({ url: '/metrics', headers });
@@ -84,7 +80,7 @@ const MESH_FAMILIES: Record<string, string> = {
 
 describe('GET /metrics', () => {
   it('is valid Prometheus text format with every mesh_ family, typed, plus process metrics', async () => {
-    mesh = await startMesh();
+    const mesh = await startMesh();
     const app = mesh.apps[0]!;
     await register(app, 'fmt-a');
     await app.inject({ url: '/no/such/route' });
@@ -114,7 +110,7 @@ describe('GET /metrics', () => {
 
   it('counters move with register, heartbeat, send, ack and deregister', async () => {
     // Every status change announced (no coalescing window), so both heartbeats below count.
-    mesh = await startMesh({ STATUS_EVENT_INTERVAL_MS: 0 });
+    const mesh = await startMesh({ STATUS_EVENT_INTERVAL_MS: 0 });
     const app = mesh.apps[0]!;
     const before = await scrape(app);
     await register(app, 'c-a');
@@ -161,7 +157,7 @@ describe('GET /metrics', () => {
   });
 
   it('cleanup runs, removals and expirations are counted on the replica that ran the tick', async () => {
-    mesh = await startMesh({ STALE_TIMEOUT_MS: 1000, HEARTBEAT_INTERVAL_MS: 100, CLEANUP_INTERVAL_MS: 100 }, { apps: 2, maintenance: true });
+    const mesh = await startMesh({ STALE_TIMEOUT_MS: 1000, HEARTBEAT_INTERVAL_MS: 100, CLEANUP_INTERVAL_MS: 100 }, { apps: 2, maintenance: true });
     const [a, b] = mesh.apps as [FastifyInstance, FastifyInstance];
     await register(a, 'x-keep');
     await register(a, 'x-lapse-1');
@@ -185,7 +181,7 @@ describe('GET /metrics', () => {
   });
 
   it('registry-wide gauges come from Redis: two replicas report the same truth', async () => {
-    mesh = await startMesh({}, { apps: 2 });
+    const mesh = await startMesh({}, { apps: 2 });
     const [a, b] = mesh.apps as [FastifyInstance, FastifyInstance];
     for (const id of ['g-1', 'g-2', 'g-3']) await register(a, id);
     await send(a, 'g-1', 'g-2', 1);
@@ -215,7 +211,7 @@ describe('GET /metrics', () => {
   });
 
   it('a client that leaves before the answer is counted as 499; an SSE stream when it closes', async () => {
-    mesh = await startMesh();
+    const mesh = await startMesh();
     const app = mesh.apps[0]!;
     await register(app, 'gone-early');
     await app.listen({ port: 0, host: '127.0.0.1' });
@@ -239,7 +235,7 @@ describe('GET /metrics', () => {
   });
 
   it('reports no leader while the seat is empty', async () => {
-    mesh = await startMesh({ STALE_TIMEOUT_MS: 200, HEARTBEAT_INTERVAL_MS: 50 });
+    const mesh = await startMesh({ STALE_TIMEOUT_MS: 200, HEARTBEAT_INTERVAL_MS: 50 });
     const app = mesh.apps[0]!;
     await register(app, 'solo');
     await sleep(250); // lapsed; no script has re-elected (there is nobody to elect)
@@ -251,7 +247,7 @@ describe('GET /metrics', () => {
   });
 
   it('each app has its own registry: counters of one app do not show in another', async () => {
-    mesh = await startMesh({}, { apps: 2 });
+    const mesh = await startMesh({}, { apps: 2 });
     const [a, b] = mesh.apps as [FastifyInstance, FastifyInstance];
     expect(a.metricsRegistry).not.toBe(b.metricsRegistry);
     await register(a, 'own-1');
@@ -261,7 +257,7 @@ describe('GET /metrics', () => {
   });
 
   it('METRICS_TOKEN: a scrape needs the bearer (401 JSON otherwise)', async () => {
-    mesh = await startMesh({ METRICS_TOKEN: 'scrape-secret' });
+    const mesh = await startMesh({ METRICS_TOKEN: 'scrape-secret' });
     const app = mesh.apps[0]!;
     for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: 'Basic c2NyYXBlLXNlY3JldA==' }]) {
       const res = await app.inject({ url: '/metrics', headers });
@@ -300,7 +296,7 @@ describe('docs: metrics reference and example alerts', () => {
     expect(rules.map((r) => r.alert)).toEqual(
       expect.arrayContaining(['MeshNoLeader', 'MeshLiveInstancesDropped', 'MeshInboxDepthHigh', 'MeshRedisLatencyHigh', 'MeshHttp5xxRate']),
     );
-    mesh = await startMesh();
+    const mesh = await startMesh();
     const exp = await scrape(mesh.apps[0]!);
     for (const r of rules) {
       expect(r.labels?.severity, r.alert).toMatch(/^(warning|critical)$/);

@@ -4,7 +4,7 @@
 import { validate, compileErrors } from '@readme/openapi-parser';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMesh, type TestMesh } from '../helpers/app.js';
+import { meshPerSuite } from '../helpers/app.js';
 
 interface Operation {
   operationId?: string;
@@ -45,12 +45,11 @@ function resolve(schema: { $ref?: string; properties?: Record<string, unknown> }
 const isDocRoute = (path: string) => path === '/openapi.json' || path === '/docs' || path.startsWith('/docs/');
 const toOpenApiPath = (path: string) => path.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
 
-let mesh: TestMesh;
+const mesh = meshPerSuite();
 let app: FastifyInstance;
 let doc: Document;
 
 beforeAll(async () => {
-  mesh = await startMesh();
   app = mesh.apps[0]!;
   const res = await app.inject({ url: '/openapi.json' });
   expect(res.statusCode).toBe(200);

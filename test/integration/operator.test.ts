@@ -3,9 +3,9 @@
 // rows on screen: records + inbox depths, bounded) and GET /registry/agents/{id}/pending (a page of
 // message ids, never the bodies).
 import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { INSPECT_MAX_IDS, PENDING_PAGE_MAX } from '../../src/registry/inspect.js';
-import { eventually, heartbeat, meshesClosedAfterAll, register, sleep, type TestMesh } from '../helpers/app.js';
+import { eventually, heartbeat, meshesClosedAfterAll, meshPerSuite, register, sleep } from '../helpers/app.js';
 import { fetchMessages, RFC3339_Z, send, sendBody } from '../helpers/messages.js';
 import { call, expectJsonError } from '../helpers/security.js';
 
@@ -51,11 +51,10 @@ async function ack(app: FastifyInstance, id: string, ids: string[]) {
 }
 
 describe('GET /registry/stats', () => {
-  let mesh: TestMesh;
+  const mesh = meshPerSuite({ HEARTBEAT_INTERVAL_MS: 1000, STALE_TIMEOUT_MS: 60_000, CLEANUP_INTERVAL_MS: 5000 }, { apps: 2 });
   let a: FastifyInstance;
   let b: FastifyInstance;
   beforeAll(async () => {
-    mesh = await startMesh({ HEARTBEAT_INTERVAL_MS: 1000, STALE_TIMEOUT_MS: 60_000, CLEANUP_INTERVAL_MS: 5000 }, { apps: 2 });
     [a, b] = mesh.apps as [FastifyInstance, FastifyInstance];
   });
 
@@ -123,10 +122,9 @@ describe('GET /registry/stats', () => {
 });
 
 describe('GET /registry/inspect', () => {
-  let mesh: TestMesh;
+  const mesh = meshPerSuite({ HEARTBEAT_INTERVAL_MS: 1000, STALE_TIMEOUT_MS: 60_000 });
   let app: FastifyInstance;
   beforeAll(async () => {
-    mesh = await startMesh({ HEARTBEAT_INTERVAL_MS: 1000, STALE_TIMEOUT_MS: 60_000 });
     app = mesh.apps[0]!;
   });
 
@@ -169,10 +167,9 @@ describe('GET /registry/inspect', () => {
 });
 
 describe('GET /registry/agents/{id}/pending', () => {
-  let mesh: TestMesh;
+  const mesh = meshPerSuite({ HEARTBEAT_INTERVAL_MS: 1000, STALE_TIMEOUT_MS: 60_000, MAX_PAYLOAD_BYTES: 200_000 });
   let app: FastifyInstance;
   beforeAll(async () => {
-    mesh = await startMesh({ HEARTBEAT_INTERVAL_MS: 1000, STALE_TIMEOUT_MS: 60_000, MAX_PAYLOAD_BYTES: 200_000 });
     app = mesh.apps[0]!;
     await register(app, 'p-src');
     await register(app, 'p-dst');

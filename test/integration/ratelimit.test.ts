@@ -1,11 +1,11 @@
 // SEND_RATE_PER_SEC / SEND_BURST: one token bucket per sender in Redis (rate-limit.lua), shared by
 // every replica; off by default; 429 rate_limited with Retry-After (whole seconds, rounded up).
 import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { configFrom } from '../../src/config.js';
 import { hashToken } from '../../src/http/bearer.js';
 import { sendRateLimitSettings } from '../../src/registry/ratelimit.js';
-import { registerBody, sleep, startMesh, type TestMesh } from '../helpers/app.js';
+import { meshPerSuite, registerBody, sleep } from '../helpers/app.js';
 import { call, expectJsonError } from '../helpers/security.js';
 
 const note = (target: string) => ({ target_instance: target, message_type: 'Notification', payload: null, correlation_id: null });
@@ -28,12 +28,10 @@ describe('config', () => {
 });
 
 describe('off by default', () => {
-  let mesh: TestMesh;
+  const mesh = meshPerSuite();
   beforeAll(async () => {
-    mesh = await startMesh();
     await registerAll(mesh.apps[0]!, ['free-a', 'free-b']);
   });
-  afterAll(async () => mesh.close());
 
   it('sends are never limited and no bucket key is written', async () => {
     for (let i = 0; i < 40; i++) expect((await call(mesh.apps[0]!, 'POST', '/messages/send/free-a', { body: note('free-b') })).statusCode).toBe(200);
@@ -42,15 +40,13 @@ describe('off by default', () => {
 });
 
 describe('SEND_RATE_PER_SEC=2, SEND_BURST=3 on two replicas', () => {
-  let mesh: TestMesh;
+  const mesh = meshPerSuite({ SEND_RATE_PER_SEC: 2, SEND_BURST: 3 }, { apps: 2 });
   let a: FastifyInstance;
   let b: FastifyInstance;
   beforeAll(async () => {
-    mesh = await startMesh({ SEND_RATE_PER_SEC: 2, SEND_BURST: 3 }, { apps: 2 });
     [a, b] = mesh.apps as [FastifyInstance, FastifyInstance];
     await registerAll(a, ['rl-a', 'rl-b', 'rl-c']);
   });
-  afterAll(async () => mesh.close());
 
   it('allows the burst, then 429 rate_limited with Retry-After, across replicas', async () => {
     expect((await call(a, 'POST', '/messages/send/rl-a', { body: note('rl-b') })).statusCode).toBe(200);
@@ -90,12 +86,10 @@ describe('SEND_RATE_PER_SEC=2, SEND_BURST=3 on two replicas', () => {
 });
 
 describe('Retry-After rounds up to whole seconds', () => {
-  let mesh: TestMesh;
+  const mesh = meshPerSuite({ SEND_RATE_PER_SEC: 0.4, SEND_BURST: 1 });
   beforeAll(async () => {
-    mesh = await startMesh({ SEND_RATE_PER_SEC: 0.4, SEND_BURST: 1 });
     await registerAll(mesh.apps[0]!, ['slow-a', 'slow-b']);
   });
-  afterAll(async () => mesh.close());
 
   it('2.5 s to the next token -> Retry-After: 3', async () => {
     const app = mesh.apps[0]!;
@@ -111,11 +105,7 @@ describe('Retry-After rounds up to whole seconds', () => {
 });
 
 describe('with AUTH_MODE=instance', () => {
-  let mesh: TestMesh;
-  beforeAll(async () => {
-    mesh = await startMesh({ AUTH_MODE: 'instance', SEND_RATE_PER_SEC: 1, SEND_BURST: 1 });
-  });
-  afterAll(async () => mesh.close());
+  const mesh = meshPerSuite({ AUTH_MODE: 'instance', SEND_RATE_PER_SEC: 1, SEND_BURST: 1 });
 
   it("a send with someone else's token is refused before it can drain their bucket", async () => {
     const app = mesh.apps[0]!;

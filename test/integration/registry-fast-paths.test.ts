@@ -3,15 +3,11 @@
 //   still lists its caller and everything registered before it, but Redis runs far fewer listings;
 // - listings reach HTTP as JSON text built from the rows (InstanceService.listJson), which must be
 //   the JSON of list()'s objects.
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { heartbeat, register, registerBody, startMesh, type TestMesh } from '../helpers/app.js';
+import { describe, expect, it, vi } from 'vitest';
+import { heartbeat, meshPerSuite, register, registerBody, startMesh } from '../helpers/app.js';
 
-let mesh: TestMesh;
+const mesh = meshPerSuite();
 
-beforeAll(async () => {
-  mesh = await startMesh();
-});
-afterAll(async () => mesh.close());
 
 describe('register under a burst', () => {
   it('every answer lists its caller and earlier registrations, with fewer listings than registrations', async () => {

@@ -1,7 +1,7 @@
 // Every /registry route and the health routes: status codes and exact JSON shapes.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { heartbeat, register, registerBody, startMesh, type TestMesh } from '../helpers/app.js';
+import { heartbeat, meshPerSuite, register, registerBody } from '../helpers/app.js';
 
 const RFC3339_Z = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const INSTANCE_KEYS = [
@@ -17,16 +17,14 @@ const INSTANCE_KEYS = [
   'metrics',
 ].sort();
 
-let mesh: TestMesh;
+const mesh = meshPerSuite();
 let app: FastifyInstance;
 /** The first leader's term: Redis time in ms when the namespace began (+1 per change after that). */
 let t1 = 0;
 
 beforeAll(async () => {
-  mesh = await startMesh();
   app = mesh.apps[0]!;
 });
-afterAll(async () => mesh.close());
 
 describe('POST /registry/register', () => {
   it('registers, returns peers including the caller, nulls present', async () => {

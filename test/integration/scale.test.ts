@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SKILL_INDEX_MAX } from '../../src/a2a/agent-card.js';
 import { loadScriptSource, SCRIPT_NAMES, type ScriptName } from '../../src/redis/script-runner.js';
-import { eventually, heartbeat, meshesClosedAfterAll, register, registerBody, sleep, startMesh, type TestMesh } from '../helpers/app.js';
+import { eventually, heartbeat, meshesClosedAfterAll, meshPerSuite, register, registerBody, sleep, startMesh, type TestMesh } from '../helpers/app.js';
 import { startRedisProcess, type RedisProcessHandle } from '../helpers/redis.js';
 
 const startMeshOnce = meshesClosedAfterAll();
@@ -64,10 +64,9 @@ function workCard(skills: string[]): object {
 }
 
 describe('listings are pages of bounded work with consistent order', () => {
-  let mesh: TestMesh;
+  const mesh = meshPerSuite({ STALE_TIMEOUT_MS: 600_000, HEARTBEAT_INTERVAL_MS: 1000 });
   let app: FastifyInstance;
   beforeAll(async () => {
-    mesh = await startMeshOnce({ STALE_TIMEOUT_MS: 600_000, HEARTBEAT_INTERVAL_MS: 1000 });
     app = mesh.apps[0]!;
     for (let i = 0; i < 7; i++) await register(app, `pg-${i}`, { capabilities: i % 2 === 0 ? ['even'] : ['odd'] });
   });

@@ -1,8 +1,8 @@
 // A client that knows only the seed's wire types (spec-ai's MeshClient, strict: every field present
 // with the right type; unknown fields ignored like serde does) works unchanged over real HTTP.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { startMesh, type TestMesh } from '../helpers/app.js';
+import { meshPerSuite } from '../helpers/app.js';
 
 const timestamp = z.string().refine((s) => /Z$/.test(s) && !Number.isNaN(Date.parse(s)), 'RFC 3339 UTC');
 const u16 = z.number().int().min(0).max(65535);
@@ -87,14 +87,12 @@ class SeedClient {
   }
 }
 
-let mesh: TestMesh;
+const mesh = meshPerSuite();
 let client: SeedClient;
 beforeAll(async () => {
-  mesh = await startMesh();
   const address = await mesh.apps[0]!.listen({ port: 0, host: '127.0.0.1' });
   client = new SeedClient(address);
 });
-afterAll(async () => mesh.close());
 
 describe('seed wire compatibility', () => {
   it('register two, list, heartbeat, message, deregister', async () => {

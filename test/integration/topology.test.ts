@@ -4,17 +4,13 @@
 // Topology-specific checks are only registered in the run of their topology (the suite runs once
 // per topology in `npm test`), so no run reports a skipped test.
 import { Cluster, Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { currentTopology, eventually, redisEnv, register, startMesh, type TestMesh } from '../helpers/app.js';
+import { describe, expect, inject, it } from 'vitest';
+import { currentTopology, eventually, meshPerSuite, redisEnv, register, type TestMesh } from '../helpers/app.js';
 import { scanAll, topologyFromEnv } from '../helpers/topology.js';
 
 const TOPOLOGY = currentTopology();
 
-let mesh: TestMesh;
-beforeAll(async () => {
-  mesh = await startMesh({}, { apps: 2 });
-});
-afterAll(async () => mesh?.close());
+const mesh = meshPerSuite({}, { apps: 2 });
 
 describe('test topology', () => {
   it('is the one TEST_TOPOLOGY asks for, and apps get its env', () => {

@@ -3,23 +3,21 @@
 // with a stable code and the offending field named, prototype-pollution and duplicate-key bodies.
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registerBody, startMesh, type TestMesh } from '../helpers/app.js';
+import { meshPerSuite, registerBody, startMesh, type TestMesh } from '../helpers/app.js';
 import { call, expectJsonError, snapshotKeys } from '../helpers/security.js';
 
 const MAX_PAYLOAD = 2048;
 const BODY_LIMIT = 8192;
 
-let mesh: TestMesh;
+const mesh = meshPerSuite({ MAX_PAYLOAD_BYTES: MAX_PAYLOAD, BODY_LIMIT_BYTES: BODY_LIMIT });
 let app: FastifyInstance;
 
 beforeAll(async () => {
-  mesh = await startMesh({ MAX_PAYLOAD_BYTES: MAX_PAYLOAD, BODY_LIMIT_BYTES: BODY_LIMIT });
   app = mesh.apps[0]!;
   for (const id of ['val-a', 'val-b']) {
     expect((await call(app, 'POST', '/registry/register', { body: registerBody(id) })).statusCode).toBe(200);
   }
 });
-afterAll(async () => mesh.close());
 
 /** 400 invalid_request whose message names `field`. */
 function expectInvalid(res: Awaited<ReturnType<typeof call>>, field: string) {

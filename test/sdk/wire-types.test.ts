@@ -1,17 +1,11 @@
 // sdk/src/wire.gen.ts is generated from the server's OpenAPI document (npm run gen:types): this
 // fails when a zod schema of the HTTP API changed and the SDK's types were not regenerated.
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { renderWireTypes, type OpenApiDocument } from '../../scripts/sdk-types/render.js';
-import { startMesh, type TestMesh } from '../helpers/app.js';
+import { meshPerSuite } from '../helpers/app.js';
 
-let mesh: TestMesh;
-beforeAll(async () => {
-  mesh = await startMesh();
-});
-afterAll(async () => {
-  await mesh.close();
-});
+const mesh = meshPerSuite();
 
 it('sdk/src/wire.gen.ts is what the current OpenAPI document generates (else: npm run gen:types)', async () => {
   const doc = (await mesh.apps[0]!.inject({ url: '/openapi.json' })).json() as OpenApiDocument;
