@@ -95,7 +95,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const scripts = new ScriptRunner(redis);
   // REDIS_SYNC_REPLICAS: acknowledged writes get a connection of their own, where their WAITs block
   // nothing else (src/registry/replica-sync.ts).
-  const writes = config.REDIS_SYNC_REPLICAS > 0 ? createRedis(config, { name: 'writes', maxRetriesPerRequest: 1, autoPipelining: true }) : null;
+  const writes =
+    config.REDIS_SYNC_REPLICAS > 0 ? createRedis(config, { name: 'writes', maxRetriesPerRequest: 1, autoPipelining: true }) : null;
   const sync = writes
     ? new ReplicaSync(scripts.onClient(writes), keys, config.REDIS_SYNC_REPLICAS, config.REDIS_SYNC_TIMEOUT_MS)
     : undefined;
@@ -110,9 +111,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const stats = new RegistryStats(ctx);
   const counters = new MeshCounters(ctx);
   const runMaintenance = options.maintenance ?? config.RUN_MAINTENANCE;
-  const bullConnection = runMaintenance
-    ? createRedis(config, { name: 'maintenance', maxRetriesPerRequest: null })
-    : null;
+  const bullConnection = runMaintenance ? createRedis(config, { name: 'maintenance', maxRetriesPerRequest: null }) : null;
   const eviction = new EvictionGuard(redis, config, logger);
   const maintenance = bullConnection
     ? new Maintenance({ config, connection: bullConnection, prefix: keys.bullPrefix, instances, messages, log: logger, counters })

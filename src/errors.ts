@@ -91,7 +91,10 @@ export const errors = {
     new MeshDomainError('too_many_streams', `Instance '${id}' already has ${limit} open message streams on this replica`, { limit }),
   payloadTooLarge: (limit: number) => new MeshDomainError('payload_too_large', `Payload exceeds the limit of ${limit} bytes`, { limit }),
   agentCardTooLarge: (limit: number) =>
-    new MeshDomainError('payload_too_large', `agent_card exceeds the limit of ${limit} bytes (serialized JSON)`, { limit, field: 'agent_card' }),
+    new MeshDomainError('payload_too_large', `agent_card exceeds the limit of ${limit} bytes (serialized JSON)`, {
+      limit,
+      field: 'agent_card',
+    }),
   jsonTooDeep: (maxDepth: number) =>
     new MeshDomainError('json_too_deep', `Request body nests deeper than ${maxDepth} levels`, { limit: maxDepth }),
   // Redis at maxmemory with noeviction refused the write before running it (docs/reliability.md):
@@ -101,6 +104,7 @@ export const errors = {
       'insufficient_storage',
       'Redis is out of memory (maxmemory); nothing was written. Retry after consumers acknowledge messages or Redis gets more memory',
     ),
-  consoleNotBuilt: () => new MeshDomainError('console_not_built', 'The console has not been built: run `npm run build` (it writes dist/ui)'),
+  consoleNotBuilt: () =>
+    new MeshDomainError('console_not_built', 'The console has not been built: run `npm run build` (it writes dist/ui)'),
   notFound: (message: string) => new MeshDomainError('not_found', message),
 };

@@ -171,7 +171,16 @@ export function paced(opts: PacedOptions): Promise<LoadResult> {
       for (const c of conns) c.socket.destroy();
       const sorted = sortedCopy(times);
       const seconds = (performance.now() - started) / 1000;
-      resolve({ rps: ok / seconds, p50: percentile(sorted, 50), p99: percentile(sorted, 99), p999: percentile(sorted, 99.9), total: ok, non2xx: bad, errors, seconds });
+      resolve({
+        rps: ok / seconds,
+        p50: percentile(sorted, 50),
+        p99: percentile(sorted, 99),
+        p999: percentile(sorted, 99.9),
+        total: ok,
+        non2xx: bad,
+        errors,
+        seconds,
+      });
     };
     let next = 0;
     const timer = setInterval(() => {

@@ -60,7 +60,9 @@ export interface BenchContext {
 
 export function addRow(ctx: BenchContext, row: Row): void {
   ctx.rows.push(row);
-  ctx.log(`  ${row.measure}: ${fmt(row.value.median)} ${row.unit} (${fmt(row.value.min)}-${fmt(row.value.max)})${row.note ? ` ${row.note}` : ''}`);
+  ctx.log(
+    `  ${row.measure}: ${fmt(row.value.median)} ${row.unit} (${fmt(row.value.min)}-${fmt(row.value.max)})${row.note ? ` ${row.note}` : ''}`,
+  );
 }
 
 export function addTarget(ctx: BenchContext, t: TargetCheck): void {
@@ -95,7 +97,9 @@ export function markdown(ctx: Pick<BenchContext, 'opts' | 'rows' | 'targets'>, e
   // By section (phases add rows to several sections); stable, so each phase's order is kept.
   const rows = [...ctx.rows].sort((a, b) => Number(a.section) - Number(b.section));
   for (const r of rows) {
-    lines.push(`| ${r.section} | ${r.measure} | ${fmt(r.value.median)} | ${fmt(r.value.min)}-${fmt(r.value.max)} | ${r.unit} | ${r.note ?? ''} |`);
+    lines.push(
+      `| ${r.section} | ${r.measure} | ${fmt(r.value.median)} | ${fmt(r.value.min)}-${fmt(r.value.max)} | ${r.unit} | ${r.note ?? ''} |`,
+    );
   }
   lines.push('');
   lines.push('## Targets');

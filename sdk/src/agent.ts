@@ -252,7 +252,12 @@ export class MeshAgent {
   }
 
   /** To the least-loaded live instance with `capability`, or with an A2A skill of that id or tag. */
-  sendToCapability(capability: string, type: MessageType | MessageTypeName, payload: Json, options: SendOptions = {}): Promise<SendResponse> {
+  sendToCapability(
+    capability: string,
+    type: MessageType | MessageTypeName,
+    payload: Json,
+    options: SendOptions = {},
+  ): Promise<SendResponse> {
     return this.sendRaw(
       {
         target_instance: null,
@@ -447,7 +452,11 @@ export class MeshAgent {
    * Registers with backoff until it works, the agent closes, `giveUpAt` passes or an error that
    * `retryable` refuses (then that error is thrown).
    */
-  private async registerUntilDone(resetFence: boolean, giveUpAt = Number.POSITIVE_INFINITY, retryable: (err: unknown) => boolean = () => true): Promise<void> {
+  private async registerUntilDone(
+    resetFence: boolean,
+    giveUpAt = Number.POSITIVE_INFINITY,
+    retryable: (err: unknown) => boolean = () => true,
+  ): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       this.assertOpen();
       try {
@@ -530,7 +539,7 @@ export class MeshAgent {
 
   private async eventsLoop(): Promise<void> {
     let lastId: string | undefined;
-    for (let failures = 0; !this.closed; ) {
+    for (let failures = 0; !this.closed;) {
       try {
         for await (const ev of this.base.events({
           signal: this.stop.signal,

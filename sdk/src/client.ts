@@ -94,7 +94,10 @@ export class MeshClient {
   register(body: RegisterRequest, options: RegisterOptions = {}): Promise<RegisterResponse> {
     const headers: Record<string, string> = {};
     if (options.instanceToken) headers['x-instance-token'] = options.instanceToken;
-    return this.transport.json<RegisterResponse>({ method: 'POST', path: '/registry/register', body, headers, policy: 'idempotent' }, options);
+    return this.transport.json<RegisterResponse>(
+      { method: 'POST', path: '/registry/register', body, headers, policy: 'idempotent' },
+      options,
+    );
   }
 
   /** One page of live instances (oldest first). */
@@ -147,7 +150,11 @@ export class MeshClient {
    * Renews `id`. Resolves `{acknowledged: false}` (HTTP 404) when the registry no longer knows
    * the id (evicted, or its data was lost): the caller must register again.
    */
-  async heartbeat(id: string, body: HeartbeatRequest = { status: 'healthy', metrics: null }, options: CallOptions = {}): Promise<HeartbeatResponse> {
+  async heartbeat(
+    id: string,
+    body: HeartbeatRequest = { status: 'healthy', metrics: null },
+    options: CallOptions = {},
+  ): Promise<HeartbeatResponse> {
     const path = `/registry/heartbeat/${enc(id)}`;
     const res = await this.transport.raw(
       { method: 'POST', path, body: { status: body.status, metrics: body.metrics ?? null }, policy: 'idempotent', passStatuses: [404] },
@@ -187,7 +194,10 @@ export class MeshClient {
       correlation_id: body.correlation_id ?? null,
     };
     if (body.target_capability) wire.target_capability = body.target_capability;
-    return this.transport.json<SendResponse>({ method: 'POST', path: `/messages/send/${enc(source)}`, body: wire, ...keyed(options) }, options);
+    return this.transport.json<SendResponse>(
+      { method: 'POST', path: `/messages/send/${enc(source)}`, body: wire, ...keyed(options) },
+      options,
+    );
   }
 
   /** Messages not yet acked by `id`, oldest first; `wait` long-polls. 404 `instance_not_found` when `id` is not live. */
@@ -226,7 +236,14 @@ export class MeshClient {
   request(source: string, body: ServerRequestBody, options: SendCallOptions = {}): Promise<ServerRequestResponse> {
     const timeoutMs = body.timeout_ms ?? 30_000;
     return this.transport.json<ServerRequestResponse>(
-      { method: 'POST', path: `/messages/request/${enc(source)}`, body, ...keyed(options), extraTimeoutMs: timeoutMs, finalCodes: ['timeout'] },
+      {
+        method: 'POST',
+        path: `/messages/request/${enc(source)}`,
+        body,
+        ...keyed(options),
+        extraTimeoutMs: timeoutMs,
+        finalCodes: ['timeout'],
+      },
       options,
     );
   }

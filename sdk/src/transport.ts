@@ -189,7 +189,14 @@ export class Transport {
     return new MeshApiError({ status, code, message, body: rec, method, path, retryAfterMs, attempts });
   }
 
-  private networkError(method: string, path: string, kind: NetworkErrorKind, errno: string | null, attempts: number, cause: unknown): MeshNetworkError {
+  private networkError(
+    method: string,
+    path: string,
+    kind: NetworkErrorKind,
+    errno: string | null,
+    attempts: number,
+    cause: unknown,
+  ): MeshNetworkError {
     return new MeshNetworkError({ kind, errno, method, path, url: this.url + path, attempts, cause });
   }
 
@@ -237,25 +244,31 @@ export class Transport {
     const headers = this.buildHeaders(req.headers, token, body !== undefined);
     const timeoutMs = (options.timeoutMs ?? this.opts.timeoutMs) + (req.extraTimeoutMs ?? 0);
 
-    return this.withRetries(req.policy, options.retries ?? this.opts.retries, options.signal, async (attempt) => {
-      const timeout = AbortSignal.timeout(timeoutMs);
-      const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
-      let res: Response;
-      let text: string;
-      try {
-        res = await this.fetchImpl(url, { method: req.method, headers, ...(body === undefined ? {} : { body }), signal });
-        text = await res.text();
-      } catch (err) {
-        if (options.signal?.aborted) throw options.signal.reason;
-        const kind: NetworkErrorKind = timeout.aborted ? 'timeout' : isConnectFailure(err) ? 'connect' : 'network';
-        throw this.networkError(req.method, req.path, kind, kind === 'timeout' ? 'ETIMEDOUT' : (firstCode(err) ?? null), attempt, err);
-      }
-      const parsed = parseBody(text);
-      if ((res.status >= 200 && res.status < 300) || req.passStatuses?.includes(res.status)) {
-        return { status: res.status, body: parsed, attempts: attempt };
-      }
-      throw this.apiError(req.method, req.path, res.status, parsed, parseRetryAfter(res.headers.get('retry-after')), attempt);
-    }, req.finalCodes);
+    return this.withRetries(
+      req.policy,
+      options.retries ?? this.opts.retries,
+      options.signal,
+      async (attempt) => {
+        const timeout = AbortSignal.timeout(timeoutMs);
+        const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+        let res: Response;
+        let text: string;
+        try {
+          res = await this.fetchImpl(url, { method: req.method, headers, ...(body === undefined ? {} : { body }), signal });
+          text = await res.text();
+        } catch (err) {
+          if (options.signal?.aborted) throw options.signal.reason;
+          const kind: NetworkErrorKind = timeout.aborted ? 'timeout' : isConnectFailure(err) ? 'connect' : 'network';
+          throw this.networkError(req.method, req.path, kind, kind === 'timeout' ? 'ETIMEDOUT' : (firstCode(err) ?? null), attempt, err);
+        }
+        const parsed = parseBody(text);
+        if ((res.status >= 200 && res.status < 300) || req.passStatuses?.includes(res.status)) {
+          return { status: res.status, body: parsed, attempts: attempt };
+        }
+        throw this.apiError(req.method, req.path, res.status, parsed, parseRetryAfter(res.headers.get('retry-after')), attempt);
+      },
+      req.finalCodes,
+    );
   }
 
   /** Opens an SSE response (retrying the connection like an idempotent GET), then parses it. */

@@ -61,7 +61,7 @@ export function registryAgentCard({ baseUrl, version, namespace, authMode }: Reg
         name: 'Find agents by skill',
         description:
           'Lists the live agents whose Agent Card has a skill with the given id or tag (paged, oldest member first), ' +
-          'and serves each live agent\'s card as registered.',
+          "and serves each live agent's card as registered.",
         tags: ['a2a', 'discovery', 'agent-card', 'catalog', 'registry'],
         examples: ['GET /registry/agents?skill=translate', 'GET /registry/agents/{instance_id}/agent-card'],
         inputModes: ['application/json'],

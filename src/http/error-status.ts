@@ -7,9 +7,7 @@ interface HttpMapping {
   headers?: (details: Record<string, unknown>) => Record<string, string>;
 }
 
-const retryAfter =
-  (seconds: number) =>
-  (): Record<string, string> => ({ 'retry-after': String(seconds) });
+const retryAfter = (seconds: number) => (): Record<string, string> => ({ 'retry-after': String(seconds) });
 
 export const HTTP_STATUS: Readonly<Record<DomainErrorCode, HttpMapping>> = {
   instance_not_found: { status: 404 },

@@ -9,11 +9,7 @@ const REDIS_UNAVAILABLE_NAMES = new Set(['MaxRetriesPerRequestError', 'ClusterAl
 /** Redis cannot be reached or cannot serve writes right now (connection, failover, loading). */
 export function isRedisUnavailable(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
-  return (
-    REDIS_UNAVAILABLE_NAMES.has(err.name) ||
-    REDIS_UNAVAILABLE_REPLY.test(err.message) ||
-    REDIS_UNAVAILABLE_MESSAGE.test(err.message)
-  );
+  return REDIS_UNAVAILABLE_NAMES.has(err.name) || REDIS_UNAVAILABLE_REPLY.test(err.message) || REDIS_UNAVAILABLE_MESSAGE.test(err.message);
 }
 
 /** Redis at maxmemory with noeviction refused a write: "OOM command not allowed when used memory > 'maxmemory'". */

@@ -40,8 +40,8 @@ export class DataLossMonitor {
     this.log.warn(
       { namespace: this.ctx.keys.prefix, previousEpoch: before, epoch: now },
       now === null
-        ? 'Redis lost this namespace\'s data (its epoch is gone): members must register again; run Redis with persistence to avoid this'
-        : 'Redis lost this namespace\'s data (its epoch changed): members registered again since',
+        ? "Redis lost this namespace's data (its epoch is gone): members must register again; run Redis with persistence to avoid this"
+        : "Redis lost this namespace's data (its epoch changed): members registered again since",
     );
   }
 

@@ -37,7 +37,9 @@ export function parseIdempotencyKey(header: string | string[] | undefined): stri
 
 /** What a send or request asks for, as a digest: the same request again gives the same one. */
 export function fingerprint(kind: 'send' | 'request', parts: unknown[]): string {
-  return createHash('sha256').update(JSON.stringify([kind, ...parts])).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify([kind, ...parts]))
+    .digest('hex');
 }
 
 /** A first send's record as send.lua stores it. */

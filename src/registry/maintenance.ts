@@ -147,7 +147,10 @@ export class Maintenance {
       );
     } catch (err) {
       if (!isRedisOutOfMemory(err)) throw err;
-      log.warn({ redisError: (err as Error).message }, `Redis is full: maintenance scheduler not registered, trying again in ${SCHEDULER_RETRY_MS} ms`);
+      log.warn(
+        { redisError: (err as Error).message },
+        `Redis is full: maintenance scheduler not registered, trying again in ${SCHEDULER_RETRY_MS} ms`,
+      );
       this.schedulerRetry = setTimeout(() => {
         this.upsertScheduler().catch((e: unknown) => log.warn({ err: e }, 'maintenance scheduler registration failed'));
       }, SCHEDULER_RETRY_MS);

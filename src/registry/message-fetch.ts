@@ -78,7 +78,7 @@ export class InboxReader {
     const redis = this.ctx.scripts.client;
     const bodies = new Map<string, string>();
     const read = async (key: string, group: FetchItem[]) => {
-      for (let i = 0; i < group.length; ) {
+      for (let i = 0; i < group.length;) {
         const chunk: string[] = [];
         let size = 0;
         while (i < group.length && (chunk.length === 0 || size + group[i]!.bytes <= FETCH_READ_BYTES)) {
@@ -93,8 +93,14 @@ export class InboxReader {
       }
     };
     await Promise.all([
-      read(keys.inboxBodies(id), refs.filter((r) => r.kind === 'i')),
-      read(keys.broadcastBodies, refs.filter((r) => r.kind === 'b')),
+      read(
+        keys.inboxBodies(id),
+        refs.filter((r) => r.kind === 'i'),
+      ),
+      read(
+        keys.broadcastBodies,
+        refs.filter((r) => r.kind === 'b'),
+      ),
     ]);
     const out: PendingMessage[] = [];
     for (const r of refs) {

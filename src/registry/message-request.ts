@@ -31,7 +31,12 @@ export class Requester {
     this.idempotency = new IdempotencyStore(ctx);
   }
 
-  async request(source: string, input: Omit<SendInput, 'correlation_id'>, timeoutMs: number, idem?: IdempotencyInput): Promise<RequestOutcome> {
+  async request(
+    source: string,
+    input: Omit<SendInput, 'correlation_id'>,
+    timeoutMs: number,
+    idem?: IdempotencyInput,
+  ): Promise<RequestOutcome> {
     // With an Idempotency-Key a retry never sends a second Query: it returns the answer an earlier
     // attempt got, or waits for the Response to that attempt's Query (its correlation id).
     const since = this.ctx.sync?.epoch;
@@ -60,7 +65,8 @@ export class Requester {
       try {
         let msg: AgentMessage | null = null;
         if (notice.k === 'm') {
-          if (notice.cid === correlationId && notice.t === 'Response') msg = (await this.inbox.peek(source, notice.mid)) ?? (await takenElsewhere());
+          if (notice.cid === correlationId && notice.t === 'Response')
+            msg = (await this.inbox.peek(source, notice.mid)) ?? (await takenElsewhere());
         } else if (notice.k === 'e') {
           // A reconnect of the wake subscription: a notice may have been lost, look for it.
           msg = (await this.inbox.findResponse(source, correlationId)) ?? (await takenElsewhere());
@@ -73,14 +79,21 @@ export class Requester {
     const off = this.ctx.wake.onInbox(source, (n) => void check(n));
     let timer: NodeJS.Timeout | undefined;
     try {
-      const sent = await this.sender.submit(source, { ...input, correlation_id: correlationId }, idem && { ...idem, remember: correlationId });
+      const sent = await this.sender.submit(
+        source,
+        { ...input, correlation_id: correlationId },
+        idem && { ...idem, remember: correlationId },
+      );
       if (sent.replayed) {
         // An earlier attempt sent the Query: its Response may be waiting already.
         correlationId = sent.remembered;
         void check({ k: 'e' });
       }
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(errors.timeout(`No Response with correlation_id '${correlationId}' within ${timeoutMs} ms`)), timeoutMs);
+        timer = setTimeout(
+          () => reject(errors.timeout(`No Response with correlation_id '${correlationId}' within ${timeoutMs} ms`)),
+          timeoutMs,
+        );
       });
       const response = await Promise.race([arrived, timeout]);
       // Remembered before the ack: an attempt that finds the Response gone then finds it here.

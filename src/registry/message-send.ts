@@ -131,7 +131,11 @@ export class MessageSender {
       this.ctx.wake.messages(delivered, messageId, input.correlation_id, typeName(input.message_type));
     }
     await this.ctx.sync?.confirm(since);
-    return { result: { message_id: messageId, status: 'queued', delivered_to: delivered }, replayed: false, remembered: idem?.remember ?? '' };
+    return {
+      result: { message_id: messageId, status: 'queued', delivered_to: delivered },
+      replayed: false,
+      remembered: idem?.remember ?? '',
+    };
   }
 
   /** The first send's answer again: its message id, and its recipients named the way it did. */
@@ -149,7 +153,9 @@ export class MessageSender {
   }
 
   private keyed(idem: KeyedSend | undefined): KeyedArgs | null {
-    return idem ? { key: idem.key, fingerprint: idem.fingerprint, ttlMs: this.ctx.config.IDEMPOTENCY_TTL_MS, remember: idem.remember ?? '' } : null;
+    return idem
+      ? { key: idem.key, fingerprint: idem.fingerprint, ttlMs: this.ctx.config.IDEMPOTENCY_TTL_MS, remember: idem.remember ?? '' }
+      : null;
   }
 
   private async toInstance(source: string, target: string, messageId: string, body: string, idem?: KeyedSend): Promise<string[]> {

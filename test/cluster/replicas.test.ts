@@ -61,7 +61,12 @@ describe('multi-process replicas', () => {
         }
       }
     })();
-    const sent = await call(r1.url, 'POST', '/messages/send/mp-1', { target_instance: 'mp-2', message_type: 'Notification', payload: { n: 1 }, correlation_id: null });
+    const sent = await call(r1.url, 'POST', '/messages/send/mp-1', {
+      target_instance: 'mp-2',
+      message_type: 'Notification',
+      payload: { n: 1 },
+      correlation_id: null,
+    });
     expect(sent.status).toBe(200);
     await r1.kill('SIGKILL');
     await new Promise((r) => setTimeout(r, 1000));

@@ -6,7 +6,15 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configProblems, find, NAMES, redisProblems, registryContainer, registryProblems, secretEnv } from './lib/k8s-drift.js';
-import { formatProblem, K8sValidator, kubectlPath, renderFallback, renderKustomization, renderWithKubectl, type Problem } from './lib/k8s-validate.js';
+import {
+  formatProblem,
+  K8sValidator,
+  kubectlPath,
+  renderFallback,
+  renderKustomization,
+  renderWithKubectl,
+  type Problem,
+} from './lib/k8s-validate.js';
 import { arrAt, at, isObject, objAt, PROJECT_ROOT, strAt, type JsonObject } from './lib/yaml-util.js';
 
 const K8S_DIR = path.join(PROJECT_ROOT, 'k8s');
@@ -124,8 +132,12 @@ describe('k8s validators catch broken copies', () => {
       delete claim.requests;
     }
     const errs = errors(await validator.validate(b));
-    expect(errs.join('\n')).toMatch(/Deployment agent-mesh-registry: spec\.template\.spec\.containers\[0\]\.readinessprobe: unknown field \(did you mean "readinessProbe"\?\)/);
-    expect(errs.join('\n')).toMatch(/StatefulSet agent-mesh-redis: spec\.volumeClaimTemplates\[0\]\.spec\.resources\.request: unknown field \(did you mean "requests"\?\)/);
+    expect(errs.join('\n')).toMatch(
+      /Deployment agent-mesh-registry: spec\.template\.spec\.containers\[0\]\.readinessprobe: unknown field \(did you mean "readinessProbe"\?\)/,
+    );
+    expect(errs.join('\n')).toMatch(
+      /StatefulSet agent-mesh-redis: spec\.volumeClaimTemplates\[0\]\.spec\.resources\.request: unknown field \(did you mean "requests"\?\)/,
+    );
     expect(registryProblems(b)).toContain('readinessProbe must be an httpGet probe on /readyz');
   });
 

@@ -64,9 +64,15 @@ describe('deployed Redis memory settings', () => {
     expect(redisMemoryProblems('redis-server --maxmemory 100mb --maxmemory-policy allkeys-lru', null)).toEqual([
       'Redis must run with --maxmemory-policy noeviction (has allkeys-lru)',
     ]);
-    expect(redisMemoryProblems('redis-server --maxmemory-policy noeviction', null).join('\n')).toMatch(/must run with a --maxmemory limit \(has none\)/);
-    expect(redisMemoryProblems('redis-server --maxmemory 0 --maxmemory-policy noeviction', null).join('\n')).toMatch(/--maxmemory limit \(has 0\)/);
-    expect(redisMemoryProblems('redis-server --maxmemory 500mb --maxmemory-policy noeviction', 512 * 1024 ** 2).join('\n')).toMatch(/more than 75 % of the container memory limit/);
+    expect(redisMemoryProblems('redis-server --maxmemory-policy noeviction', null).join('\n')).toMatch(
+      /must run with a --maxmemory limit \(has none\)/,
+    );
+    expect(redisMemoryProblems('redis-server --maxmemory 0 --maxmemory-policy noeviction', null).join('\n')).toMatch(
+      /--maxmemory limit \(has 0\)/,
+    );
+    expect(redisMemoryProblems('redis-server --maxmemory 500mb --maxmemory-policy noeviction', 512 * 1024 ** 2).join('\n')).toMatch(
+      /more than 75 % of the container memory limit/,
+    );
 
     const k = structuredClone(objects);
     const c = stsContainer(k);
@@ -99,7 +105,19 @@ describe('deployed Redis memory settings', () => {
       const port = await freePort();
       // The manifest's arguments, with the data dir, port and persistence made local to the test.
       const local = a.slice(1).map((x, i, all) => (all[i - 1] === '--dir' ? dir : x));
-      const child = spawnTracked(bin, [...local, '--dir', dir, '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
+      const child = spawnTracked(bin, [
+        ...local,
+        '--dir',
+        dir,
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+      ]);
       const client = new Redis(port, '127.0.0.1', { lazyConnect: true });
       try {
         await waitForPing('127.0.0.1', port, 15_000, () => child.logs());
@@ -115,4 +133,3 @@ describe('deployed Redis memory settings', () => {
     });
   }
 });
-

@@ -31,13 +31,23 @@ function cardWith(skills: { id: string; tags: string[] }[], name = 'Test Agent')
 
 const startMesh = meshesClosedAfterAll();
 
-function registerRaw(app: FastifyInstance, id: string, card: unknown, o: { capabilities?: string[]; token?: string; headers?: Record<string, string> } = {}) {
+function registerRaw(
+  app: FastifyInstance,
+  id: string,
+  card: unknown,
+  o: { capabilities?: string[]; token?: string; headers?: Record<string, string> } = {},
+) {
   const body: Record<string, unknown> = registerBody(id, { capabilities: o.capabilities ?? [] });
   if (card !== undefined) body.agent_card = card;
   return call(app, 'POST', '/registry/register', { body, token: o.token ?? null, headers: o.headers ?? {} });
 }
 
-async function registerCard(app: FastifyInstance, id: string, card: unknown, o: { capabilities?: string[]; token?: string; headers?: Record<string, string> } = {}) {
+async function registerCard(
+  app: FastifyInstance,
+  id: string,
+  card: unknown,
+  o: { capabilities?: string[]; token?: string; headers?: Record<string, string> } = {},
+) {
   const res = await registerRaw(app, id, card, o);
   expect(res.statusCode, res.body).toBe(200);
   return res.json() as { instance_token: string | null };
@@ -119,7 +129,10 @@ describe('registering with a card, and serving it', () => {
     for (const [card, field] of cases) {
       const res = await registerRaw(app, 'bad-card', card);
       const err = expectJsonError(res, 400, 'invalid_request') as { error: string; issues?: { field: string }[] };
-      expect(err.issues?.map((i) => i.field), res.body).toEqual([field]);
+      expect(
+        err.issues?.map((i) => i.field),
+        res.body,
+      ).toEqual([field]);
       expect(err.error).toContain(field);
     }
     expectJsonError(await app.inject({ url: '/registry/agents/bad-card' }), 404, 'instance_not_found');
@@ -135,7 +148,11 @@ describe('registering with a card, and serving it', () => {
     // Just under the limit is fine, multi-byte characters counted as bytes.
     const room = AGENT_CARD_MAX_BYTES - Buffer.byteLength(JSON.stringify({ ...MINIMAL, description: '' }));
     expect((await registerRaw(app, 'big-card', { ...MINIMAL, description: 'x'.repeat(room) })).statusCode).toBe(200);
-    expectJsonError(await registerRaw(app, 'big-card-2', { ...MINIMAL, description: 'é'.repeat(Math.ceil(room / 2) + 1) }), 413, 'payload_too_large');
+    expectJsonError(
+      await registerRaw(app, 'big-card-2', { ...MINIMAL, description: 'é'.repeat(Math.ceil(room / 2) + 1) }),
+      413,
+      'payload_too_large',
+    );
   });
 
   it('leaves no staged copy behind', async () => {
@@ -149,7 +166,9 @@ describe('a full Redis (maxmemory, noeviction)', () => {
     // A standalone one whatever TEST_TOPOLOGY is: the app is built on it directly.
     const redis = await startRedisProcess();
     const admin = new Redis(redis.url);
-    const app = await buildApp(configFrom({ REDIS_URL: redis.url, MESH_NAMESPACE: 'a2a-full', LOG_LEVEL: 'silent' }), { maintenance: false });
+    const app = await buildApp(configFrom({ REDIS_URL: redis.url, MESH_NAMESPACE: 'a2a-full', LOG_LEVEL: 'silent' }), {
+      maintenance: false,
+    });
     const keys = meshKeys('a2a-full');
     try {
       await registerCard(app, 'full-a', MINIMAL);
@@ -174,7 +193,14 @@ describe('listing by skill id or tag', () => {
     const mesh = await startMesh();
     app = mesh.apps[0]!;
     await registerCard(app, 'sk-a', cardWith([{ id: 'translate', tags: ['text', 'i18n'] }]));
-    await registerCard(app, 'sk-b', cardWith([{ id: 'summarize', tags: ['text'] }, { id: 'classify', tags: ['ml'] }]));
+    await registerCard(
+      app,
+      'sk-b',
+      cardWith([
+        { id: 'summarize', tags: ['text'] },
+        { id: 'classify', tags: ['ml'] },
+      ]),
+    );
     await registerCard(app, 'sk-c', undefined, { capabilities: ['text'] });
     await registerCard(app, 'sk-d', fixture('valid/tags-with-spaces.json'));
     await registerCard(app, 'sk-e', cardWith([{ id: 'ml', tags: ['text'] }]));
@@ -242,7 +268,10 @@ describe('the card and its index entries leave with the instance', () => {
     expect(ids(await bySkill(app, 'text'))).toEqual(['up-1']);
     expect(ids(await bySkill(app, 'prose'))).toEqual(['up-1']);
     expect(((await getCard(app, 'up-1')).json() as Card).skills.map((s) => s.id)).toEqual(['rewrite']);
-    expect(await traces(mesh, 'up-1', ['translate', 'i18n', 'text', 'prose', 'rewrite'])).toEqual({ card: 1, indexed: ['text', 'prose', 'rewrite'] });
+    expect(await traces(mesh, 'up-1', ['translate', 'i18n', 'text', 'prose', 'rewrite'])).toEqual({
+      card: 1,
+      indexed: ['text', 'prose', 'rewrite'],
+    });
   });
 
   it('re-registering without a card removes it', async () => {
@@ -269,7 +298,10 @@ describe('the card and its index entries leave with the instance', () => {
     expect(ids(await bySkill(app, 'lapse-tag'))).toEqual([]);
     // Not yet cleaned up: the traces are still there until maintenance purges the member.
     expect((await traces(mesh, 'lp-1', ['lapse-skill', 'lapse-tag'])).card).toBe(1);
-    await eventually(async () => (await app.mesh.instances.cleanupBatch(100)).removed.includes('lp-1') || (await mesh.redis.exists(mesh.keys.inst('lp-1'))) === 0);
+    await eventually(
+      async () =>
+        (await app.mesh.instances.cleanupBatch(100)).removed.includes('lp-1') || (await mesh.redis.exists(mesh.keys.inst('lp-1'))) === 0,
+    );
     expect(await traces(mesh, 'lp-1', ['lapse-skill', 'lapse-tag'])).toEqual({ card: 0, indexed: [] });
   });
 
@@ -279,12 +311,16 @@ describe('the card and its index entries leave with the instance', () => {
     await eventually(async () => (await getCard(app, 'lp-2')).statusCode === 404, 5000, 25);
     // Registering again purges the lapsed record (its card and index entries) first.
     await registerCard(app, 'lp-2', cardWith([{ id: 'new-skill', tags: ['new-tag'] }]));
-    expect(await traces(mesh, 'lp-2', ['old-skill', 'old-tag', 'new-skill', 'new-tag'])).toEqual({ card: 1, indexed: ['new-skill', 'new-tag'] });
+    expect(await traces(mesh, 'lp-2', ['old-skill', 'old-tag', 'new-skill', 'new-tag'])).toEqual({
+      card: 1,
+      indexed: ['new-skill', 'new-tag'],
+    });
     expect(((await getCard(app, 'lp-2')).json() as Card).skills.map((s) => s.id)).toEqual(['new-skill']);
   });
 
   it('nothing of a removed member stays in the namespace', async () => {
-    for (const id of ['lp-2', 'up-1']) expect((await app.inject({ method: 'DELETE', url: `/registry/deregister/${id}` })).statusCode).toBe(204);
+    for (const id of ['lp-2', 'up-1'])
+      expect((await app.inject({ method: 'DELETE', url: `/registry/deregister/${id}` })).statusCode).toBe(204);
     const left = (await mesh.namespaceKeys()).filter((k) => /:(card|cardin|skillz):/.test(k) || k.endsWith(':cardin'));
     expect(left).toEqual([]);
   });
@@ -335,7 +371,11 @@ describe('routing target_capability to skill holders', () => {
   });
 
   it('nobody with the capability or skill: 400 no_capable_instance, nothing queued', async () => {
-    expectJsonError(await sendRaw(app, 'client', sendBody(null, null, { target_capability: 'nobody-has-this' })), 400, 'no_capable_instance');
+    expectJsonError(
+      await sendRaw(app, 'client', sendBody(null, null, { target_capability: 'nobody-has-this' })),
+      400,
+      'no_capable_instance',
+    );
     // A skill holder that left is no longer a target.
     await registerCard(app, 'gone-1', cardWith([{ id: 'ephemeral', tags: ['ephemeral-tag'] }]));
     expect((await route('client', 'ephemeral-tag')).delivered_to).toEqual(['gone-1']);
@@ -353,7 +393,12 @@ describe('routing target_capability to skill holders', () => {
       const m = (await fetchMessages(app, 'skill-1')).filter((x) => x.payload === 'q');
       return m.length > 0 ? m : null;
     });
-    await send(app, 'skill-1', { target_instance: 'client', message_type: 'Response', payload: 'a', correlation_id: query!.correlation_id });
+    await send(app, 'skill-1', {
+      target_instance: 'client',
+      message_type: 'Response',
+      payload: 'a',
+      correlation_id: query!.correlation_id,
+    });
     const res = await asking;
     expect(res.statusCode, res.body).toBe(200);
     expect((res.json() as { request: { delivered_to: string[] } }).request.delivered_to).toEqual(['skill-1']);
@@ -403,7 +448,11 @@ describe('ownership (AUTH_MODE=instance)', () => {
 
   it("a refused takeover leaves the owner's card and index entries untouched", async () => {
     const before = (await getCard(app, 'own-a', {}, tokA)).body;
-    expectJsonError(await registerRaw(app, 'own-a', cardWith([{ id: 'forged', tags: ['owned'] }]), { token: REG }), 409, 'instance_id_in_use');
+    expectJsonError(
+      await registerRaw(app, 'own-a', cardWith([{ id: 'forged', tags: ['owned'] }]), { token: REG }),
+      409,
+      'instance_id_in_use',
+    );
     expect((await getCard(app, 'own-a', {}, tokA)).body).toBe(before);
     expect(await traces(mesh, 'own-a', ['genuine', 'owned', 'forged'])).toEqual({ card: 1, indexed: ['genuine', 'owned'] });
     expect(await mesh.redis.exists(mesh.keys.agentCardIncoming)).toBe(0);
@@ -417,7 +466,9 @@ describe('ownership (AUTH_MODE=instance)', () => {
   it("the registry's card is public and says how to authenticate", async () => {
     const res = await call(app, 'GET', '/.well-known/agent-card.json');
     expect(res.statusCode).toBe(200);
-    expect((res.json() as Card).securitySchemes).toEqual({ bearer: { httpAuthSecurityScheme: expect.objectContaining({ scheme: 'Bearer' }) } });
+    expect((res.json() as Card).securitySchemes).toEqual({
+      bearer: { httpAuthSecurityScheme: expect.objectContaining({ scheme: 'Bearer' }) },
+    });
   });
 });
 

@@ -312,7 +312,9 @@ describe('AUTH_MODE=instance', () => {
 
   it('the deregister script re-checks the token (a stale lookup cannot remove a new registration)', async () => {
     await registerOk(app, 'inst-e', REG);
-    const err = await rejectionOf(app.mesh.instances.deregister('inst-e', { enforce: true, presentedHash: hashToken('someone-elses-old-token') }));
+    const err = await rejectionOf(
+      app.mesh.instances.deregister('inst-e', { enforce: true, presentedHash: hashToken('someone-elses-old-token') }),
+    );
     expect(asHttpAnswer(err)).toMatchObject({ statusCode: 403, code: 'forbidden' });
     expect(await mesh.redis.exists(mesh.keys.inst('inst-e'))).toBe(1);
   });
@@ -364,7 +366,10 @@ describe('tokens never reach the logs', () => {
         done();
       },
     });
-    const mesh = await startMesh({ AUTH_MODE: 'instance', AUTH_TOKENS: 'reg-secret-for-logs', ADMIN_TOKENS: 'admin-secret-for-logs' }, { apps: 0 });
+    const mesh = await startMesh(
+      { AUTH_MODE: 'instance', AUTH_TOKENS: 'reg-secret-for-logs', ADMIN_TOKENS: 'admin-secret-for-logs' },
+      { apps: 0 },
+    );
     const config = { ...mesh.config, LOG_LEVEL: 'trace' as const };
     const logger = createLogger(config, sink);
     const app = await buildApp(config, { logger, maintenance: false });
@@ -383,7 +388,11 @@ describe('tokens never reach the logs', () => {
       await call(app, 'GET', '/registry/agents', { token: 'admin-secret-for-logs' });
       await call(app, 'GET', '/messages/log-a', { token: 'wrong-secret-for-logs' });
       secrets.push('wrong-secret-for-logs');
-      await call(app, 'POST', '/registry/heartbeat/log-a', { token: tok, body: '{not json' as unknown as object, headers: { 'content-type': 'application/json' } });
+      await call(app, 'POST', '/registry/heartbeat/log-a', {
+        token: tok,
+        body: '{not json' as unknown as object,
+        headers: { 'content-type': 'application/json' },
+      });
       // Code that logs a request's headers or a register reply gets them censored too.
       app.log.info({ req: { headers: { authorization: `Bearer ${tok}`, 'x-instance-token': tok } } }, 'headers logged');
       app.log.info({ headers: { authorization: `Bearer ${tok}` } }, 'bare headers logged');

@@ -15,7 +15,11 @@ describe('broadcast backlog bounds', () => {
     for (let i = 0; i < 3; i++) {
       expect((await send(app, 'src', sendBody(null, i))).delivered_to.sort()).toEqual(['fast', 'slow']);
       const got = await fetchMessages(app, 'fast');
-      await ack(app, 'fast', got.map((m) => m.message_id));
+      await ack(
+        app,
+        'fast',
+        got.map((m) => m.message_id),
+      );
     }
     const blocked = await sendRaw(app, 'src', sendBody(null, 'x'));
     expect(blocked.statusCode).toBe(429);
@@ -29,7 +33,11 @@ describe('broadcast backlog bounds', () => {
     expect(slowGot).toHaveLength(3);
     expect((await sendRaw(app, 'src', sendBody(null, 'x'))).statusCode).toBe(429);
     // ...acking does.
-    await ack(app, 'slow', slowGot.map((m) => m.message_id));
+    await ack(
+      app,
+      'slow',
+      slowGot.map((m) => m.message_id),
+    );
     expect((await send(app, 'src', sendBody(null, 'y'))).delivered_to.sort()).toEqual(['fast', 'slow']);
   });
 
@@ -43,7 +51,11 @@ describe('broadcast backlog bounds', () => {
       for (const r of ['r1', 'r2']) {
         const got = await fetchMessages(app, r);
         expect(got.map((m) => m.payload)).toEqual([i]);
-        await ack(app, r, got.map((m) => m.message_id));
+        await ack(
+          app,
+          r,
+          got.map((m) => m.message_id),
+        );
       }
     }
     expect(await fetchMessages(app, 'talker')).toEqual([]);

@@ -16,7 +16,8 @@ async function wipe(mesh: TestMesh): Promise<void> {
   if (keys.length > 0) await mesh.redis.del(...keys);
 }
 
-const leaderOf = async (app: FastifyInstance) => (await app.inject({ url: '/registry/leader' })).json() as { leader_id: string | null; leader_term: number };
+const leaderOf = async (app: FastifyInstance) =>
+  (await app.inject({ url: '/registry/leader' })).json() as { leader_id: string | null; leader_term: number };
 
 describe('fencing terms across data loss', () => {
   it('the first term comes from Redis time, and the next leader after a wipe gets a term above every earlier one', async () => {
@@ -76,7 +77,12 @@ describe('after Redis lost the namespace', () => {
       expect((await inject('GET', '/messages/w-2')).json()).toMatchObject({ code: 'instance_not_found' });
       expect((await inject('GET', '/messages/w-2?wait=1')).statusCode).toBe(404);
       expect((await inject('GET', '/messages/w-2/stream')).statusCode).toBe(404);
-      const send = await inject('POST', '/messages/send/w-1', { target_instance: 'w-2', message_type: 'Query', payload: 1, correlation_id: null });
+      const send = await inject('POST', '/messages/send/w-1', {
+        target_instance: 'w-2',
+        message_type: 'Query',
+        payload: 1,
+        correlation_id: null,
+      });
       expect(send.statusCode).toBe(404);
       expect(send.json()).toMatchObject({ code: 'source_not_found' });
       expect((await inject('DELETE', '/registry/deregister/w-1')).json()).toMatchObject({ code: 'instance_not_found' });

@@ -110,7 +110,11 @@ function expectOrderedIds(events: SseEvent[]): void {
     expect(e.data.at).toMatch(RFC3339_Z);
   }
   const ids = events.map((e) => e.id!);
-  const key = (id: string) => id.split('-').map((p) => p.padStart(20, '0')).join('-');
+  const key = (id: string) =>
+    id
+      .split('-')
+      .map((p) => p.padStart(20, '0'))
+      .join('-');
   expect([...ids].sort((a, b) => (key(a) < key(b) ? -1 : 1))).toEqual(ids);
   expect(new Set(ids).size).toBe(ids.length);
 }

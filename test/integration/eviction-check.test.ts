@@ -93,7 +93,9 @@ describe('Redis eviction policy check', () => {
     const { server } = await privateRedis();
     const { app, lines } = await start(cfg({ REDIS_URL: server.url }));
     expect((await readyz(app)).body.eviction.nodes[0]?.maxmemory_bytes).toBe(0);
-    expect(lines.filter((l) => l.level === 40).map((l) => l.msg)).toEqual(expect.arrayContaining([expect.stringMatching(/maxmemory is 0/)]));
+    expect(lines.filter((l) => l.level === 40).map((l) => l.msg)).toEqual(
+      expect.arrayContaining([expect.stringMatching(/maxmemory is 0/)]),
+    );
   });
 
   it('refuses to start on a policy that evicts, with a message that says how to fix it, and closes its connections', async () => {
@@ -155,10 +157,14 @@ describe('Redis eviction policy check', () => {
     expect((await readyz(app)).body.eviction.result).toBe('ok');
     await admin.config('SET', 'maxmemory-policy', 'allkeys-random');
     // Reported, not drained: /readyz stays 200 (taking every replica out would be an outage).
-    await eventually(async () => {
-      const r = await readyz(app);
-      return r.statusCode === 200 && r.body.eviction.result === 'evicting' && r.body.eviction.nodes[0]?.policy === 'allkeys-random';
-    }, 10_000, 50);
+    await eventually(
+      async () => {
+        const r = await readyz(app);
+        return r.statusCode === 200 && r.body.eviction.result === 'evicting' && r.body.eviction.nodes[0]?.policy === 'allkeys-random';
+      },
+      10_000,
+      50,
+    );
     expect(lines.filter((l) => l.level === 50).map((l) => l.msg)).toEqual([expect.stringMatching(/no longer noeviction/)]);
     await admin.config('SET', 'maxmemory-policy', 'noeviction');
     await eventually(async () => (await readyz(app)).body.eviction.result === 'ok', 10_000, 50);
@@ -196,7 +202,10 @@ describe('Redis eviction policy check', () => {
     servers.push(sentinel);
     const master = await sentinel.masterAddr();
     const { app } = await start(cfg(sentinel.env));
-    expect((await readyz(app)).body.eviction).toMatchObject({ result: 'ok', nodes: [{ node: `${master.host}:${master.port}`, policy: 'noeviction' }] });
+    expect((await readyz(app)).body.eviction).toMatchObject({
+      result: 'ok',
+      nodes: [{ node: `${master.host}:${master.port}`, policy: 'noeviction' }],
+    });
     const m = new Redis(master.port, master.host);
     clients.push(m);
     await m.config('SET', 'maxmemory-policy', 'allkeys-lru');
@@ -216,7 +225,14 @@ describe('Redis eviction policy check', () => {
     const { server, admin } = await privateRedis();
     await admin.config('SET', 'maxmemory-policy', 'allkeys-lru');
     const child = spawnTracked(process.execPath, [entry], {
-      env: { ...process.env, REDIS_URL: server.url, PORT: '0', HOST: '127.0.0.1', MESH_NAMESPACE: uniqueNamespace('evict'), LOG_LEVEL: 'warn' },
+      env: {
+        ...process.env,
+        REDIS_URL: server.url,
+        PORT: '0',
+        HOST: '127.0.0.1',
+        MESH_NAMESPACE: uniqueNamespace('evict'),
+        LOG_LEVEL: 'warn',
+      },
     });
     const exit = await Promise.race([child.exited, new Promise<null>((r) => setTimeout(() => r(null), 20_000))]);
     if (exit === null) await child.terminate('SIGKILL');

@@ -70,7 +70,12 @@ describe('hostile bodies', () => {
     const payload = `{"target_instance":null,"message_type":"Query","correlation_id":null,"payload":${'['.repeat(levels)}${']'.repeat(levels)}}`;
     expect(payload.length).toBeGreaterThan(900_000);
     const started = performance.now();
-    const res = await app.inject({ method: 'POST', url: '/messages/send/deep-src', headers: { 'content-type': 'application/json' }, payload });
+    const res = await app.inject({
+      method: 'POST',
+      url: '/messages/send/deep-src',
+      headers: { 'content-type': 'application/json' },
+      payload,
+    });
     const ms = performance.now() - started;
     expectJsonError(res, 400, 'json_too_deep');
     // JSON.parse of this body took 0.5-0.9 s here; the scan stops at level 66. Generous for a loaded
@@ -138,7 +143,11 @@ describe('auth ordering and takeovers', () => {
     expectJsonError(await call(app, 'POST', '/registry/register', { body: { instance_id: '!!' } }), 401, 'unauthorized');
     expectJsonError(await call(app, 'POST', '/registry/register', { body: { nonsense: true }, token: 'wrong' }), 401, 'unauthorized');
     // With the registration bearer the body rules apply.
-    expectJsonError(await call(app, 'POST', '/registry/register', { body: { instance_id: '!!' }, token: 'reg-secret' }), 400, 'invalid_request');
+    expectJsonError(
+      await call(app, 'POST', '/registry/register', { body: { instance_id: '!!' }, token: 'reg-secret' }),
+      400,
+      'invalid_request',
+    );
   });
 
   it('a live record registered without a token cannot be taken over in instance mode (409)', async () => {
@@ -241,12 +250,16 @@ describe('server-sent event answers', () => {
     for (const s of serverSockets) expect(s.writableLength).toBeLessThan(1_000_000);
     for (const s of sockets) s.destroy();
     // Closed streams free their slots.
-    await eventually(async () => {
-      const abort = new AbortController();
-      const res = await fetch(`${base}/messages/bp-dst/stream`, { signal: abort.signal });
-      abort.abort();
-      return res.status === 200;
-    }, 5000, 50);
+    await eventually(
+      async () => {
+        const abort = new AbortController();
+        const res = await fetch(`${base}/messages/bp-dst/stream`, { signal: abort.signal });
+        abort.abort();
+        return res.status === 200;
+      },
+      5000,
+      50,
+    );
   });
 });
 

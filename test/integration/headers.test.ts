@@ -143,7 +143,11 @@ describe('CORS', () => {
 
       const other = await call(app, 'GET', '/registry/agents', { token: 'cors-token', headers: { origin: 'https://evil.example' } });
       expect(other.headers['access-control-allow-origin']).toBeUndefined();
-      expect((await call(app, 'GET', '/registry/agents', { token: 'cors-token', headers: { origin: 'http://localhost:3000' } })).headers['access-control-allow-origin']).toBe('http://localhost:3000');
+      expect(
+        (await call(app, 'GET', '/registry/agents', { token: 'cors-token', headers: { origin: 'http://localhost:3000' } })).headers[
+          'access-control-allow-origin'
+        ],
+      ).toBe('http://localhost:3000');
     } finally {
       await mesh.close();
     }

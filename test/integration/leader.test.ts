@@ -92,9 +92,7 @@ describe('leader election', () => {
   it('50 concurrent registrations over 3 app instances produce exactly one leader', async () => {
     const mesh = await startMesh({}, { apps: 3 });
     const apps = mesh.apps;
-    const results = await Promise.all(
-      Array.from({ length: 50 }, (_, i) => register(apps[i % 3]!, `c-${i}`)),
-    );
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => register(apps[i % 3]!, `c-${i}`)));
     const claimed = results.filter((r) => r.is_leader);
     expect(claimed).toHaveLength(1);
     const leader = (await leaderOf(mesh)).leader_id;
@@ -104,7 +102,9 @@ describe('leader election', () => {
     for (const app of apps) {
       const list = (await app.inject({ url: '/registry/agents' })).json();
       expect(list.instances).toHaveLength(50);
-      expect(list.instances.filter((i: { is_leader: boolean }) => i.is_leader).map((i: { instance_id: string }) => i.instance_id)).toEqual([leader]);
+      expect(list.instances.filter((i: { is_leader: boolean }) => i.is_leader).map((i: { instance_id: string }) => i.instance_id)).toEqual([
+        leader,
+      ]);
     }
   });
 
@@ -130,15 +130,21 @@ describe('liveness', () => {
     const app = mesh.apps[0]!;
     await register(app, 'live', { capabilities: ['c'] });
     await register(app, 'lapsing', { capabilities: ['c'] });
-    await eventually(async () => {
-      await heartbeat(app, 'live');
-      const list = (await app.inject({ url: '/registry/agents' })).json();
-      return list.instances.length === 1;
-    }, 3000, 50);
+    await eventually(
+      async () => {
+        await heartbeat(app, 'live');
+        const list = (await app.inject({ url: '/registry/agents' })).json();
+        return list.instances.length === 1;
+      },
+      3000,
+      50,
+    );
     // Cleanup did not run (no maintenance in this app): the record is still in Redis.
     expect(await mesh.redis.exists(mesh.keys.inst('lapsing'))).toBe(1);
     expect((await app.inject({ url: '/registry/agents/lapsing' })).statusCode).toBe(404);
-    expect((await app.inject({ url: '/registry/agents?capability=c' })).json().instances.map((i: { instance_id: string }) => i.instance_id)).toEqual(['live']);
+    expect(
+      (await app.inject({ url: '/registry/agents?capability=c' })).json().instances.map((i: { instance_id: string }) => i.instance_id),
+    ).toEqual(['live']);
     expect((await heartbeat(app, 'lapsing')).statusCode).toBe(404);
     expect((await app.inject({ url: '/health' })).json().active_sessions).toBe(1);
     // Deregistering a lapsed id answers 404 (unknown) but still frees its record.

@@ -303,7 +303,11 @@ describe('request/response: POST /messages/request/{source}', () => {
         await send(back, 'answerer', sendBody('asker', 'decoy 2', { message_type: 'Notification', correlation_id: q.correlation_id }));
         await sleep(50);
       }
-      await send(back, 'answerer', sendBody(q.source_instance, { echo: q.payload }, { message_type: 'Response', correlation_id: q.correlation_id }));
+      await send(
+        back,
+        'answerer',
+        sendBody(q.source_instance, { echo: q.payload }, { message_type: 'Response', correlation_id: q.correlation_id }),
+      );
       await ack(back, 'answerer', [q.message_id]);
       return q;
     }
@@ -348,7 +352,11 @@ describe('request/response: POST /messages/request/{source}', () => {
     // The decoys stay in the asker's inbox for its normal message loop.
     const left = await fetchMessages(front, 'asker');
     expect(left.map((x) => x.payload)).toEqual(['decoy 1', 'decoy 2']);
-    await ack(front, 'asker', left.map((x) => x.message_id));
+    await ack(
+      front,
+      'asker',
+      left.map((x) => x.message_id),
+    );
   });
 
   it('answers 504 timeout when nobody responds in timeout_ms (the request itself stays queued)', async () => {
@@ -362,7 +370,11 @@ describe('request/response: POST /messages/request/{source}', () => {
     expect(Date.now() - started).toBeLessThan(10_000);
     const pending = await fetchMessages(front, 'answerer');
     expect(pending.map((x) => x.payload)).toEqual(['anyone?']);
-    await ack(front, 'answerer', pending.map((x) => x.message_id));
+    await ack(
+      front,
+      'answerer',
+      pending.map((x) => x.message_id),
+    );
     await eventually(async () => front.mesh.wake.waiterCount === 0);
   });
 
@@ -380,7 +392,11 @@ describe('request/response: POST /messages/request/{source}', () => {
       'source_not_found',
     );
     expectError(
-      await front.inject({ method: 'POST', url: '/messages/request/asker', payload: { target_instance: 'answerer', payload: 1, timeout_ms: 0 } }),
+      await front.inject({
+        method: 'POST',
+        url: '/messages/request/asker',
+        payload: { target_instance: 'answerer', payload: 1, timeout_ms: 0 },
+      }),
       400,
       'invalid_request',
     );
@@ -430,7 +446,11 @@ describe('request/response: POST /messages/request/{source}', () => {
     expect(res.statusCode).toBeGreaterThanOrEqual(500);
     for (const id of ['asker', 'answerer']) {
       const left = await fetchMessages(front, id);
-      await ack(front, id, left.map((x) => x.message_id));
+      await ack(
+        front,
+        id,
+        left.map((x) => x.message_id),
+      );
     }
   });
 });

@@ -48,7 +48,11 @@ describe('contract shapes', () => {
 
     const msgs = await fetchMessages(app, 'bob');
     expect(msgs.map((x) => x.message_id)).toContain(id);
-    await ack(app, 'bob', msgs.map((x) => x.message_id));
+    await ack(
+      app,
+      'bob',
+      msgs.map((x) => x.message_id),
+    );
   });
 
   it('fetch returns AgentMessages with every field present, nulls included, created_at RFC 3339 with Z', async () => {
@@ -111,8 +115,19 @@ describe('contract shapes', () => {
     // The six of the seed's contract and the later spec-ai additions must all be there.
     expect(types).toEqual(
       expect.arrayContaining([
-        'Query', 'Response', 'Notification', 'TaskDelegation', 'TaskResult', 'GraphSync', 'CapabilityUpdate',
-        'CapabilityQuery', 'LearningShare', 'ProposalSubmit', 'ProposalVote', 'WorkflowAssignment', 'WorkflowStageResult',
+        'Query',
+        'Response',
+        'Notification',
+        'TaskDelegation',
+        'TaskResult',
+        'GraphSync',
+        'CapabilityUpdate',
+        'CapabilityQuery',
+        'LearningShare',
+        'ProposalSubmit',
+        'ProposalVote',
+        'WorkflowAssignment',
+        'WorkflowStageResult',
       ]),
     );
     const ids: string[] = [];
@@ -160,7 +175,7 @@ describe('contract shapes', () => {
     await ack(app, 'bob', [ok.message_id]);
   });
 
-  it("answers an unknown target with 400 and the exact text \"Target instance '<id>' not found\"", async () => {
+  it('answers an unknown target with 400 and the exact text "Target instance \'<id>\' not found"', async () => {
     const res = await sendRaw(app, 'alice', sendBody('nobody-here', { x: 1 }));
     expect(res.statusCode).toBe(400);
     const body = res.json() as { error: string; code: string };

@@ -7,14 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { eventually, heartbeat, meshPerTest, register, sleep } from '../helpers/app.js';
-import {
-  parseExposition,
-  promtool,
-  promtoolCheckMetrics,
-  samplesOf,
-  valueOf,
-  type Exposition,
-} from '../helpers/prometheus.js';
+import { parseExposition, promtool, promtoolCheckMetrics, samplesOf, valueOf, type Exposition } from '../helpers/prometheus.js';
 
 const startMesh = meshPerTest();
 
@@ -149,15 +142,22 @@ describe('GET /metrics', () => {
     // c-a led; its register elected it, its deregister handed over to c-b.
     expect(delta('mesh_leader_changes_total')).toBe(2);
     // Latency histograms saw the routes (by pattern) and the scripts behind them.
-    expect(delta('mesh_http_request_duration_seconds_count', { route: '/registry/heartbeat/:id', method: 'POST', status_code: '200' })).toBe(2);
-    expect(delta('mesh_http_request_duration_seconds_count', { route: '/registry/heartbeat/:id', method: 'POST', status_code: '404' })).toBe(1);
+    expect(
+      delta('mesh_http_request_duration_seconds_count', { route: '/registry/heartbeat/:id', method: 'POST', status_code: '200' }),
+    ).toBe(2);
+    expect(
+      delta('mesh_http_request_duration_seconds_count', { route: '/registry/heartbeat/:id', method: 'POST', status_code: '404' }),
+    ).toBe(1);
     expect(delta('mesh_redis_script_duration_seconds_count', { script: 'heartbeat', outcome: 'ok' })).toBe(3);
     expect(delta('mesh_redis_script_duration_seconds_count', { script: 'send' })).toBe(4);
     expect(valueOf(after, 'mesh_leader_info', { leader_id: 'c-b' })).toBe(1);
   });
 
   it('cleanup runs, removals and expirations are counted on the replica that ran the tick', async () => {
-    const mesh = await startMesh({ STALE_TIMEOUT_MS: 1000, HEARTBEAT_INTERVAL_MS: 100, CLEANUP_INTERVAL_MS: 100 }, { apps: 2, maintenance: true });
+    const mesh = await startMesh(
+      { STALE_TIMEOUT_MS: 1000, HEARTBEAT_INTERVAL_MS: 100, CLEANUP_INTERVAL_MS: 100 },
+      { apps: 2, maintenance: true },
+    );
     const [a, b] = mesh.apps as [FastifyInstance, FastifyInstance];
     await register(a, 'x-keep');
     await register(a, 'x-lapse-1');

@@ -11,7 +11,10 @@ interface Operation {
   summary?: string;
   parameters?: { in: string; name: string }[];
   requestBody?: { content: Record<string, { schema: unknown }> };
-  responses: Record<string, { description?: string; content?: Record<string, { schema: { $ref?: string; properties?: Record<string, unknown> } }> }>;
+  responses: Record<
+    string,
+    { description?: string; content?: Record<string, { schema: { $ref?: string; properties?: Record<string, unknown> } }> }
+  >;
 }
 interface Document {
   openapi: string;
@@ -31,7 +34,11 @@ function routerRoutes(app: FastifyInstance): { method: string; path: string }[] 
     stack.length = depth;
     const path = (stack[depth - 1] ?? '') + m[2]!;
     stack[depth] = path;
-    for (const method of (m[3] ?? '').split(',').map((s) => s.trim()).filter(Boolean)) out.push({ method, path });
+    for (const method of (m[3] ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean))
+      out.push({ method, path });
   }
   return out;
 }
@@ -86,12 +93,18 @@ describe('GET /openapi.json', () => {
         const where = `${method.toUpperCase()} ${path}`;
         expect(op.summary, where).toBeTruthy();
         const statuses = Object.keys(op.responses);
-        expect(statuses.some((s) => s.startsWith('2')), where).toBe(true);
+        expect(
+          statuses.some((s) => s.startsWith('2')),
+          where,
+        ).toBe(true);
         // The errors plugin can answer these on any route.
         expect(statuses, where).toEqual(expect.arrayContaining(['500', '503']));
         // Path parameters are declared, and a route that validates input documents its 400.
         for (const name of [...path.matchAll(/\{(\w+)\}/g)].map((x) => x[1])) {
-          expect(op.parameters?.some((p) => p.in === 'path' && p.name === name), `${where} param ${name}`).toBe(true);
+          expect(
+            op.parameters?.some((p) => p.in === 'path' && p.name === name),
+            `${where} param ${name}`,
+          ).toBe(true);
         }
         if (op.parameters?.length || op.requestBody) expect(statuses, where).toContain('400');
         if (op.requestBody) {
@@ -100,8 +113,7 @@ describe('GET /openapi.json', () => {
         }
         // Every 4xx/5xx is the `{error, code}` shape, but for the answers the wire contract or the
         // probes fix: heartbeat's 404 `{acknowledged: false, ...}` and /readyz's 503 `{status, reason}`.
-        const fixedByContract = (x: string) =>
-          (path === '/readyz' && x === '503') || (path === '/registry/heartbeat/{id}' && x === '404');
+        const fixedByContract = (x: string) => (path === '/readyz' && x === '503') || (path === '/registry/heartbeat/{id}' && x === '404');
         for (const s of statuses.filter((x) => /^[45]/.test(x) && !fixedByContract(x))) {
           const schema = resolve(op.responses[s]!.content?.['application/json']?.schema);
           expect(schema, `${where} ${s}`).toBeTruthy();
@@ -142,9 +154,19 @@ describe('GET /openapi.json for client generators', () => {
   it('shares the wire schemas as components, referenced from the routes', () => {
     const schemas = doc.components?.schemas ?? {};
     expect(Object.keys(schemas)).toEqual(
-      expect.arrayContaining(['MeshInstance', 'AgentMessage', 'MessageType', 'RegisterRequestInput', 'RegisterResponse', 'SendRequestInput', 'ErrorBody']),
+      expect.arrayContaining([
+        'MeshInstance',
+        'AgentMessage',
+        'MessageType',
+        'RegisterRequestInput',
+        'RegisterResponse',
+        'SendRequestInput',
+        'ErrorBody',
+      ]),
     );
-    expect(doc.paths['/registry/agents']!.get!.responses['200']!.content!['application/json']!.schema.$ref).toBe('#/components/schemas/AgentsResponse');
+    expect(doc.paths['/registry/agents']!.get!.responses['200']!.content!['application/json']!.schema.$ref).toBe(
+      '#/components/schemas/AgentsResponse',
+    );
     expect(doc.paths['/registry/register']!.post!.requestBody!.content['application/json']!.schema).toEqual({
       $ref: '#/components/schemas/RegisterRequestInput',
     });

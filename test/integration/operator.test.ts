@@ -66,7 +66,14 @@ describe('GET /registry/stats', () => {
     const { now: nx, ...restX } = x;
     const { now: ny, ...restY } = y;
     expect(restX).toEqual(restY);
-    expect(x).toMatchObject({ live: 3, registered: 3, lapsed: 0, leader_id: 's-1', leader_term: Number(await mesh.redis.get(mesh.keys.term)), inbox_total: 0 });
+    expect(x).toMatchObject({
+      live: 3,
+      registered: 3,
+      lapsed: 0,
+      leader_id: 's-1',
+      leader_term: Number(await mesh.redis.get(mesh.keys.term)),
+      inbox_total: 0,
+    });
     expect(x).toMatchObject({ heartbeat_interval_ms: 1000, stale_timeout_ms: 60_000, cleanup_interval_ms: 5000 });
     // `now` is Redis TIME: the console measures heartbeat ages and rates against it.
     for (const n of [nx, ny]) {
@@ -94,7 +101,10 @@ describe('GET /registry/stats', () => {
     after = await get<Stats>(a, '/registry/stats');
     expect(after.messages_acked - before.messages_acked).toBe(2);
     expect(after.messages_sent - before.messages_sent).toBe(5);
-    expect(await get<Stats>(b, '/registry/stats')).toMatchObject({ messages_acked: after.messages_acked, messages_sent: after.messages_sent });
+    expect(await get<Stats>(b, '/registry/stats')).toMatchObject({
+      messages_acked: after.messages_acked,
+      messages_sent: after.messages_sent,
+    });
   });
 
   it('counts cleanup runs mesh-wide: every tick once, whichever replica ran it', async () => {
@@ -113,11 +123,15 @@ describe('GET /registry/stats', () => {
     const app = m.apps[0]!;
     await register(app, 'keeps');
     await register(app, 'lapses');
-    await eventually(async () => {
-      expect((await heartbeat(app, 'keeps')).statusCode).toBe(200);
-      const s = await get<Stats>(app, '/registry/stats');
-      return s.lapsed === 1 && s.live === 1 && s.registered === 2;
-    }, 10_000, 50);
+    await eventually(
+      async () => {
+        expect((await heartbeat(app, 'keeps')).statusCode).toBe(200);
+        const s = await get<Stats>(app, '/registry/stats');
+        return s.lapsed === 1 && s.live === 1 && s.registered === 2;
+      },
+      10_000,
+      50,
+    );
   });
 });
 
@@ -205,7 +219,12 @@ describe('GET /registry/agents/{id}/pending', () => {
   });
 
   it('is empty for an empty inbox, 404 for an id that is not live, 400 for bad input', async () => {
-    expect(await get<Pending>(app, '/registry/agents/p-src/pending')).toEqual({ instance_id: 'p-src', pending: 0, message_ids: [], next_cursor: null });
+    expect(await get<Pending>(app, '/registry/agents/p-src/pending')).toEqual({
+      instance_id: 'p-src',
+      pending: 0,
+      message_ids: [],
+      next_cursor: null,
+    });
     expectJsonError(await call(app, 'GET', '/registry/agents/ghost/pending'), 404, 'instance_not_found');
     for (const q of ['limit=0', `limit=${PENDING_PAGE_MAX + 1}`, 'limit=x', 'cursor=abc', 'cursor=1-2-3']) {
       expectJsonError(await call(app, 'GET', `/registry/agents/p-dst/pending?${q}`), 400, 'invalid_request');

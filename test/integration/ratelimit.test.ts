@@ -34,7 +34,8 @@ describe('off by default', () => {
   });
 
   it('sends are never limited and no bucket key is written', async () => {
-    for (let i = 0; i < 40; i++) expect((await call(mesh.apps[0]!, 'POST', '/messages/send/free-a', { body: note('free-b') })).statusCode).toBe(200);
+    for (let i = 0; i < 40; i++)
+      expect((await call(mesh.apps[0]!, 'POST', '/messages/send/free-a', { body: note('free-b') })).statusCode).toBe(200);
     expect((await mesh.namespaceKeys()).filter((k) => k.includes(':rl:'))).toEqual([]);
   });
 });
@@ -66,7 +67,11 @@ describe('SEND_RATE_PER_SEC=2, SEND_BURST=3 on two replicas', () => {
     // Other senders have their own bucket.
     expect((await call(a, 'POST', '/messages/send/rl-c', { body: note('rl-b') })).statusCode).toBe(200);
     // /messages/request sends too, so it draws from the same bucket.
-    expectJsonError(await call(a, 'POST', '/messages/request/rl-a', { body: { target_instance: 'rl-b', payload: null, timeout_ms: 10 } }), 429, 'rate_limited');
+    expectJsonError(
+      await call(a, 'POST', '/messages/request/rl-a', { body: { target_instance: 'rl-b', payload: null, timeout_ms: 10 } }),
+      429,
+      'rate_limited',
+    );
   });
 
   it('refills at the configured rate', async () => {
@@ -114,7 +119,8 @@ describe('with AUTH_MODE=instance', () => {
     const tokA = await tok('ia');
     const tokB = await tok('ib');
     expect(await mesh.redis.hget(`${mesh.keys.prefix}tokens`, hashToken(tokA))).toBe('ia');
-    for (let i = 0; i < 5; i++) expectJsonError(await call(app, 'POST', '/messages/send/ia', { token: tokB, body: note('ib') }), 403, 'forbidden');
+    for (let i = 0; i < 5; i++)
+      expectJsonError(await call(app, 'POST', '/messages/send/ia', { token: tokB, body: note('ib') }), 403, 'forbidden');
     expect(await mesh.redis.exists(`${mesh.keys.prefix}rl:ia`)).toBe(0);
     expect((await call(app, 'POST', '/messages/send/ia', { token: tokA, body: note('ib') })).statusCode).toBe(200);
   });

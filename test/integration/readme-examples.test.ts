@@ -64,7 +64,9 @@ describe('README examples', () => {
     expect(out).toContain('"protocolBinding":"urn:agent-mesh:registry-http:v1"');
     expect(out.match(/"success":true/g)).toHaveLength(2);
     expect(out).toMatch(/"instances":\[\{"instance_id":"translator-1"/);
-    expect(out).toContain('"skills":[{"id":"translate","name":"Translate","description":"Translates between languages","tags":["i18n","text"]}]');
+    expect(out).toContain(
+      '"skills":[{"id":"translate","name":"Translate","description":"Translates between languages","tags":["i18n","text"]}]',
+    );
     expect(out).toMatch(/"status":"queued","delivered_to":\["translator-1"\]/);
     const agents = (await (await fetch(`${base}/registry/agents`)).json()) as { instances: unknown[] };
     expect(agents.instances).toEqual([]);

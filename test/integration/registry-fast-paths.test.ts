@@ -8,7 +8,6 @@ import { heartbeat, meshPerSuite, register, registerBody, startMesh } from '../h
 
 const mesh = meshPerSuite();
 
-
 describe('register under a burst', () => {
   it('every answer lists its caller and earlier registrations, with fewer listings than registrations', async () => {
     const app = mesh.apps[0]!;
@@ -47,7 +46,14 @@ describe('listing as JSON text', () => {
     await register(app, 'j-plain', { capabilities: [], agent_profiles: [] });
     await register(app, 'j-ipv6', { hostname: '::1', capabilities: ['code', 'search'], agent_profiles: ['default', 'x@y'] });
     await register(app, 'j-busy', { hostname: 'worker.example.com', port: 65535, capabilities: ['code'] });
-    expect((await heartbeat(app, 'j-busy', { status: 'busy "now" \\ \u00e9\u{1F600}', metrics: { q: 'a"b\\c\n', n: 1.5, ok: true, none: null } })).statusCode).toBe(200);
+    expect(
+      (
+        await heartbeat(app, 'j-busy', {
+          status: 'busy "now" \\ \u00e9\u{1F600}',
+          metrics: { q: 'a"b\\c\n', n: 1.5, ok: true, none: null },
+        })
+      ).statusCode,
+    ).toBe(200);
     expect((await heartbeat(app, 'j-ipv6', { status: 'idle', metrics: null })).statusCode).toBe(200);
     const svc = app.mesh.instances;
     for (const opts of [{}, { capability: 'code' }, { limit: 2 }, { limit: 1, after: '1' }, { capability: 'none' }]) {
@@ -60,7 +66,12 @@ describe('listing as JSON text', () => {
     const http = await app.inject({ method: 'GET', url: '/registry/agents' });
     expect(http.headers['content-type']).toMatch(/^application\/json/);
     const listed = await svc.list();
-    expect(http.json()).toEqual({ instances: listed.instances, leader_id: listed.leader_id, leader_term: listed.leader_term, next_cursor: null });
+    expect(http.json()).toEqual({
+      instances: listed.instances,
+      leader_id: listed.leader_id,
+      leader_term: listed.leader_term,
+      next_cursor: null,
+    });
     const reg = await register(app, 'j-last');
     expect((reg as unknown as { peers: unknown[] }).peers).toEqual((await svc.list()).instances);
     await own.close();

@@ -37,13 +37,30 @@ describe('POST /registry/register', () => {
     expect(res.headers['content-type']).toMatch(/application\/json/);
     expect(res.headers['x-request-id']).toBeTruthy();
     const body = res.json();
-    expect(Object.keys(body).sort()).toEqual(['instance_id', 'instance_token', 'is_leader', 'leader_id', 'leader_term', 'peers', 'peers_next_cursor', 'peers_truncated', 'success']);
+    expect(Object.keys(body).sort()).toEqual([
+      'instance_id',
+      'instance_token',
+      'is_leader',
+      'leader_id',
+      'leader_term',
+      'peers',
+      'peers_next_cursor',
+      'peers_truncated',
+      'success',
+    ]);
     expect(body).toMatchObject({ peers_truncated: false, peers_next_cursor: null });
     t1 = body.leader_term;
     // Not 1: a term starts from Redis' clock, so terms stay above those of a lost earlier life.
     expect(t1).toBeGreaterThan(Date.now() - 600_000);
     expect(t1).toBeLessThan(2 ** 53);
-    expect(body).toMatchObject({ success: true, instance_id: 'reg-a', is_leader: true, leader_id: 'reg-a', leader_term: t1, instance_token: null });
+    expect(body).toMatchObject({
+      success: true,
+      instance_id: 'reg-a',
+      is_leader: true,
+      leader_id: 'reg-a',
+      leader_term: t1,
+      instance_token: null,
+    });
     expect(body.peers).toHaveLength(1);
     const peer = body.peers[0];
     expect(Object.keys(peer).sort()).toEqual(INSTANCE_KEYS);
@@ -103,7 +120,12 @@ describe('POST /registry/register', () => {
   });
 
   it('400 for malformed JSON and 415 for a non-JSON body', async () => {
-    const bad = await app.inject({ method: 'POST', url: '/registry/register', headers: { 'content-type': 'application/json' }, payload: '{"x":' });
+    const bad = await app.inject({
+      method: 'POST',
+      url: '/registry/register',
+      headers: { 'content-type': 'application/json' },
+      payload: '{"x":',
+    });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().code).toBe('invalid_json');
     const text = await app.inject({ method: 'POST', url: '/registry/register', headers: { 'content-type': 'text/plain' }, payload: 'hi' });
@@ -188,7 +210,9 @@ describe('POST /registry/heartbeat/{id}', () => {
     const metrics = { tasks: { running: 2, queued: [1, 2] }, tags: ['a', { b: null }], load: 0.25, label: 'é ✓' };
     expect((await heartbeat(app, 'reg-b', { status: 'busy', metrics })).statusCode).toBe(200);
     expect((await app.inject({ url: '/registry/agents/reg-b' })).json().metrics).toEqual(metrics);
-    const listed = (await app.inject({ url: '/registry/agents' })).json().instances.find((i: { instance_id: string }) => i.instance_id === 'reg-b');
+    const listed = (await app.inject({ url: '/registry/agents' }))
+      .json()
+      .instances.find((i: { instance_id: string }) => i.instance_id === 'reg-b');
     expect(listed.metrics).toEqual(metrics);
     // Key order and values survive as sent (the listing copies the stored JSON text).
     expect((await app.inject({ url: '/registry/agents' })).body).toContain(JSON.stringify(metrics));
@@ -235,7 +259,10 @@ describe('health', () => {
     expect(typeof body.uptime_seconds).toBe('number');
     expect((await app.inject({ url: '/livez' })).statusCode).toBe(200);
     // The eviction check's details ride along (test/integration/eviction-check.test.ts has the rest).
-    expect((await app.inject({ url: '/readyz' })).json()).toEqual({ status: 'ready', eviction: expect.objectContaining({ result: 'ok', mode: 'enforce' }) });
+    expect((await app.inject({ url: '/readyz' })).json()).toEqual({
+      status: 'ready',
+      eviction: expect.objectContaining({ result: 'ok', mode: 'enforce' }),
+    });
   });
 
   it('unknown routes are JSON 404s', async () => {

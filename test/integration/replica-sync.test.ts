@@ -141,10 +141,14 @@ describe('REDIS_SYNC_REPLICAS=1 on a master with one replica', () => {
     } finally {
       await pr.replica.resume();
     }
-    const retried = await eventually(async () => {
-      const r = await sendReq(synced, 'i-a', 'i-b', { k: 'ambiguous' }, 'retry-key-1');
-      return r.statusCode === 200 ? r : null;
-    }, 15_000, 200);
+    const retried = await eventually(
+      async () => {
+        const r = await sendReq(synced, 'i-a', 'i-b', { k: 'ambiguous' }, 'retry-key-1');
+        return r.statusCode === 200 ? r : null;
+      },
+      15_000,
+      200,
+    );
     expect(retried.headers['idempotent-replayed']).toBe('true');
     const msgs = await fetchMessages(synced, 'i-b');
     expect(msgs).toHaveLength(1);
@@ -194,7 +198,10 @@ describe('REDIS_SYNC_REPLICAS above the replicas there are', () => {
       const two = await app({ ...env, REDIS_SYNC_REPLICAS: 2 }, ns, lines);
       const plain = await app(env, ns);
       // Said at startup: the replicas do not confirm (the option is above what there is).
-      const warning = await eventually(async () => lines.find((l) => /REDIS_SYNC_REPLICAS: the replicas did not confirm/.test(l.msg)), 5000);
+      const warning = await eventually(
+        async () => lines.find((l) => /REDIS_SYNC_REPLICAS: the replicas did not confirm/.test(l.msg)),
+        5000,
+      );
       expect(warning).toMatchObject({ level: 40, replicas: 2, timeoutMs: 300 });
       const reg = await two.inject({ method: 'POST', url: '/registry/register', payload: registerBody('t-a') });
       const body = expectError(reg, 503, 'not_replicated');
@@ -225,7 +232,10 @@ describe('Cluster: the WAIT reaches the master owning the namespace', () => {
     const ns = uniqueNamespace('syncc');
     // Only the master holding this namespace's slot gets a replica; the other two have none.
     replica = await addClusterReplica(cluster, meshKeys(ns).syncMark);
-    const a = await app({ ...cluster.env, REDIS_SYNC_REPLICAS: 1, REDIS_SYNC_TIMEOUT_MS: 500, REDIS_COMMAND_TIMEOUT_MS: COMMAND_TIMEOUT_MS }, ns);
+    const a = await app(
+      { ...cluster.env, REDIS_SYNC_REPLICAS: 1, REDIS_SYNC_TIMEOUT_MS: 500, REDIS_COMMAND_TIMEOUT_MS: COMMAND_TIMEOUT_MS },
+      ns,
+    );
     clusterApp = a;
     await register(a, 'c-a');
     await register(a, 'c-b');

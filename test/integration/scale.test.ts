@@ -9,7 +9,17 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SKILL_INDEX_MAX } from '../../src/a2a/agent-card.js';
 import { loadScriptSource, SCRIPT_NAMES, type ScriptName } from '../../src/redis/script-runner.js';
-import { eventually, heartbeat, meshesClosedAfterAll, meshPerSuite, register, registerBody, sleep, startMesh, type TestMesh } from '../helpers/app.js';
+import {
+  eventually,
+  heartbeat,
+  meshesClosedAfterAll,
+  meshPerSuite,
+  register,
+  registerBody,
+  sleep,
+  startMesh,
+  type TestMesh,
+} from '../helpers/app.js';
 import { startRedisProcess, type RedisProcessHandle } from '../helpers/redis.js';
 
 const startMeshOnce = meshesClosedAfterAll();
@@ -43,7 +53,9 @@ async function keyedSend(app: FastifyInstance, source: string, body: object, key
 
 async function registerMany(app: FastifyInstance, ids: string[], capabilities: string[] = [], agentCard?: object): Promise<void> {
   const one = (id: string) =>
-    agentCard ? json(app, '/registry/register', { method: 'POST', payload: { ...registerBody(id, { capabilities }), agent_card: agentCard } }) : register(app, id, { capabilities });
+    agentCard
+      ? json(app, '/registry/register', { method: 'POST', payload: { ...registerBody(id, { capabilities }), agent_card: agentCard } })
+      : register(app, id, { capabilities });
   for (let i = 0; i < ids.length; i += 100) {
     await Promise.all(ids.slice(i, i + 100).map(one));
   }
@@ -75,7 +87,10 @@ describe('listings are pages of bounded work with consistent order', () => {
     const pages: string[][] = [];
     let cursor: string | null = null;
     do {
-      const page: Listing = await json<Listing>(app, `${base}${base.includes('?') ? '&' : '?'}limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`);
+      const page: Listing = await json<Listing>(
+        app,
+        `${base}${base.includes('?') ? '&' : '?'}limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`,
+      );
       expect(page.instances.length).toBeLessThanOrEqual(limit);
       pages.push(page.instances.map((i) => i.instance_id));
       cursor = page.next_cursor;
@@ -184,7 +199,10 @@ describe('broadcast to many members', () => {
   it('the per-member backlog bound answers 429 naming the full members, whatever the mesh size', async () => {
     const mesh = await startMeshOnce({ INBOX_MAX: 3, STALE_TIMEOUT_MS: 600_000, HEARTBEAT_INTERVAL_MS: 1000 });
     const app = mesh.apps[0]!;
-    await registerMany(app, Array.from({ length: 50 }, (_, i) => `bl-${i}`));
+    await registerMany(
+      app,
+      Array.from({ length: 50 }, (_, i) => `bl-${i}`),
+    );
     // bl-1..49 read and ack everything; bl-49 never reads.
     for (let n = 0; n < 3; n++) {
       await send(app, 'bl-0', { payload: n });
@@ -193,11 +211,19 @@ describe('broadcast to many members', () => {
         await json(app, `/messages/ack/bl-${i}`, { method: 'POST', payload: { message_ids: messages.map((m) => m.message_id) } });
       }
     }
-    const res = await app.inject({ method: 'POST', url: '/messages/send/bl-0', payload: { target_instance: null, message_type: 'Query', payload: 'more', correlation_id: null } });
+    const res = await app.inject({
+      method: 'POST',
+      url: '/messages/send/bl-0',
+      payload: { target_instance: null, message_type: 'Query', payload: 'more', correlation_id: null },
+    });
     expect(res.statusCode).toBe(429);
     expect(res.json()).toMatchObject({ code: 'inbox_full', full: ['bl-49'] });
     // The sender's own broadcasts never count against it: it can still receive.
-    const toSender = await app.inject({ method: 'POST', url: '/messages/send/bl-1', payload: { target_instance: 'bl-0', message_type: 'Query', payload: 1, correlation_id: null } });
+    const toSender = await app.inject({
+      method: 'POST',
+      url: '/messages/send/bl-1',
+      payload: { target_instance: 'bl-0', message_type: 'Query', payload: 1, correlation_id: null },
+    });
     expect(toSender.statusCode).toBe(200);
   });
 });
@@ -378,7 +404,10 @@ describe('no script call does work that grows with the mesh', () => {
       'expire-messages': 400,
     };
     for (const [name, max] of Object.entries(budget)) {
-      for (const [population, counts] of [[500, small], [2500, large]] as const) {
+      for (const [population, counts] of [
+        [500, small],
+        [2500, large],
+      ] as const) {
         expect(counts[name], `${name} at ${population} members`).toBeDefined();
         expect(counts[name]!, `${name}: ${counts[name]} commands at ${population} members`).toBeLessThanOrEqual(max);
       }

@@ -115,7 +115,12 @@ describe('seed wire compatibility', () => {
     expect(sent.data).toMatchObject({ status: 'queued', delivered_to: [id2] });
     const inbox = await client.messages(id2);
     expect(inbox.data?.messages).toHaveLength(1);
-    expect(inbox.data?.messages[0]).toMatchObject({ source_instance: id1, target_instance: id2, message_type: 'TaskDelegation', payload: { task: 'x' } });
+    expect(inbox.data?.messages[0]).toMatchObject({
+      source_instance: id1,
+      target_instance: id2,
+      message_type: 'TaskDelegation',
+      payload: { task: 'x' },
+    });
     expect((await client.ack(id2, [sent.data!.message_id])).status).toBe(204);
     expect((await client.messages(id2)).data?.messages).toEqual([]);
 

@@ -178,13 +178,17 @@ describe('leadership', () => {
       // The feed starts "from now": wait until b's watcher is connected (it sees a join).
       const probe = new MeshClient({ url: slow.url });
       let n = 0;
-      await eventually(async () => {
-        const id = `feed-probe-${n++}`;
-        await probe.register({ instance_id: id, hostname: 'probe.local', port: 1, capabilities: [], agent_profiles: [] });
-        await sleep(100);
-        await probe.deregister(id);
-        return membership.some((e) => e.type === 'joined' && e.instance_id === id);
-      }, 10_000, 0);
+      await eventually(
+        async () => {
+          const id = `feed-probe-${n++}`;
+          await probe.register({ instance_id: id, hostname: 'probe.local', port: 1, capabilities: [], agent_profiles: [] });
+          await sleep(100);
+          await probe.deregister(id);
+          return membership.some((e) => e.type === 'joined' && e.instance_id === id);
+        },
+        10_000,
+        0,
+      );
       const termBefore = b.leaderTerm;
       const became = record<LeaderChange>(b, 'leader');
       const t0 = Date.now();
@@ -387,7 +391,12 @@ describe('request/response', () => {
       await ctx.respond({ summary: text.split(' ')[0] ?? '' });
     });
     const byCap = await requester.request({ capability: 'summarize' }, { text: 'alpha beta gamma' }, { timeoutMs: 5000 });
-    expect(byCap).toMatchObject({ message_type: 'Response', source_instance: 'rr-w', target_instance: 'rr-r', payload: { summary: 'alpha' } });
+    expect(byCap).toMatchObject({
+      message_type: 'Response',
+      source_instance: 'rr-w',
+      target_instance: 'rr-r',
+      payload: { summary: 'alpha' },
+    });
     expect(byCap.correlation_id).toBe(queries[0]!.correlation_id);
     const byId = await requester.request('rr-w', { text: 'delta epsilon' });
     expect(byId.payload).toEqual({ summary: 'delta' });

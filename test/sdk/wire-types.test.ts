@@ -15,8 +15,12 @@ it('sdk/src/wire.gen.ts is what the current OpenAPI document generates (else: np
 
 it('the generator refuses schemas it cannot render faithfully', () => {
   const base = { paths: {}, components: { schemas: { MessageType: { anyOf: [{ type: 'string', enum: ['Query'] }] } } } };
-  expect(() => renderWireTypes({ ...base, components: { schemas: { ...base.components.schemas, X: { type: 'string', not: {} } } } })).toThrow(/unsupported schema keyword not/);
-  expect(() => renderWireTypes({ ...base, components: { schemas: { ...base.components.schemas, X: { $ref: '#/components/schemas/Nope' } } } })).toThrow(/unresolvable/);
+  expect(() =>
+    renderWireTypes({ ...base, components: { schemas: { ...base.components.schemas, X: { type: 'string', not: {} } } } }),
+  ).toThrow(/unsupported schema keyword not/);
+  expect(() =>
+    renderWireTypes({ ...base, components: { schemas: { ...base.components.schemas, X: { $ref: '#/components/schemas/Nope' } } } }),
+  ).toThrow(/unresolvable/);
   expect(() => renderWireTypes({ ...base, paths: { '/x': { get: {} } } })).toThrow(/no operationId/);
   expect(renderWireTypes(base)).toContain('export const BUILTIN_MESSAGE_TYPES = ["Query"] as const;');
 });

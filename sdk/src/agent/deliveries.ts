@@ -140,7 +140,7 @@ export class Deliveries {
   }
 
   private async flushAcks(): Promise<void> {
-    for (let failures = 0; this.ackQueue.size > 0; ) {
+    for (let failures = 0; this.ackQueue.size > 0;) {
       const batch = [...this.ackQueue];
       this.ackQueue.clear();
       const gen = this.hooks.registration();

@@ -48,4 +48,3 @@ export function payloadArg(raw: string): Json {
 export function interrupted(ctx: Context, err: unknown): boolean {
   return ctx.signal.aborted && !(err instanceof MeshApiError);
 }
-

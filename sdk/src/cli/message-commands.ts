@@ -21,29 +21,48 @@ export function messageCommands(program: Command, ctx: Context): void {
     .option('--broadcast', 'to every other live instance')
     .option('--capability <name>', 'to the least-loaded live instance with this capability')
     .option('--correlation-id <id>', 'correlation id to set')
-    .option('--idempotency-key <key>', 'run it again with the same key: the first result comes back, nothing is sent twice (default: a new key)')
+    .option(
+      '--idempotency-key <key>',
+      'run it again with the same key: the first result comes back, nothing is sent twice (default: a new key)',
+    )
     .addHelpText(
       'after',
-      examples(`mesh send planner worker-1 Query '{"q":"hi"}'`, `mesh send planner --broadcast Notification '"deploying"'`, `mesh send planner --capability summarize Custom:job 42`),
+      examples(
+        `mesh send planner worker-1 Query '{"q":"hi"}'`,
+        `mesh send planner --broadcast Notification '"deploying"'`,
+        `mesh send planner --capability summarize Custom:job 42`,
+      ),
     )
-    .action(async (source: string, args: string[], o: { broadcast?: boolean; capability?: string; correlationId?: string; idempotencyKey?: string }) => {
-      if (o.broadcast && o.capability !== undefined) throw new UsageError('use either --broadcast or --capability, not both');
-      const routed = o.broadcast === true || o.capability !== undefined;
-      const names = routed ? ['type', 'json'] : ['target', 'type', 'json'];
-      if (args.length !== names.length) {
-        throw new UsageError(`expects <source> ${names.map((n) => `<${n}>`).join(' ')} (got ${[source, ...args].map((a) => JSON.stringify(a)).join(' ')})`);
-      }
-      const [typeArg, payloadRaw] = args.slice(-2) as [string, string];
-      const res = await ctx.client().send(source, {
-        target_instance: routed ? null : args[0]!,
-        target_capability: o.capability ?? null,
-        message_type: messageTypeArg(typeArg),
-        payload: payloadArg(payloadRaw),
-        correlation_id: o.correlationId ?? null,
-      }, o.idempotencyKey === undefined ? {} : { idempotencyKey: o.idempotencyKey });
-      if (ctx.json()) io.out(pretty(res));
-      else io.out(`queued ${res.message_id} -> ${res.delivered_to.length > 0 ? res.delivered_to.join(', ') : '(no recipients)'}\n`);
-    });
+    .action(
+      async (
+        source: string,
+        args: string[],
+        o: { broadcast?: boolean; capability?: string; correlationId?: string; idempotencyKey?: string },
+      ) => {
+        if (o.broadcast && o.capability !== undefined) throw new UsageError('use either --broadcast or --capability, not both');
+        const routed = o.broadcast === true || o.capability !== undefined;
+        const names = routed ? ['type', 'json'] : ['target', 'type', 'json'];
+        if (args.length !== names.length) {
+          throw new UsageError(
+            `expects <source> ${names.map((n) => `<${n}>`).join(' ')} (got ${[source, ...args].map((a) => JSON.stringify(a)).join(' ')})`,
+          );
+        }
+        const [typeArg, payloadRaw] = args.slice(-2) as [string, string];
+        const res = await ctx.client().send(
+          source,
+          {
+            target_instance: routed ? null : args[0]!,
+            target_capability: o.capability ?? null,
+            message_type: messageTypeArg(typeArg),
+            payload: payloadArg(payloadRaw),
+            correlation_id: o.correlationId ?? null,
+          },
+          o.idempotencyKey === undefined ? {} : { idempotencyKey: o.idempotencyKey },
+        );
+        if (ctx.json()) io.out(pretty(res));
+        else io.out(`queued ${res.message_id} -> ${res.delivered_to.length > 0 ? res.delivered_to.join(', ') : '(no recipients)'}\n`);
+      },
+    );
 
   program
     .command('request')
@@ -52,12 +71,22 @@ export function messageCommands(program: Command, ctx: Context): void {
     .argument('<source>', 'sending instance (must be live)')
     .argument('<args...>', '[<target>] <type> <json>')
     .option('--capability <name>', 'to the least-loaded live instance with this capability')
-    .addOption(new Option('--wait <s>', 'how long to wait for the Response, in seconds (1..60, default 30)').argParser(intArg('wait', 1, 60)))
-    .addHelpText('after', examples(`mesh request planner --capability summarize Query '{"text":"..."}'`, `mesh request planner worker-1 Query '"ping"' --wait 5 --json`))
+    .addOption(
+      new Option('--wait <s>', 'how long to wait for the Response, in seconds (1..60, default 30)').argParser(intArg('wait', 1, 60)),
+    )
+    .addHelpText(
+      'after',
+      examples(
+        `mesh request planner --capability summarize Query '{"text":"..."}'`,
+        `mesh request planner worker-1 Query '"ping"' --wait 5 --json`,
+      ),
+    )
     .action(async (source: string, args: string[], o: { capability?: string; wait?: number }) => {
       const names = o.capability !== undefined ? ['type', 'json'] : ['target', 'type', 'json'];
       if (args.length !== names.length) {
-        throw new UsageError(`expects <source> ${names.map((n) => `<${n}>`).join(' ')} (got ${[source, ...args].map((a) => JSON.stringify(a)).join(' ')})`);
+        throw new UsageError(
+          `expects <source> ${names.map((n) => `<${n}>`).join(' ')} (got ${[source, ...args].map((a) => JSON.stringify(a)).join(' ')})`,
+        );
       }
       const [typeArg, payloadRaw] = args.slice(-2) as [string, string];
       const res = await ctx.client().request(
@@ -116,7 +145,7 @@ export function messageCommands(program: Command, ctx: Context): void {
 async function follow(ctx: Context, id: string, ack: boolean): Promise<void> {
   const client = ctx.client();
   const shown = new Set<string>();
-  for (let failures = 0; !ctx.signal.aborted; ) {
+  for (let failures = 0; !ctx.signal.aborted;) {
     try {
       for await (const m of client.stream(id, { signal: ctx.signal })) {
         failures = 0;

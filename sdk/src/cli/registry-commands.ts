@@ -17,7 +17,15 @@ export function registryCommands(program: Command, ctx: Context): void {
     .option('--capability <name>', 'only instances with this capability')
     .option('--skill <id-or-tag>', 'only instances whose A2A Agent Card has a skill with this id or tag')
     .addOption(new Option('--limit <n>', 'page size while fetching (1..10000)').argParser(intArg('limit', 1, 10_000)))
-    .addHelpText('after', examples('mesh agents', 'mesh agents --capability summarize --json', "mesh agents --skill translate", "mesh agents --skill 'currency conversion'"))
+    .addHelpText(
+      'after',
+      examples(
+        'mesh agents',
+        'mesh agents --capability summarize --json',
+        'mesh agents --skill translate',
+        "mesh agents --skill 'currency conversion'",
+      ),
+    )
     .action(async (o: { capability?: string; skill?: string; limit?: number }) => {
       if (o.capability !== undefined && o.skill !== undefined) throw new UsageError('use either --capability or --skill, not both');
       const res = await ctx.client().listAllAgents({
@@ -46,7 +54,10 @@ export function registryCommands(program: Command, ctx: Context): void {
     .description('show one live instance (--card: its A2A Agent Card)')
     .argument('<id>', 'instance id')
     .option('--card', 'show the A2A Agent Card the instance registered (--json: the card as registered)')
-    .addHelpText('after', examples('mesh agent worker-1', 'mesh agent worker-1 --json', 'mesh agent worker-1 --card', 'mesh agent worker-1 --card --json'))
+    .addHelpText(
+      'after',
+      examples('mesh agent worker-1', 'mesh agent worker-1 --json', 'mesh agent worker-1 --card', 'mesh agent worker-1 --card --json'),
+    )
     .action(async (id: string, o: { card?: boolean }) => {
       if (o.card) {
         const card = await ctx.client().getAgentCard(id);
@@ -82,7 +93,6 @@ export function registryCommands(program: Command, ctx: Context): void {
       if (ctx.json()) io.out(pretty(res));
       else io.out(res.leader_id ? `${res.leader_id} (term ${res.leader_term})\n` : `no leader (term ${res.leader_term})\n`);
     });
-
 }
 
 /** Operator actions and views: evict, watch, health. */
@@ -108,13 +118,17 @@ export function operatorCommands(program: Command, ctx: Context): void {
     .addHelpText('after', examples('mesh watch', 'mesh watch --since 0 --json', 'mesh watch --since 1764237600123-0'))
     .action(async (o: { since?: string }) => {
       try {
-        for await (const ev of ctx.client().events({ signal: ctx.signal, reconnect: true, ...(o.since !== undefined ? { lastEventId: o.since } : {}) })) {
+        for await (const ev of ctx
+          .client()
+          .events({ signal: ctx.signal, reconnect: true, ...(o.since !== undefined ? { lastEventId: o.since } : {}) })) {
           io.out(ctx.json() ? eventJson(ev) : eventLine(ev, c));
         }
       } catch (err) {
         if (interrupted(ctx, err)) return;
         if (err instanceof MeshApiError && (err.status === 404 || err.status === 405) && err.code !== 'invalid_request') {
-          io.err(`mesh watch: this server has no membership feed (GET /registry/events answered ${err.status} ${err.code}); use 'mesh agents' instead\n`);
+          io.err(
+            `mesh watch: this server has no membership feed (GET /registry/events answered ${err.status} ${err.code}); use 'mesh agents' instead\n`,
+          );
           ctx.exit(1);
           return;
         }
@@ -129,6 +143,9 @@ export function operatorCommands(program: Command, ctx: Context): void {
     .action(async () => {
       const h = await ctx.client().health();
       if (ctx.json()) io.out(pretty(h));
-      else io.out(`${h.status}: version ${h.version}, uptime ${h.uptime_seconds}s, ${h.active_sessions} live instance(s), namespace ${h.namespace}, redis ${h.redis}\n`);
+      else
+        io.out(
+          `${h.status}: version ${h.version}, uptime ${h.uptime_seconds}s, ${h.active_sessions} live instance(s), namespace ${h.namespace}, redis ${h.redis}\n`,
+        );
     });
 }

@@ -181,18 +181,38 @@ async function metricsPlugin(app: FastifyInstance, deps: MetricsDeps): Promise<v
   simple('mesh_messages_delivered_total', 'Message copies queued for recipients (broadcasts count each recipient)', () => mc.delivered);
   simple('mesh_messages_acked_total', 'Message copies acknowledged by their recipient', () => mc.acked);
   simple('mesh_messages_expired_total', 'Message copies dropped after MESSAGE_TTL_MS', () => mc.expired);
-  simple('mesh_messages_rejected_total', 'Sends refused (unknown source/target, inbox full, too large, no capable instance)', () => mc.rejected);
-  simple('mesh_messages_replayed_total', 'Sends and requests answered with the first result of their Idempotency-Key (nothing queued)', () => mc.replayed);
+  simple(
+    'mesh_messages_rejected_total',
+    'Sends refused (unknown source/target, inbox full, too large, no capable instance)',
+    () => mc.rejected,
+  );
+  simple(
+    'mesh_messages_replayed_total',
+    'Sends and requests answered with the first result of their Idempotency-Key (nothing queued)',
+    () => mc.replayed,
+  );
 
   // REDIS_SYNC_REPLICAS (zero when off): writes confirmed by replicas, per barrier (one WAIT each).
   const sc = deps.sync?.counters;
-  byResult('mesh_redis_sync_writes_total', 'Acknowledged writes by replica confirmation: confirmed, not_replicated (503: too few replicas in time), failed (503 not_replicated: the barrier hit a Redis error)', {
-    confirmed: () => sc?.confirmed ?? 0,
-    not_replicated: () => sc?.notReplicated ?? 0,
-    failed: () => sc?.failed ?? 0,
-  });
-  simple('mesh_redis_sync_barriers_total', 'Replica-sync barriers run (one WAIT each, shared by the writes of one event-loop turn)', () => sc?.barriers ?? 0);
-  simple('mesh_redis_sync_wait_seconds_total', 'Time spent in replica-sync barriers (divide by barriers for the mean)', () => sc?.waitSeconds ?? 0);
+  byResult(
+    'mesh_redis_sync_writes_total',
+    'Acknowledged writes by replica confirmation: confirmed, not_replicated (503: too few replicas in time), failed (503 not_replicated: the barrier hit a Redis error)',
+    {
+      confirmed: () => sc?.confirmed ?? 0,
+      not_replicated: () => sc?.notReplicated ?? 0,
+      failed: () => sc?.failed ?? 0,
+    },
+  );
+  simple(
+    'mesh_redis_sync_barriers_total',
+    'Replica-sync barriers run (one WAIT each, shared by the writes of one event-loop turn)',
+    () => sc?.barriers ?? 0,
+  );
+  simple(
+    'mesh_redis_sync_wait_seconds_total',
+    'Time spent in replica-sync barriers (divide by barriers for the mean)',
+    () => sc?.waitSeconds ?? 0,
+  );
 
   const ms = maintenance?.stats;
   simple('mesh_cleanup_runs_total', 'Maintenance ticks run by this replica (exactly one replica runs each tick)', () => ms?.runs ?? 0);
@@ -253,7 +273,19 @@ async function metricsPlugin(app: FastifyInstance, deps: MetricsDeps): Promise<v
   const inboxTruncated = g('mesh_inbox_scan_truncated', '1 when more inboxes hold messages than a scrape scans (depths are lower bounds)');
   const broadcastLen = g('mesh_broadcast_stream_length', 'Entries in the broadcast stream (not yet consumed by every member or expired)');
   const eventsLen = g('mesh_events_stream_length', 'Entries retained in the membership events stream (capped at EVENTS_MAXLEN)');
-  const fromRedis = [live, registered, lapsed, leaderPresent, term, inboxTotal, inboxMax, inboxScanned, inboxTruncated, broadcastLen, eventsLen];
+  const fromRedis = [
+    live,
+    registered,
+    lapsed,
+    leaderPresent,
+    term,
+    inboxTotal,
+    inboxMax,
+    inboxScanned,
+    inboxTruncated,
+    broadcastLen,
+    eventsLen,
+  ];
 
   async function readRedis(): Promise<void> {
     try {
@@ -291,7 +323,8 @@ async function metricsPlugin(app: FastifyInstance, deps: MetricsDeps): Promise<v
       schema: {
         operationId: 'metrics',
         summary: 'Prometheus metrics (text exposition format 0.0.4)',
-        description: 'With METRICS_TOKEN set, needs `Authorization: Bearer <METRICS_TOKEN>`; otherwise the same bearer as a registry read (none in AUTH_MODE=none).',
+        description:
+          'With METRICS_TOKEN set, needs `Authorization: Bearer <METRICS_TOKEN>`; otherwise the same bearer as a registry read (none in AUTH_MODE=none).',
         tags: ['operations'],
         response: {
           200: {

@@ -220,4 +220,3 @@ async function securityPlugin(app: FastifyInstance, { config, auth }: SecurityOp
 }
 
 export default fp(securityPlugin, { name: 'security', dependencies: ['errors'] });
-

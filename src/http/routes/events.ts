@@ -79,9 +79,7 @@ export const eventRoutes: FastifyPluginAsyncZod<EventRouteDeps> = async (app, { 
               waiter.arm();
               const events = await feed.read(cursor, q.limit);
               if (events.length > 0 || Date.now() >= deadline || wake.isClosed || gone) {
-                return reply
-                  .type('application/json; charset=utf-8')
-                  .send({ events, last_id: events.at(-1)?.id ?? cursor, gap });
+                return reply.type('application/json; charset=utf-8').send({ events, last_id: events.at(-1)?.id ?? cursor, gap });
               }
               await waiter.sleep(deadline);
             }

@@ -17,9 +17,16 @@ export interface HealthDeps {
 export const healthRoutes: FastifyPluginAsyncZod<HealthDeps> = async (app, deps) => {
   const ready = async (): Promise<string | null> => (deps.isShuttingDown() ? 'shutting down' : deps.health.redisProblem());
 
-  app.get('/livez', { schema: { operationId: 'livez', summary: 'Liveness: the process answers', tags: ['health'], response: { 200: probeResponse } }, logLevel: 'warn' }, async () => ({
-    status: 'ok',
-  }));
+  app.get(
+    '/livez',
+    {
+      schema: { operationId: 'livez', summary: 'Liveness: the process answers', tags: ['health'], response: { 200: probeResponse } },
+      logLevel: 'warn',
+    },
+    async () => ({
+      status: 'ok',
+    }),
+  );
 
   app.get(
     '/readyz',

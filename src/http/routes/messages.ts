@@ -48,7 +48,16 @@ export const messageRoutes: FastifyPluginAsyncZod<MessageRouteDeps> = async (app
         params: sourceParams,
         headers: idempotencyHeaders,
         body: sendBody,
-        response: { 200: sendResponse, 400: errorBody, 401: errorBody, 403: errorBody, 404: errorBody, 413: errorBody, 422: errorBody, 429: errorBody },
+        response: {
+          200: sendResponse,
+          400: errorBody,
+          401: errorBody,
+          403: errorBody,
+          404: errorBody,
+          413: errorBody,
+          422: errorBody,
+          429: errorBody,
+        },
       },
       // Hot path: fast-json-stringify compiled from the zod schema (src/http/serializer.ts).
       serializerCompiler: fastSerializerCompiler,
@@ -65,7 +74,13 @@ export const messageRoutes: FastifyPluginAsyncZod<MessageRouteDeps> = async (app
         correlation_id: b.correlation_id ?? null,
         target_capability: b.target_capability ?? null,
       };
-      const idem = idempotencyOf(request.headers, 'send', [input.target_instance, input.target_capability, input.message_type, input.payload, input.correlation_id]);
+      const idem = idempotencyOf(request.headers, 'send', [
+        input.target_instance,
+        input.target_capability,
+        input.message_type,
+        input.payload,
+        input.correlation_id,
+      ]);
       const out = await messages.submit(source, input, idem);
       if (out.replayed) reply.header(REPLAYED_HEADER, 'true');
       return out.result;
@@ -82,7 +97,16 @@ export const messageRoutes: FastifyPluginAsyncZod<MessageRouteDeps> = async (app
         params: sourceParams,
         headers: idempotencyHeaders,
         body: requestBody,
-        response: { 200: requestResponse, 400: errorBody, 401: errorBody, 403: errorBody, 404: errorBody, 422: errorBody, 429: errorBody, 504: errorBody },
+        response: {
+          200: requestResponse,
+          400: errorBody,
+          401: errorBody,
+          403: errorBody,
+          404: errorBody,
+          422: errorBody,
+          429: errorBody,
+          504: errorBody,
+        },
       },
     },
     async (request, reply) => {
@@ -97,7 +121,12 @@ export const messageRoutes: FastifyPluginAsyncZod<MessageRouteDeps> = async (app
         payload: b.payload as never,
       };
       // The wait (timeout_ms) is how long this attempt waits, not what is sent: not in the fingerprint.
-      const idem = idempotencyOf(request.headers, 'request', [input.target_instance, input.target_capability, input.message_type, input.payload]);
+      const idem = idempotencyOf(request.headers, 'request', [
+        input.target_instance,
+        input.target_capability,
+        input.message_type,
+        input.payload,
+      ]);
       const { request: sent, response, replayed } = await messages.request(source, input, b.timeout_ms, idem);
       if (replayed) reply.header(REPLAYED_HEADER, 'true');
       return { request: sent, response };
@@ -149,11 +178,15 @@ export const messageRoutes: FastifyPluginAsyncZod<MessageRouteDeps> = async (app
     await ack(request.params.id, request.body.message_ids);
     return reply.code(204).send(null);
   });
-  app.post('/messages/:id/ack', { schema: { ...ackSchema, operationId: 'ackAlias', summary: 'Alias of /messages/ack/{id}' } }, async (request, reply) => {
-    await auth.forInstance(request, request.params.id);
-    await ack(request.params.id, request.body.message_ids);
-    return reply.code(204).send(null);
-  });
+  app.post(
+    '/messages/:id/ack',
+    { schema: { ...ackSchema, operationId: 'ackAlias', summary: 'Alias of /messages/ack/{id}' } },
+    async (request, reply) => {
+      await auth.forInstance(request, request.params.id);
+      await ack(request.params.id, request.body.message_ids);
+      return reply.code(204).send(null);
+    },
+  );
 
   app.get(
     '/messages/:id/stream',

@@ -106,8 +106,7 @@ export const operatorRoutes: FastifyPluginAsyncZod<OperatorRouteDeps> = async (a
         summary: "Ids of the messages waiting in an instance's inbox, a page at a time",
         operationId: 'listPendingMessageIds',
         description:
-          "AUTH_MODE=instance: needs that instance's token or an admin token. Targeted messages only (not the " +
-          'broadcast backlog).',
+          "AUTH_MODE=instance: needs that instance's token or an admin token. Targeted messages only (not the " + 'broadcast backlog).',
         tags: ['registry'],
         params: idParams,
         querystring: pendingQuery,

@@ -123,7 +123,12 @@ export const registryRoutes: FastifyPluginAsyncZod<RegistryRouteDeps> = async (a
   app.get(
     '/registry/leader',
     {
-      schema: { operationId: 'getLeader', summary: 'Current leader and term', tags: ['registry'], response: { 200: leaderResponse, 401: errorBody } },
+      schema: {
+        operationId: 'getLeader',
+        summary: 'Current leader and term',
+        tags: ['registry'],
+        response: { 200: leaderResponse, 401: errorBody },
+      },
     },
     async (request) => {
       await auth.forRead(request);

@@ -15,7 +15,11 @@ export interface RateLimitCall {
 
 export const rateLimitKeys = (k: MeshKeys, id: string): string[] => [k.rateLimit(id)];
 
-export async function takeTokens(scripts: ScriptRunner, k: MeshKeys, c: RateLimitCall): Promise<{ allowed: boolean; retryAfterMs: number }> {
+export async function takeTokens(
+  scripts: ScriptRunner,
+  k: MeshKeys,
+  c: RateLimitCall,
+): Promise<{ allowed: boolean; retryAfterMs: number }> {
   const r = tableOf('rate-limit', await scripts.run('rate-limit', rateLimitKeys(k, c.id), [c.rate, c.burst, c.cost]));
   return { allowed: flag(r[0]), retryAfterMs: Number(r[1]) };
 }

@@ -23,6 +23,12 @@ export const routeKeys = (k: MeshKeys, capability: string): string[] => [k.cap(c
 
 export async function route(scripts: ScriptRunner, k: MeshKeys, c: RouteCall): Promise<RouteReply> {
   const r = tableOf('route', await scripts.run('route', routeKeys(k, c.capability), [k.prefix, c.source, c.inboxMax, c.window, c.scan]));
-  const code = replyCode('route', r[0], [ReplyCode.Ok, ReplyCode.NotLive, ReplyCode.InboxFull, ReplyCode.NoHolder, ReplyCode.HoldersLapsed]);
+  const code = replyCode('route', r[0], [
+    ReplyCode.Ok,
+    ReplyCode.NotLive,
+    ReplyCode.InboxFull,
+    ReplyCode.NoHolder,
+    ReplyCode.HoldersLapsed,
+  ]);
   return code === ReplyCode.Ok ? { code, target: String(r[1]) } : { code };
 }

@@ -116,7 +116,12 @@ export function decodeFirstReply(mode: string, r: readonly unknown[]): FirstRepl
 
 function replay(r: unknown[]): Replay {
   const [, , messageId, remembered, mode, ...first] = r;
-  return { code: ReplyCode.Replayed, messageId: String(messageId), remembered: String(remembered), first: decodeFirstReply(String(mode), first) };
+  return {
+    code: ReplyCode.Replayed,
+    messageId: String(messageId),
+    remembered: String(remembered),
+    first: decodeFirstReply(String(mode), first),
+  };
 }
 
 export async function sendDirect(scripts: ScriptRunner, k: MeshKeys, c: DirectCall): Promise<DirectReply> {

@@ -43,14 +43,17 @@ function validator(): ReturnType<Ajv['compile']> {
  */
 export function interpolate(v: Json, env: Record<string, string | undefined>): Json {
   if (typeof v === 'string') {
-    return v.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (m, braced: string | undefined, op: string | undefined, def: string | undefined, bare: string | undefined) => {
-      if (m === '$$') return '$';
-      const name = braced ?? bare ?? '';
-      const val = env[name];
-      if (op === ':-') return val === undefined || val === '' ? (def ?? '') : val;
-      if (op === '-') return val === undefined ? (def ?? '') : val;
-      return val ?? '';
-    });
+    return v.replace(
+      /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g,
+      (m, braced: string | undefined, op: string | undefined, def: string | undefined, bare: string | undefined) => {
+        if (m === '$$') return '$';
+        const name = braced ?? bare ?? '';
+        const val = env[name];
+        if (op === ':-') return val === undefined || val === '' ? (def ?? '') : val;
+        if (op === '-') return val === undefined ? (def ?? '') : val;
+        return val ?? '';
+      },
+    );
   }
   if (Array.isArray(v)) return v.map((x) => interpolate(x, env));
   if (isObject(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, interpolate(x, env)]));

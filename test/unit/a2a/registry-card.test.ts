@@ -24,7 +24,9 @@ describe('registry agent card', () => {
 
   it('points at the API it describes', () => {
     const card = registryAgentCard({ baseUrl: 'http://10.0.0.5:8080', version: '0.1.0', namespace: 'default', authMode: 'none' });
-    expect(card.supportedInterfaces).toEqual([{ url: 'http://10.0.0.5:8080', protocolBinding: REGISTRY_PROTOCOL_BINDING, protocolVersion: '1.0' }]);
+    expect(card.supportedInterfaces).toEqual([
+      { url: 'http://10.0.0.5:8080', protocolBinding: REGISTRY_PROTOCOL_BINDING, protocolVersion: '1.0' },
+    ]);
     expect(card.documentationUrl).toBe('http://10.0.0.5:8080/docs');
     const ext = card.capabilities.extensions?.find((e) => e.uri === CATALOG_EXTENSION_URI);
     expect(ext?.params).toMatchObject({

@@ -12,7 +12,11 @@ describe('domain error codes -> HTTP', () => {
     const answer = httpError(errors.sourceNotFound('a'));
     expect(answer.status).toBe(404);
     expect(JSON.stringify(answer.body)).toBe(
-      JSON.stringify({ error: "Source instance 'a' is not registered (or its heartbeat lapsed)", code: 'source_not_found', source_instance: 'a' }),
+      JSON.stringify({
+        error: "Source instance 'a' is not registered (or its heartbeat lapsed)",
+        code: 'source_not_found',
+        source_instance: 'a',
+      }),
     );
   });
 

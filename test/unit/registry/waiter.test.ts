@@ -10,14 +10,20 @@ const settled = async (p: Promise<unknown>): Promise<boolean> => {
 
 describe('Waiter', () => {
   it('a poke between arm() and sleep() is not lost: sleep returns at once', async () => {
-    const w = new Waiter(() => undefined, () => false);
+    const w = new Waiter(
+      () => undefined,
+      () => false,
+    );
     w.arm();
     w.poke();
     expect(await settled(w.sleep())).toBe(true);
   });
 
   it('arm() forgets pokes from before the read', async () => {
-    const w = new Waiter(() => undefined, () => false);
+    const w = new Waiter(
+      () => undefined,
+      () => false,
+    );
     w.poke();
     w.arm();
     const sleeping = w.sleep();
@@ -27,7 +33,10 @@ describe('Waiter', () => {
   });
 
   it('sleep ends at its deadline', async () => {
-    const w = new Waiter(() => undefined, () => false);
+    const w = new Waiter(
+      () => undefined,
+      () => false,
+    );
     w.arm();
     const started = Date.now();
     await w.sleep(Date.now() + 30);
@@ -35,9 +44,19 @@ describe('Waiter', () => {
   });
 
   it('never sleeps while stopping, and close() unsubscribes and ends a sleep', async () => {
-    expect(await settled(new Waiter(() => undefined, () => true).sleep())).toBe(true);
+    expect(
+      await settled(
+        new Waiter(
+          () => undefined,
+          () => true,
+        ).sleep(),
+      ),
+    ).toBe(true);
     let unsubscribed = 0;
-    const w = new Waiter(() => unsubscribed++, () => false);
+    const w = new Waiter(
+      () => unsubscribed++,
+      () => false,
+    );
     w.arm();
     const sleeping = w.sleep();
     w.close();

@@ -10,7 +10,9 @@ const tracked = execFileSync('git', ['ls-files', '-co', '--exclude-standard'], {
 const basenames = new Set(tracked.map((f) => basename(f)));
 
 /** Source files whose comments are checked. */
-const SOURCES = tracked.filter((f) => /^(src|sdk\/src|ui\/src|test|bench|scripts)\/.*\.(ts|tsx|lua|mjs)$/.test(f) && existsSync(join(ROOT, f)));
+const SOURCES = tracked.filter(
+  (f) => /^(src|sdk\/src|ui\/src|test|bench|scripts)\/.*\.(ts|tsx|lua|mjs)$/.test(f) && existsSync(join(ROOT, f)),
+);
 
 /** The comments of a file (line and block comments of TS/JS, `--` comments of Lua). */
 function comments(file: string, text: string): string[] {

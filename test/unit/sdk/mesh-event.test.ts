@@ -19,6 +19,10 @@ describe('toMeshEvent', () => {
       term: 3,
     });
     expect(toMeshEvent({ id: null, event: 'ping', data: '' })).toBeNull();
-    expect(toMeshEvent({ id: null, event: 'joined', data: 'not json' })).toMatchObject({ type: 'joined', instance_id: null, data: { value: 'not json' } });
+    expect(toMeshEvent({ id: null, event: 'joined', data: 'not json' })).toMatchObject({
+      type: 'joined',
+      instance_id: null,
+      data: { value: 'not json' },
+    });
   });
 });

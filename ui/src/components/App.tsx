@@ -55,7 +55,10 @@ export function App() {
   const [sort, setSort] = useState<Sort>('joined');
   const [selected, setSelected] = useState<string | null>(null);
   const ids = useMemo(() => filterIds(store, capability, search, sort), [store, store.membershipVersion, capability, search, sort]);
-  const capabilities = useMemo(() => [...store.capabilityCounts.entries()].sort((a, b) => a[0].localeCompare(b[0])), [store, store.membershipVersion]);
+  const capabilities = useMemo(
+    () => [...store.capabilityCounts.entries()].sort((a, b) => a[0].localeCompare(b[0])),
+    [store, store.membershipVersion],
+  );
   const onVisible = useCallback((v: string[]) => sync.setVisible(v), [sync]);
   const close = useCallback(() => setSelected(null), []);
 
@@ -109,7 +112,12 @@ export function App() {
                   data-testid="search"
                   aria-label="Search agents by id"
                 />
-                <select value={capability} onChange={(e) => setCapability((e.currentTarget as HTMLSelectElement).value)} data-testid="capability-filter" aria-label="Filter by capability">
+                <select
+                  value={capability}
+                  onChange={(e) => setCapability((e.currentTarget as HTMLSelectElement).value)}
+                  data-testid="capability-filter"
+                  aria-label="Filter by capability"
+                >
                   <option value="">All capabilities</option>
                   {capabilities.map(([c, n]) => (
                     <option key={c} value={c}>
@@ -122,7 +130,9 @@ export function App() {
                   <option value="id">By id</option>
                 </select>
                 <span class="count muted" data-testid="agent-count">
-                  {ids.length === store.agents.size ? `${fmtInt(ids.length)} agents` : `${fmtInt(ids.length)} of ${fmtInt(store.agents.size)} agents`}
+                  {ids.length === store.agents.size
+                    ? `${fmtInt(ids.length)} agents`
+                    : `${fmtInt(ids.length)} of ${fmtInt(store.agents.size)} agents`}
                   {store.loading && ' (loading…)'}
                 </span>
               </div>

@@ -15,7 +15,14 @@ const msg = (id: string, type: AgentMessage['message_type'] = 'Query', cid: stri
 
 const settle = () => new Promise<void>((r) => setTimeout(r, 5));
 
-function setup(opts: { concurrency?: number; fetchLimit?: number; handle?: (m: AgentMessage) => Promise<void>; ack?: (ids: string[]) => Promise<void> } = {}) {
+function setup(
+  opts: {
+    concurrency?: number;
+    fetchLimit?: number;
+    handle?: (m: AgentMessage) => Promise<void>;
+    ack?: (ids: string[]) => Promise<void>;
+  } = {},
+) {
   const handled: string[] = [];
   const acks: string[][] = [];
   const reports: unknown[] = [];
@@ -62,7 +69,13 @@ describe('Deliveries', () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     const started: string[] = [];
-    const { d } = setup({ concurrency: 2, handle: async (m) => { started.push(m.message_id); await gate; } });
+    const { d } = setup({
+      concurrency: 2,
+      handle: async (m) => {
+        started.push(m.message_id);
+        await gate;
+      },
+    });
     d.dispatch([msg('a'), msg('b'), msg('c')], d.fetchStarted());
     expect(started).toEqual(['a', 'b']);
     expect(d.running).toBe(2);
@@ -104,9 +117,23 @@ describe('Deliveries', () => {
   });
 
   it('stops retrying acks the registry refuses with a 4xx (the registration is gone)', async () => {
-    const refused = new MeshApiError({ status: 404, code: 'instance_not_found', message: 'gone', body: null, method: 'POST', path: '/', retryAfterMs: null, attempts: 1 });
+    const refused = new MeshApiError({
+      status: 404,
+      code: 'instance_not_found',
+      message: 'gone',
+      body: null,
+      method: 'POST',
+      path: '/',
+      retryAfterMs: null,
+      attempts: 1,
+    });
     let calls = 0;
-    const { d, reports } = setup({ ack: async () => { calls++; throw refused; } });
+    const { d, reports } = setup({
+      ack: async () => {
+        calls++;
+        throw refused;
+      },
+    });
     d.dispatch([msg('a')], d.fetchStarted());
     await settle();
     expect(calls).toBe(1);
