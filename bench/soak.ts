@@ -285,14 +285,14 @@ async function main(): Promise<void> {
 
     const sampler = (async () => {
       while (running()) {
-        const mem = await admin!.info('memory');
+        const mem = await admin.info('memory');
         const field = (k: string) => Number(new RegExp(`^${k}:(\\d+)`, 'm').exec(mem)?.[1] ?? 0) / 1024 / 1024;
         const s: Sample = {
           t: Math.round((Date.now() - started) / 1000),
           replicasRssMb: replicas.map((r) => rssMb(r.pid)),
           redisUsedMb: field('used_memory'),
           redisRssMb: field('used_memory_rss'),
-          keys: await admin!.dbsize(),
+          keys: await admin.dbsize(),
           requests: stats.total(),
           errors: stats.errors(),
         };
@@ -325,10 +325,10 @@ async function main(): Promise<void> {
           fromSecond: warm.t,
           toSecond: last.t,
           replicasRssMb: last.replicasRssMb.map((m, i) =>
-            m === null || warm.replicasRssMb[i] == null ? null : +(m - (warm.replicasRssMb[i] as number)).toFixed(1),
+            m === null || warm.replicasRssMb[i] == null ? null : +(m - warm.replicasRssMb[i]).toFixed(1),
           ),
           replicasRssMbPerMin: last.replicasRssMb.map((m, i) =>
-            m === null || warm.replicasRssMb[i] == null ? null : +((m - (warm.replicasRssMb[i] as number)) / minutes).toFixed(2),
+            m === null || warm.replicasRssMb[i] == null ? null : +((m - warm.replicasRssMb[i]) / minutes).toFixed(2),
           ),
           redisUsedMb: +(last.redisUsedMb - warm.redisUsedMb).toFixed(2),
           redisUsedMbPerMin: +((last.redisUsedMb - warm.redisUsedMb) / minutes).toFixed(3),

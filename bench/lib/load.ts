@@ -55,7 +55,7 @@ export function load(opts: LoadOptions): Promise<LoadResult> {
       },
       (err: unknown, result: autocannon.Result) => {
         if (err) {
-          reject(err instanceof Error ? err : new Error(String(err)));
+          reject(err instanceof Error ? err : new Error(`autocannon failed: ${JSON.stringify(err)}`));
           return;
         }
         const sorted = sortedCopy(times);

@@ -59,7 +59,7 @@ export interface Child {
   readonly pid: number;
   readonly port: number;
   readonly url: string;
-  logs(): string;
+  logs: () => string;
   /** SIGTERM (then SIGKILL after graceMs); resolves when the process has exited. */
   stop(graceMs?: number): Promise<void>;
   /** SIGKILL at once (a crashed replica). */

@@ -1,6 +1,5 @@
 // Result rows, target checks and the markdown/JSON report.
 import { cpus } from 'node:os';
-import type { Redis } from 'ioredis';
 import type { Summary } from './stats.js';
 import type { RedisServer } from './procs.js';
 
@@ -112,7 +111,7 @@ export function markdown(ctx: Pick<BenchContext, 'opts' | 'rows' | 'targets'>, e
 }
 
 export async function environment(redis: RedisServer): Promise<Record<string, string>> {
-  const info = await (redis.client as Redis).info('server');
+  const info = await redis.client.info('server');
   const m = /redis_version:(\S+)/.exec(info);
   return {
     date: new Date().toISOString(),

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
-import { loadScriptSource, SCRIPT_NAMES, type ScriptName } from '../../src/redis/script-runner.js';
+import { loadScriptSource, SCRIPT_NAMES } from '../../src/redis/script-runner.js';
 import { ROOT, startReplica, type Child } from '../lib/procs.js';
 import { closedLoop, openLoop, RawPool, type RawReply } from '../lib/raw-pool.js';
 import { usedMemory } from '../lib/redis-info.js';
@@ -164,7 +164,7 @@ export async function scalePhase(ctx: BenchContext): Promise<void> {
       });
       registered = population;
       throughput[population] = (population - from) / elapsed;
-      ctx.log(`  ${population} live: registered ${population - from} at ${fmt(throughput[population]!)}/s`);
+      ctx.log(`  ${population} live: registered ${population - from} at ${fmt(throughput[population])}/s`);
       memory[population] = ((await usedMemory(redis.client)) - baseMemory) / population;
 
       // ---- one operation at a time: latency, Redis time, longest call ------------------------

@@ -15,7 +15,7 @@ export async function openApiDocument(): Promise<OpenApiDocument> {
       await app.ready();
       const res = await app.inject({ url: '/openapi.json' });
       if (res.statusCode !== 200) throw new Error(`GET /openapi.json answered ${res.statusCode}`);
-      return res.json() as OpenApiDocument;
+      return res.json<OpenApiDocument>();
     } finally {
       await app.close();
     }

@@ -160,6 +160,8 @@ export class MeshAgent {
    * type; a later call replaces it) and starts the message loop. Otherwise: EventEmitter.on.
    */
   on<K extends MeshAgentEventName>(event: K, listener: (...args: MeshAgentEvents[K]) => void): this;
+  /** An async handler: the message is acked once its promise resolves, delivered again if it rejects. */
+  on(messageType: MessageTypeName, handler: (message: AgentMessage, ctx: HandlerContext) => Promise<unknown>): this;
   on(messageType: MessageTypeName, handler: MessageHandler): this;
   on(name: string, listener: (...args: never[]) => unknown): this {
     if (isMessageTypeName(name)) {
@@ -445,7 +447,7 @@ export class MeshAgent {
     if (res.instance_token) this.instanceToken = res.instance_token;
     this.registrationGen++;
     this.leadership.acknowledged();
-    this.leadership.apply(res.leader_id, res.leader_term, resetFence);
+    this.leadership.update(res.leader_id, res.leader_term, resetFence);
   }
 
   /**
@@ -523,7 +525,7 @@ export class MeshAgent {
         return;
       }
       this.leadership.acknowledged();
-      this.leadership.apply(res.leader_id, res.leader_term);
+      this.leadership.update(res.leader_id, res.leader_term);
     } catch (err) {
       if (this.closed) return;
       if (this.registrationGone(err)) {
@@ -549,7 +551,7 @@ export class MeshAgent {
         })) {
           failures = 0;
           if (ev.id) lastId = ev.id;
-          if (ev.type === 'leader' && ev.term !== null) this.leadership.apply(ev.instance_id, ev.term);
+          if (ev.type === 'leader' && ev.term !== null) this.leadership.update(ev.instance_id, ev.term);
           this.emit('membership', ev);
         }
       } catch (err) {

@@ -55,7 +55,7 @@ function depthWithin(value: unknown, max: number): boolean {
     const [v, d] = stack.pop()!;
     if (v === null || typeof v !== 'object') continue;
     if (d > max) return false;
-    for (const child of Object.values(v as object)) stack.push([child, d + 1]);
+    for (const child of Object.values(v)) stack.push([child, d + 1]);
   }
   return true;
 }

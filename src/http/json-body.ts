@@ -45,6 +45,7 @@ export function installJsonBodyParser(app: FastifyInstance, maxDepth: number): v
       done(errors.jsonTooDeep(maxDepth), undefined);
       return;
     }
-    parse(request, text, done);
+    // Callback style: the parser reports through `done` (its Promise return type is for async parsers).
+    void parse(request, text, done);
   });
 }

@@ -14,7 +14,8 @@ export type MeshEventType = (typeof EVENT_TYPES)[number];
 export interface MeshEvent {
   /** Stream entry id (`<ms>-<seq>`): the SSE event id and the resume cursor. */
   id: string;
-  type: MeshEventType | string;
+  /** One of EVENT_TYPES; a watcher should skip types it does not know (more may come). */
+  type: string;
   instance_id: string;
   /** left: deregistered | expired */
   reason: string | null;

@@ -172,7 +172,7 @@ export class Maintenance {
     this.fullPause = setTimeout(() => {
       this.fullPause = null;
       if (this.closed) return;
-      this.worker?.resume();
+      this.worker?.resume().catch((e: unknown) => this.deps.log.warn({ err: e }, 'maintenance worker did not resume'));
       this.upsertScheduler().catch((e: unknown) => this.deps.log.warn({ err: e }, 'maintenance scheduler registration failed'));
     }, FULL_PAUSE_MS);
     this.fullPause.unref();

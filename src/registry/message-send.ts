@@ -52,8 +52,10 @@ const CLEANUP_ROUNDS = 20;
 const ROUTE_ATTEMPTS = 5;
 
 /** Thrown inside the send paths when send.lua found the key used (a concurrent retry); submit() answers it. */
-class Replayed {
-  constructor(readonly first: FirstSend) {}
+class Replayed extends Error {
+  constructor(readonly first: FirstSend) {
+    super('the Idempotency-Key was used: replay its first send');
+  }
 }
 
 type KeyUsed = Replay | { code: typeof ReplyCode.KeyMismatch };

@@ -56,7 +56,7 @@ export class LeaderTracker {
    * after a data loss above every earlier one, but a server that restarts them at 1 (older
    * versions) would otherwise be fenced out forever; the new registration is the first truth.
    */
-  apply(leaderId: string | null, term: number, resetFence = false): void {
+  update(leaderId: string | null, term: number, resetFence = false): void {
     if (!resetFence) {
       if (term < this.highestTerm) return;
       if (term === this.highestTerm && leaderId !== null && this.current !== null && leaderId !== this.current) return;

@@ -42,7 +42,7 @@ async function errorsPlugin(app: FastifyInstance): Promise<void> {
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     if (err instanceof MeshDomainError) return sendDomainError(reply, err);
     if (hasZodFastifySchemaValidationErrors(err)) {
-      const { message, issues } = describeValidation(err as FastifyError & { validation: unknown[] });
+      const { message, issues } = describeValidation(err);
       return send(reply, 400, { error: message, code: 'invalid_request', issues });
     }
     const redis = redisFailure(err);

@@ -111,7 +111,7 @@ function helmetHeaders(csp: Record<string, string>): Record<string, string> {
   middleware({} as IncomingMessage, recorder as unknown as ServerResponse, (err?: unknown) => {
     failed = err;
   });
-  if (failed) throw failed instanceof Error ? failed : new Error(String(failed));
+  if (failed) throw failed instanceof Error ? failed : new Error(`helmet failed: ${JSON.stringify(failed)}`);
   return headers;
 }
 

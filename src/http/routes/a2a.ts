@@ -49,7 +49,7 @@ function sendCard(request: FastifyRequest, reply: FastifyReply, json: string, ca
   reply.header('etag', etag).header('cache-control', cacheControl);
   if (matches(request, etag)) return reply.code(304).send();
   // Already JSON: Fastify sends a string with a JSON content type as it is.
-  return reply.type(JSON_TYPE).send(json as never);
+  return reply.type(JSON_TYPE).send(json);
 }
 
 export const a2aRoutes: FastifyPluginAsyncZod<A2aRouteDeps> = async (app, { config, auth, cards, version }) => {

@@ -75,7 +75,7 @@ function PendingList({ state }: { state: PendingState }) {
   );
 }
 
-export function AgentDetail(props: { store: MeshStore; api: Api; id: string; now: number; onClose(): void }) {
+export function AgentDetail(props: { store: MeshStore; api: Api; id: string; now: number; onClose: () => void }) {
   const { store, id } = props;
   const a = store.agents.get(id);
   const pending = usePending(props.api, id);

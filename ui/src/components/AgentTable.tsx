@@ -32,7 +32,7 @@ function HeartbeatCell({ agent, store, now }: { agent: Agent; store: MeshStore; 
   );
 }
 
-function Row(props: { agent: Agent; top: number; store: MeshStore; now: number; selected: boolean; onSelect(id: string): void }) {
+function Row(props: { agent: Agent; top: number; store: MeshStore; now: number; selected: boolean; onSelect: (id: string) => void }) {
   const { agent: a, store } = props;
   const leader = store.leader.id === a.instance_id;
   const caps = a.capabilities;
@@ -89,9 +89,9 @@ export interface AgentTableProps {
   ids: string[];
   now: number;
   selected: string | null;
-  onSelect(id: string): void;
+  onSelect: (id: string) => void;
   /** The ids in view, whenever they change (the sync refreshes those rows). */
-  onVisible(ids: string[]): void;
+  onVisible: (ids: string[]) => void;
 }
 
 export function AgentTable(props: AgentTableProps) {
@@ -143,12 +143,7 @@ export function AgentTable(props: AgentTableProps) {
           Metrics
         </div>
       </div>
-      <div
-        class="table-scroll"
-        ref={scroller}
-        onScroll={(e) => setScrollTop((e.currentTarget as HTMLDivElement).scrollTop)}
-        data-testid="agents-scroll"
-      >
+      <div class="table-scroll" ref={scroller} onScroll={(e) => setScrollTop(e.currentTarget.scrollTop)} data-testid="agents-scroll">
         <div class="table-body" role="rowgroup" style={{ height: `${ids.length * ROW_HEIGHT}px` }}>
           {shown.map((id, i) => {
             const a = store.agents.get(id);

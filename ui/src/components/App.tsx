@@ -108,13 +108,13 @@ export function App() {
                   type="search"
                   placeholder="Search by id"
                   value={search}
-                  onInput={(e) => setSearch((e.currentTarget as HTMLInputElement).value)}
+                  onInput={(e) => setSearch(e.currentTarget.value)}
                   data-testid="search"
                   aria-label="Search agents by id"
                 />
                 <select
                   value={capability}
-                  onChange={(e) => setCapability((e.currentTarget as HTMLSelectElement).value)}
+                  onChange={(e) => setCapability(e.currentTarget.value)}
                   data-testid="capability-filter"
                   aria-label="Filter by capability"
                 >
@@ -125,7 +125,7 @@ export function App() {
                     </option>
                   ))}
                 </select>
-                <select value={sort} onChange={(e) => setSort((e.currentTarget as HTMLSelectElement).value as Sort)} aria-label="Order">
+                <select value={sort} onChange={(e) => setSort(e.currentTarget.value as Sort)} aria-label="Order">
                   <option value="joined">Join order</option>
                   <option value="id">By id</option>
                 </select>
