@@ -18,6 +18,7 @@ import { find, NAMES, redisProblems } from './lib/k8s-drift.js';
 import { renderKustomization } from './lib/k8s-validate.js';
 import { composeBytes, k8sBytes, redisBytes, redisMemoryProblems } from './lib/redis-memory.js';
 import { arrAt, at, objAt, PROJECT_ROOT, type JsonObject } from './lib/yaml-util.js';
+import { match } from '../helpers/match.js';
 
 const objects = renderKustomization(path.join(PROJECT_ROOT, 'k8s')).objects;
 const compose = loadCompose(path.join(PROJECT_ROOT, 'docker-compose.yml'), {});
@@ -26,7 +27,7 @@ const haproxyText = readFileSync(path.join(PROJECT_ROOT, 'deploy', 'haproxy.cfg'
 function stsContainer(objs: JsonObject[]): JsonObject {
   const c = at(find(objs, 'StatefulSet', NAMES.redis), 'spec', 'template', 'spec', 'containers', 0);
   if (!c || typeof c !== 'object' || Array.isArray(c)) throw new Error('Redis container missing');
-  return c as JsonObject;
+  return c;
 }
 
 function k8sArgs(): string[] {
@@ -79,7 +80,7 @@ describe('deployed Redis memory settings', () => {
     c.args = ['redis-server', '--appendonly', 'yes', '--dir', '/data'];
     expect(redisProblems(k)).toEqual([
       'Redis must run with --maxmemory-policy noeviction (has none: the server default)',
-      expect.stringMatching(/--maxmemory limit \(has none\)/),
+      match.stringMatching(/--maxmemory limit \(has none\)/),
     ]);
     c.args = ['redis-server', '--appendonly', 'yes', '--maxmemory', '480mb', '--maxmemory-policy', 'noeviction'];
     expect(redisProblems(k).join('\n')).toMatch(/--maxmemory 480mb is more than 75 %/);

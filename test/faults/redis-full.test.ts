@@ -155,11 +155,12 @@ describe('fault: Redis full (maxmemory + noeviction)', () => {
     }
     const list = await pick(1).inject({ url: '/registry/agents' });
     expect(list.statusCode).toBe(200);
-    expect((list.json() as { instances: { instance_id: string }[] }).instances.map((x) => x.instance_id).sort()).toEqual([
-      'mailbox',
-      'reader',
-      'sender',
-    ]);
+    expect(
+      list
+        .json<{ instances: { instance_id: string }[] }>()
+        .instances.map((x) => x.instance_id)
+        .sort(),
+    ).toEqual(['mailbox', 'reader', 'sender']);
     for (const app of apps) {
       const ready = await app.inject({ url: '/readyz' });
       expect(ready.statusCode, ready.body).toBe(200);
@@ -167,7 +168,7 @@ describe('fault: Redis full (maxmemory + noeviction)', () => {
     }
     const readerFetch = await fetchRaw(pick(0), 'reader');
     expect(readerFetch.statusCode, readerFetch.body).toBe(200);
-    const readerMsgs = (readerFetch.json() as { messages: AgentMessage[] }).messages;
+    const readerMsgs = readerFetch.json<{ messages: AgentMessage[] }>().messages;
     expect(readerMsgs.map((m) => (m.payload as { k: string }).k)).toEqual(forReader);
     const readerAck = await ackRaw(
       pick(1),
@@ -199,7 +200,7 @@ describe('fault: Redis full (maxmemory + noeviction)', () => {
     for (let round = 0; round < 50; round++) {
       const res = await fetchRaw(pick(round), 'mailbox', 'limit=50');
       expect(res.statusCode, res.body).toBe(200);
-      const msgs = (res.json() as { messages: AgentMessage[] }).messages;
+      const msgs = res.json<{ messages: AgentMessage[] }>().messages;
       if (msgs.length === 0) break;
       received.push(...msgs.map((m) => (m.payload as { k: string }).k));
       const ackRes = await ackRaw(
@@ -225,10 +226,10 @@ describe('fault: Redis full (maxmemory + noeviction)', () => {
     expect(recovered.json()).toMatchObject({ status: 'queued', delivered_to: ['mailbox'] });
     expect((await pick(1).inject({ method: 'POST', url: '/registry/register', payload: registerBody('late') })).statusCode).toBe(200);
     const after = await fetchRaw(pick(1), 'mailbox');
-    expect((after.json() as { messages: AgentMessage[] }).messages.map((m) => (m.payload as { k: string }).k)).toEqual(['after']);
-    const ids = ((await pick(0).inject({ url: '/registry/agents' })).json() as { instances: { instance_id: string }[] }).instances.map(
-      (x) => x.instance_id,
-    );
+    expect(after.json<{ messages: AgentMessage[] }>().messages.map((m) => (m.payload as { k: string }).k)).toEqual(['after']);
+    const ids = (await pick(0).inject({ url: '/registry/agents' }))
+      .json<{ instances: { instance_id: string }[] }>()
+      .instances.map((x) => x.instance_id);
     expect(ids.sort()).toEqual(['late', 'mailbox', 'reader', 'sender']);
     // BullMQ's own scripts were refused while full; its ticks resume afterwards.
     // (Ticks go to either replica with a worker: count them together.)

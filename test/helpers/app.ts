@@ -136,13 +136,13 @@ export function registerBody(id: string, o: RegisterOpts = {}) {
 export async function register(app: FastifyInstance, id: string, o: RegisterOpts = {}) {
   const res = await app.inject({ method: 'POST', url: '/registry/register', payload: registerBody(id, o) });
   if (res.statusCode !== 200) throw new Error(`register ${id}: ${res.statusCode} ${res.body}`);
-  return res.json() as {
+  return res.json<{
     is_leader: boolean;
     leader_id: string | null;
     leader_term: number;
     peers: { instance_id: string; is_leader: boolean }[];
     instance_token: string | null;
-  };
+  }>();
 }
 
 export async function heartbeat(app: FastifyInstance, id: string, body: object = { status: 'healthy', metrics: null }) {
@@ -162,7 +162,10 @@ export async function eventually<T>(fn: () => Promise<T | null | undefined | fal
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() > deadline) {
+      const why = last instanceof Error ? String(last) : last === undefined ? '' : JSON.stringify(last);
+      throw new Error(`condition not met within ${timeoutMs} ms${why ? `: ${why}` : ''}`);
+    }
     await sleep(stepMs);
   }
 }

@@ -99,7 +99,7 @@ export async function addClusterReplica(cluster: ClusterTopology, key: string): 
           f[2]?.includes('master') &&
           f.slice(8).some((r) => {
             const [a, b = a] = r.split('-').map(Number) as [number, number?];
-            return slot >= a && slot <= (b as number);
+            return slot >= a && slot <= b;
           }),
       );
     if (!owner) throw new Error(`no master owns slot ${slot}:\n${nodesText}`);

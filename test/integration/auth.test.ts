@@ -20,7 +20,7 @@ async function registerWith(app: FastifyInstance, id: string, token: string | nu
 async function registerOk(app: FastifyInstance, id: string, token: string | null): Promise<string> {
   const res = await registerWith(app, id, token);
   expect(res.statusCode, res.body).toBe(200);
-  const t = (res.json() as { instance_token: string | null }).instance_token;
+  const t = res.json<{ instance_token: string | null }>().instance_token;
   if (!t) throw new Error(`no instance token for ${id}`);
   return t;
 }
@@ -190,7 +190,7 @@ describe('AUTH_MODE=instance', () => {
     expect(await mesh.redis.exists(mesh.keys.inst('inst-r'))).toBe(0);
     const res = await registerWith(app, 'inst-r', ADMIN);
     expect(res.statusCode).toBe(200);
-    expect((res.json() as { instance_token: string }).instance_token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(res.json<{ instance_token: string }>().instance_token).toMatch(/^[A-Za-z0-9_-]{43}$/);
   });
 
   it('instance tokens are random 256-bit values stored only as their sha256', async () => {
@@ -262,14 +262,14 @@ describe('AUTH_MODE=instance', () => {
       body: { target_instance: 'inst-b', message_type: 'Query', payload: { secret: 1 }, correlation_id: null },
     });
     expect(sent.statusCode, sent.body).toBe(200);
-    const mid = (sent.json() as { message_id: string }).message_id;
+    const mid = sent.json<{ message_id: string }>().message_id;
     expectJsonError(await call(app, 'GET', '/messages/inst-b', { token: tokA }), 403, 'forbidden');
     expectJsonError(await call(app, 'POST', '/messages/ack/inst-b', { token: tokA, body: { message_ids: [mid] } }), 403, 'forbidden');
     // Acking someone else's message id as yourself does nothing to their copy.
     expect((await call(app, 'POST', '/messages/ack/inst-a', { token: tokA, body: { message_ids: [mid] } })).statusCode).toBe(204);
     const mine = await call(app, 'GET', '/messages/inst-b', { token: tokB });
     expect(mine.statusCode).toBe(200);
-    expect((mine.json() as { messages: { message_id: string }[] }).messages.map((m) => m.message_id)).toEqual([mid]);
+    expect(mine.json<{ messages: { message_id: string }[] }>().messages.map((m) => m.message_id)).toEqual([mid]);
     expect((await call(app, 'POST', '/messages/ack/inst-b', { token: tokB, body: { message_ids: [mid] } })).statusCode).toBe(204);
   });
 
@@ -377,7 +377,7 @@ describe('tokens never reach the logs', () => {
     const secrets = ['reg-secret-for-logs', 'admin-secret-for-logs'];
     try {
       const reg = await registerWith(app, 'log-a', 'reg-secret-for-logs');
-      const tok = (reg.json() as { instance_token: string }).instance_token;
+      const tok = reg.json<{ instance_token: string }>().instance_token;
       secrets.push(tok);
       await call(app, 'POST', '/registry/register', {
         token: 'reg-secret-for-logs',

@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { meshPerTest, register } from '../helpers/app.js';
 import { ack, fetchMessages, send, sendBody, sendRaw } from '../helpers/messages.js';
+import type { ErrorBody } from '../../sdk/src/types.js';
 
 const startMesh = meshPerTest();
 
@@ -25,7 +26,7 @@ describe('broadcast backlog bounds', () => {
     expect(blocked.statusCode).toBe(429);
     expect(blocked.headers['retry-after']).toBe('1');
     expect(blocked.json()).toMatchObject({ code: 'inbox_full', full: ['slow'] });
-    expect(blocked.json().error).toContain("'slow'");
+    expect(blocked.json<ErrorBody>().error).toContain("'slow'");
     // Nothing was stored for the refused send.
     expect(await mesh.redis.xlen(mesh.keys.broadcast)).toBe(3);
     // Reading alone does not free the backlog (at-least-once: pending until acked)...

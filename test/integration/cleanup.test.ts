@@ -82,7 +82,7 @@ describe('cleanup', () => {
     );
     const app = mesh.apps[0]!;
     await register(app, 'sweep-me');
-    await eventually(async () => (await mesh!.redis.exists(mesh!.keys.inst('sweep-me'))) === 0, 5000, 50);
+    await eventually(async () => (await mesh.redis.exists(mesh.keys.inst('sweep-me'))) === 0, 5000, 50);
     await sleep(1200);
     const perReplica = mesh.apps.map((a) => [...a.mesh.maintenance!.ranJobIds]);
     const all = perReplica.flat();

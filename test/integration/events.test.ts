@@ -245,26 +245,26 @@ describe('GET /registry/events?format=json', () => {
     const [a, b] = mesh.apps as [FastifyInstance, FastifyInstance];
     await register(a, 'j-1');
     await register(a, 'j-2');
-    const page = (await b.inject({ url: '/registry/events?format=json&since=0&limit=2' })).json() as {
+    const page = (await b.inject({ url: '/registry/events?format=json&since=0&limit=2' })).json<{
       events: { id: string; type: string; instance_id: string }[];
       last_id: string;
       gap: boolean;
-    };
+    }>();
     expect(page.events.map((e) => `${e.type}:${e.instance_id}`)).toEqual(['joined:j-1', 'leader:j-1']);
     expect(page.last_id).toBe(page.events[1]!.id);
     expect(page.gap).toBe(false);
-    const next = (await b.inject({ url: `/registry/events?format=json&since=${page.last_id}` })).json() as typeof page;
+    const next = (await b.inject({ url: `/registry/events?format=json&since=${page.last_id}` })).json<typeof page>();
     expect(next.events.map((e) => `${e.type}:${e.instance_id}`)).toEqual(['joined:j-2']);
 
     // Nothing pending: an immediate answer keeps the cursor ...
-    const empty = (await b.inject({ url: `/registry/events?format=json&since=${next.last_id}` })).json() as typeof page;
+    const empty = (await b.inject({ url: `/registry/events?format=json&since=${next.last_id}` })).json<typeof page>();
     expect(empty).toEqual({ events: [], last_id: next.last_id, gap: false });
     // ... and with wait= it returns as soon as a change lands on another replica.
     const started = Date.now();
     const waiting = b.inject({ url: `/registry/events?format=json&since=${next.last_id}&wait=10` });
     await sleep(150);
     await register(a, 'j-3');
-    const woke = (await waiting).json() as typeof page;
+    const woke = (await waiting).json<typeof page>();
     expect(woke.events.map((e) => `${e.type}:${e.instance_id}`)).toEqual(['joined:j-3']);
     expect(Date.now() - started).toBeLessThan(3000);
   });
@@ -273,18 +273,18 @@ describe('GET /registry/events?format=json', () => {
     const mesh = await startMesh({ EVENTS_MAXLEN: 100 });
     const app = mesh.apps[0]!;
     await register(app, 'gap-0');
-    const first = (await app.inject({ url: '/registry/events?format=json&since=0&limit=1' })).json() as {
+    const first = (await app.inject({ url: '/registry/events?format=json&since=0&limit=1' })).json<{
       events: { id: string }[];
       last_id: string;
       gap: boolean;
-    };
+    }>();
     for (let i = 1; i <= 300; i += 30) {
       await Promise.all(Array.from({ length: 30 }, (_, k) => register(app, `gap-${i + k}`)));
     }
     expect(await mesh.redis.xlen(mesh.keys.events)).toBeLessThan(300);
-    const stale = (await app.inject({ url: `/registry/events?format=json&since=${first.last_id}` })).json() as typeof first;
+    const stale = (await app.inject({ url: `/registry/events?format=json&since=${first.last_id}` })).json<typeof first>();
     expect(stale.gap).toBe(true);
-    const fresh = (await app.inject({ url: `/registry/events?format=json&since=${stale.last_id}` })).json() as typeof first;
+    const fresh = (await app.inject({ url: `/registry/events?format=json&since=${stale.last_id}` })).json<typeof first>();
     expect(fresh.gap).toBe(false);
   });
 });

@@ -21,6 +21,7 @@ import {
 } from '../../src/http/schemas.js';
 import { meshPerSuite, registerBody, type TestMesh } from '../helpers/app.js';
 import { keysContaining, snapshotKeys } from '../helpers/security.js';
+import { match } from '../helpers/match.js';
 
 const MARK = `mk${randomBytes(5).toString('hex')}`;
 const MAX_PAYLOAD = 4096;
@@ -430,7 +431,7 @@ async function send(app: FastifyInstance, req: Req): Promise<LightMyRequestRespo
 function isContract404(req: Req, res: LightMyRequestResponse): boolean {
   if (res.statusCode !== 404) return false;
   if (req.method === 'POST' && req.url.startsWith('/registry/heartbeat/')) {
-    return (res.json() as { acknowledged?: unknown }).acknowledged === false;
+    return res.json<{ acknowledged?: unknown }>().acknowledged === false;
   }
   return false;
 }
@@ -440,7 +441,7 @@ function isContract404(req: Req, res: LightMyRequestResponse): boolean {
  * outcome of that route (the upstream agent did not answer), not a server failure.
  */
 function isRequestTimeout(req: Req, res: LightMyRequestResponse): boolean {
-  return res.statusCode === 504 && req.url.startsWith('/messages/request/') && (res.json() as { code?: unknown }).code === 'timeout';
+  return res.statusCode === 504 && req.url.startsWith('/messages/request/') && res.json<{ code?: unknown }>().code === 'timeout';
 }
 
 function checkResponse(req: Req, res: LightMyRequestResponse): void {
@@ -492,13 +493,13 @@ class Coverage {
         `${req.method} ${known[0].replace(/\/[^/]+\/(stream|ack)$/, '/{id}/$1').replace(/^\/messages\/[^/]+$/, '/messages/{id}')}`,
       );
     if (res.statusCode >= 400 && res.headers['content-type']?.toString().startsWith('application/json')) {
-      const code = (res.json() as { code?: unknown }).code;
+      const code = res.json<{ code?: unknown }>().code;
       if (typeof code === 'string') this.codes.add(code);
     }
   }
   expectAtLeast(o: { routes: number; codes: string[] }): void {
     expect(this.routes.size, [...this.routes].join(', ')).toBeGreaterThanOrEqual(o.routes);
-    expect([...this.codes], 'error codes answered').toEqual(expect.arrayContaining(o.codes));
+    expect([...this.codes], 'error codes answered').toEqual(match.arrayContaining(o.codes));
   }
 }
 

@@ -10,6 +10,8 @@ import { buildApp, createLogger } from '../../src/app.js';
 import { recordGraceMs } from '../../src/registry/instances.js';
 import { eventually, heartbeat, meshesClosedAfterAll, meshPerSuite, register, registerBody, sleep, startMesh } from '../helpers/app.js';
 import { call, expectJsonError } from '../helpers/security.js';
+import { match } from '../helpers/match.js';
+import type { EventsPage, HeartbeatResponse, RegisterResponse } from '../../sdk/src/types.js';
 
 const startMeshOnce = meshesClosedAfterAll();
 
@@ -56,7 +58,7 @@ describe('router-level errors are JSON with our headers', () => {
     // The largest valid id is still accepted.
     const max = await app.inject({ url: '/registry/events?format=json&since=18446744073709551615-18446744073709551615' });
     expect(max.statusCode).toBe(200);
-    expect(max.json().events).toEqual([]);
+    expect(max.json<EventsPage>().events).toEqual([]);
   });
 });
 
@@ -163,7 +165,7 @@ describe('auth ordering and takeovers', () => {
     expect((await open.apps[0]!.inject({ method: 'DELETE', url: '/registry/deregister/tokenless' })).statusCode).toBe(204);
     const taken = await call(secured, 'POST', '/registry/register', { body: registerBody('tokenless'), token: 'reg-secret' });
     expect(taken.statusCode).toBe(200);
-    expect(taken.json().instance_token).toEqual(expect.any(String));
+    expect(taken.json<RegisterResponse>().instance_token).toEqual(match.any(String));
   });
 
   it("a lapsed instance's token stops authorizing reads at its deadline, before cleanup", async () => {
@@ -179,7 +181,7 @@ describe('auth ordering and takeovers', () => {
     // ...and acting as itself still reaches the heartbeat route, whose 404 says "register again".
     const hb = await call(app, 'POST', '/registry/heartbeat/lapser', { token, body: { status: 'ok' } });
     expect(hb.statusCode).toBe(404);
-    expect(hb.json().acknowledged).toBe(false);
+    expect(hb.json<HeartbeatResponse>().acknowledged).toBe(false);
   });
 
   it('/metrics is never more open than /registry/leader', async () => {

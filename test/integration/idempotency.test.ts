@@ -31,7 +31,7 @@ function keyed(app: FastifyInstance, source: string, body: SendBody, key: string
 async function keyedOk(app: FastifyInstance, source: string, body: SendBody, key: string): Promise<{ body: SendOk; replayed: boolean }> {
   const res = await keyed(app, source, body, key);
   expect(res.statusCode, res.body).toBe(200);
-  return { body: res.json() as SendOk, replayed: res.headers['idempotent-replayed'] === 'true' };
+  return { body: res.json<SendOk>(), replayed: res.headers['idempotent-replayed'] === 'true' };
 }
 
 const payloadKeys = (msgs: AgentMessage[]) => msgs.map((m) => (m.payload as { k?: string } | null)?.k);
@@ -319,8 +319,8 @@ describe('server-side request/response', () => {
     expect(r1.statusCode, r1.body).toBe(200);
     expect(r2.statusCode, r2.body).toBe(200);
     expect(r2.headers['idempotent-replayed']).toBe('true');
-    const b1 = r1.json() as { request: SendOk; response: AgentMessage };
-    const b2 = r2.json() as { request: SendOk; response: AgentMessage };
+    const b1 = r1.json<{ request: SendOk; response: AgentMessage }>();
+    const b2 = r2.json<{ request: SendOk; response: AgentMessage }>();
     expect(b2).toEqual(b1);
     expect(b1.response.correlation_id).toBe(queries[0]!.correlation_id);
     expect(await fetchMessages(a, 'rq-worker')).toEqual([]);

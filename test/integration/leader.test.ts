@@ -1,11 +1,12 @@
 // Leader election: first registrant leads, sticky while renewed, immediate handover on deregister,
 // bounded failover on lapse, terms only grow, exactly one leader under concurrency.
 import { describe, expect, it } from 'vitest';
+import type { AgentsResponse, HealthResponse, HeartbeatResponse, LeaderInfo } from '../../sdk/src/types.js';
 import { eventually, heartbeat, meshPerTest, register, sleep, type TestMesh } from '../helpers/app.js';
 
 const startMesh = meshPerTest();
 
-const leaderOf = async (m: TestMesh, i = 0) => (await m.apps[i]!.inject({ url: '/registry/leader' })).json();
+const leaderOf = async (m: TestMesh, i = 0) => (await m.apps[i]!.inject({ url: '/registry/leader' })).json<LeaderInfo>();
 /** The namespace's first term (Redis time in ms when it began; +1 per change after that). */
 const firstTerm = async (m: TestMesh) => Number(await m.redis.get(m.keys.term));
 
@@ -18,8 +19,8 @@ describe('leader election', () => {
     expect((await register(app, 'l2')).is_leader).toBe(false);
     const again = await register(app, 'l1');
     expect(again).toMatchObject({ is_leader: true, leader_id: 'l1', leader_term: t1 });
-    const list = (await app.inject({ url: '/registry/agents' })).json();
-    expect(list.instances.find((i: { instance_id: string }) => i.instance_id === 'l1').is_leader).toBe(true);
+    const list = (await app.inject({ url: '/registry/agents' })).json<AgentsResponse>();
+    expect(list.instances.find((i) => i.instance_id === 'l1')?.is_leader).toBe(true);
     expect(list.leader_id).toBe('l1');
   });
 
@@ -33,7 +34,7 @@ describe('leader election', () => {
     // No script other than the deregister ran: the handover happened inside it.
     expect(await mesh.redis.get(mesh.keys.leader)).toBe('d2');
     expect(await leaderOf(mesh)).toEqual({ leader_id: 'd2', leader_term: t1 + 1 });
-    const hb = (await heartbeat(app, 'd3')).json();
+    const hb = (await heartbeat(app, 'd3')).json<HeartbeatResponse>();
     expect(hb).toMatchObject({ leader_id: 'd2', leader_term: t1 + 1 });
     await app.inject({ method: 'DELETE', url: '/registry/deregister/d3' });
     expect(await leaderOf(mesh)).toEqual({ leader_id: 'd2', leader_term: t1 + 1 });
@@ -53,10 +54,10 @@ describe('leader election', () => {
     await register(app, 'f1');
     await register(app, 'f2');
     const lastLeaderBeat = Date.now();
-    let seen: { leader_id: string; leader_term: number } | null = null;
+    let seen: HeartbeatResponse | null = null;
     // Followers keep heartbeating on their interval; the leader has gone silent.
     while (Date.now() - lastLeaderBeat < stale + interval * 4) {
-      const r1 = (await heartbeat(app, 'f1')).json();
+      const r1 = (await heartbeat(app, 'f1')).json<HeartbeatResponse>();
       await heartbeat(app, 'f2');
       if (r1.leader_id !== 'old-leader') {
         seen = r1;
@@ -72,7 +73,7 @@ describe('leader election', () => {
     expect((await heartbeat(app, 'old-leader')).statusCode).toBe(404);
     const back = await register(app, 'old-leader');
     expect(back).toMatchObject({ is_leader: false, leader_id: 'f1', leader_term: t1 + 1 });
-    const order = (await app.inject({ url: '/registry/agents' })).json().instances.map((i: { instance_id: string }) => i.instance_id);
+    const order = (await app.inject({ url: '/registry/agents' })).json<AgentsResponse>().instances.map((i) => i.instance_id);
     expect(order).toEqual(['f1', 'f2', 'old-leader']);
   });
 
@@ -100,11 +101,9 @@ describe('leader election', () => {
     expect(results.every((r) => r.leader_term === results[0]!.leader_term)).toBe(true);
     expect(results[0]!.leader_term).toBe(await firstTerm(mesh));
     for (const app of apps) {
-      const list = (await app.inject({ url: '/registry/agents' })).json();
+      const list = (await app.inject({ url: '/registry/agents' })).json<AgentsResponse>();
       expect(list.instances).toHaveLength(50);
-      expect(list.instances.filter((i: { is_leader: boolean }) => i.is_leader).map((i: { instance_id: string }) => i.instance_id)).toEqual([
-        leader,
-      ]);
+      expect(list.instances.filter((i) => i.is_leader).map((i) => i.instance_id)).toEqual([leader]);
     }
   });
 
@@ -117,10 +116,10 @@ describe('leader election', () => {
     await sleep(150);
     await heartbeat(app, 'x2');
     await sleep(200); // x1 has lapsed, x2 is live; nobody ran an election yet
-    const list = (await app.inject({ url: '/registry/agents' })).json();
+    const list = (await app.inject({ url: '/registry/agents' })).json<AgentsResponse>();
     expect(list.leader_id).toBe('x2');
     expect(list.leader_term).toBe(t1 + 1);
-    expect(list.instances.map((i: { instance_id: string; is_leader: boolean }) => [i.instance_id, i.is_leader])).toEqual([['x2', true]]);
+    expect(list.instances.map((i) => [i.instance_id, i.is_leader])).toEqual([['x2', true]]);
   });
 });
 
@@ -133,7 +132,7 @@ describe('liveness', () => {
     await eventually(
       async () => {
         await heartbeat(app, 'live');
-        const list = (await app.inject({ url: '/registry/agents' })).json();
+        const list = (await app.inject({ url: '/registry/agents' })).json<AgentsResponse>();
         return list.instances.length === 1;
       },
       3000,
@@ -142,11 +141,11 @@ describe('liveness', () => {
     // Cleanup did not run (no maintenance in this app): the record is still in Redis.
     expect(await mesh.redis.exists(mesh.keys.inst('lapsing'))).toBe(1);
     expect((await app.inject({ url: '/registry/agents/lapsing' })).statusCode).toBe(404);
-    expect(
-      (await app.inject({ url: '/registry/agents?capability=c' })).json().instances.map((i: { instance_id: string }) => i.instance_id),
-    ).toEqual(['live']);
+    expect((await app.inject({ url: '/registry/agents?capability=c' })).json<AgentsResponse>().instances.map((i) => i.instance_id)).toEqual(
+      ['live'],
+    );
     expect((await heartbeat(app, 'lapsing')).statusCode).toBe(404);
-    expect((await app.inject({ url: '/health' })).json().active_sessions).toBe(1);
+    expect((await app.inject({ url: '/health' })).json<HealthResponse>().active_sessions).toBe(1);
     // Deregistering a lapsed id answers 404 (unknown) but still frees its record.
     expect((await app.inject({ method: 'DELETE', url: '/registry/deregister/lapsing' })).statusCode).toBe(404);
     expect(await mesh.redis.exists(mesh.keys.inst('lapsing'))).toBe(0);

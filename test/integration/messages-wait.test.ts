@@ -19,6 +19,7 @@ import {
   type AgentMessage,
   type SseReader,
 } from '../helpers/messages.js';
+import { match } from '../helpers/match.js';
 
 const meshes: TestMesh[] = [];
 const streams: SseReader[] = [];
@@ -84,7 +85,7 @@ describe('long-poll: GET /messages/{id}?wait=<s>', () => {
     const sent = await send(sender, 'c', sendBody(null, 'to all'));
     const res = await pollB;
     expect(Date.now() - started).toBeLessThan(4000);
-    expect((res.json() as { messages: AgentMessage[] }).messages.map((x) => x.message_id)).toEqual([sent.message_id]);
+    expect(res.json<{ messages: AgentMessage[] }>().messages.map((x) => x.message_id)).toEqual([sent.message_id]);
     await ack(sender, 'b', [sent.message_id]);
     const forA = await fetchMessages(sender, 'a');
     expect(forA.map((x) => x.message_id)).toEqual([sent.message_id]);
@@ -188,7 +189,7 @@ describe('server-sent events: GET /messages/{id}/stream', () => {
       message_type: 'Query',
       payload: { n: 1 },
       correlation_id: 'k1',
-      created_at: expect.stringMatching(RFC3339_Z),
+      created_at: match.stringMatching(RFC3339_Z),
     });
     expect(first.message_id).toMatch(UUID_V7);
 
@@ -294,7 +295,7 @@ describe('request/response: POST /messages/request/{source}', () => {
   async function answer(opts: { decoys?: boolean } = {}) {
     for (let i = 0; i < 10; i++) {
       const res = await back.inject({ method: 'GET', url: '/messages/answerer?wait=5' });
-      const q = (res.json() as { messages: AgentMessage[] }).messages.find((x) => x.message_type === 'Query');
+      const q = res.json<{ messages: AgentMessage[] }>().messages.find((x) => x.message_type === 'Query');
       if (!q) continue;
       expect(q.correlation_id).toMatch(UUID_V7);
       if (opts.decoys) {
@@ -323,7 +324,7 @@ describe('request/response: POST /messages/request/{source}', () => {
     });
     const q = await answered;
     expect(res.statusCode, res.body).toBe(200);
-    const body = res.json() as { request: { message_id: string; status: string; delivered_to: string[] }; response: AgentMessage };
+    const body = res.json<{ request: { message_id: string; status: string; delivered_to: string[] }; response: AgentMessage }>();
     expect(body.request).toEqual({ message_id: q.message_id, status: 'queued', delivered_to: ['answerer'] });
     expect(body.response).toMatchObject({
       source_instance: 'answerer',
@@ -347,7 +348,7 @@ describe('request/response: POST /messages/request/{source}', () => {
     });
     const q = await answered;
     expect(res.statusCode, res.body).toBe(200);
-    const body = res.json() as { response: AgentMessage };
+    const body = res.json<{ response: AgentMessage }>();
     expect(body.response).toMatchObject({ message_type: 'Response', correlation_id: q.correlation_id, payload: { echo: 'q2' } });
     // The decoys stay in the asker's inbox for its normal message loop.
     const left = await fetchMessages(front, 'asker');
@@ -385,7 +386,7 @@ describe('request/response: POST /messages/request/{source}', () => {
       payload: { target_instance: 'ghost', payload: 1, timeout_ms: 1000 },
     });
     expect(unknown.statusCode).toBe(400);
-    expect((unknown.json() as { error: string }).error).toBe("Target instance 'ghost' not found");
+    expect(unknown.json<{ error: string }>().error).toBe("Target instance 'ghost' not found");
     expectError(
       await front.inject({ method: 'POST', url: '/messages/request/ghost', payload: { target_instance: 'answerer', payload: 1 } }),
       404,

@@ -18,6 +18,7 @@ import {
   UUID_V7,
   xlen,
 } from '../helpers/messages.js';
+import { match } from '../helpers/match.js';
 
 const mesh = meshesClosedAfterAll();
 
@@ -34,7 +35,7 @@ describe('contract shapes', () => {
     const before = Date.now();
     const res = await sendRaw(app, 'alice', sendBody('bob', { hello: 'world' }));
     expect(res.statusCode).toBe(200);
-    const body = res.json() as Record<string, unknown>;
+    const body = res.json<Record<string, unknown>>();
     expect(Object.keys(body).sort()).toEqual(['delivered_to', 'message_id', 'status']);
     expect(body.status).toBe('queued');
     expect(body.delivered_to).toEqual(['bob']);
@@ -114,7 +115,7 @@ describe('contract shapes', () => {
     const types = [...BUILTIN_MESSAGE_TYPES, { Custom: 'x' }, { Custom: 'with spaces & ünïcode' }];
     // The six of the seed's contract and the later spec-ai additions must all be there.
     expect(types).toEqual(
-      expect.arrayContaining([
+      match.arrayContaining([
         'Query',
         'Response',
         'Notification',
@@ -178,7 +179,7 @@ describe('contract shapes', () => {
   it('answers an unknown target with 400 and the exact text "Target instance \'<id>\' not found"', async () => {
     const res = await sendRaw(app, 'alice', sendBody('nobody-here', { x: 1 }));
     expect(res.statusCode).toBe(400);
-    const body = res.json() as { error: string; code: string };
+    const body = res.json<{ error: string; code: string }>();
     expect(body.error).toBe("Target instance 'nobody-here' not found");
     expect(body.code).toBe('target_not_found');
   });
@@ -201,7 +202,7 @@ describe('defect 1: a message to an unknown target is not queued', () => {
 
     const res = await sendRaw(app, 'src', sendBody('ghost', 'lost?'));
     expect(res.statusCode).toBe(400);
-    expect((res.json() as { error: string }).error).toBe("Target instance 'ghost' not found");
+    expect(res.json<{ error: string }>().error).toBe("Target instance 'ghost' not found");
 
     expect(await m.namespaceKeys()).toEqual(keysBefore);
     expect(keysBefore.some((k) => k.includes('ghost'))).toBe(false);
@@ -223,7 +224,7 @@ describe('defect 1: a message to an unknown target is not queued', () => {
     expect(await m.redis.exists(m.keys.inst('gone'))).toBe(1);
     const res = await sendRaw(app, 'src', sendBody('gone', 'x'));
     expect(res.statusCode).toBe(400);
-    expect((res.json() as { error: string }).error).toBe("Target instance 'gone' not found");
+    expect(res.json<{ error: string }>().error).toBe("Target instance 'gone' not found");
     expect(await xlen(m, m.keys.inbox('gone'))).toBe(0);
   });
 });

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { eventually, heartbeat, meshPerTest, register, sleep } from '../helpers/app.js';
 import { parseExposition, promtool, promtoolCheckMetrics, samplesOf, valueOf, type Exposition } from '../helpers/prometheus.js';
+import { match } from '../helpers/match.js';
 
 const startMesh = meshPerTest();
 
@@ -116,7 +117,7 @@ describe('GET /metrics', () => {
     expect((await send(app, 'c-a', 'c-b', { n: 2 })).statusCode).toBe(200);
     expect((await send(app, 'c-a', null, 'all')).statusCode).toBe(200); // broadcast: c-b only
     expect((await send(app, 'c-a', 'c-nobody')).statusCode).toBe(400); // rejected
-    const fetched = (await app.inject({ url: '/messages/c-b' })).json() as { messages: { message_id: string }[] };
+    const fetched = (await app.inject({ url: '/messages/c-b' })).json<{ messages: { message_id: string }[] }>();
     expect(fetched.messages).toHaveLength(3);
     const ack = await app.inject({
       method: 'POST',
@@ -294,7 +295,7 @@ describe('docs: metrics reference and example alerts', () => {
       (g) => g.rules,
     );
     expect(rules.map((r) => r.alert)).toEqual(
-      expect.arrayContaining(['MeshNoLeader', 'MeshLiveInstancesDropped', 'MeshInboxDepthHigh', 'MeshRedisLatencyHigh', 'MeshHttp5xxRate']),
+      match.arrayContaining(['MeshNoLeader', 'MeshLiveInstancesDropped', 'MeshInboxDepthHigh', 'MeshRedisLatencyHigh', 'MeshHttp5xxRate']),
     );
     const mesh = await startMesh();
     const exp = await scrape(mesh.apps[0]!);

@@ -5,6 +5,7 @@ import { validate, compileErrors } from '@readme/openapi-parser';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { meshPerSuite } from '../helpers/app.js';
+import { match } from '../helpers/match.js';
 
 interface Operation {
   operationId?: string;
@@ -61,7 +62,7 @@ beforeAll(async () => {
   const res = await app.inject({ url: '/openapi.json' });
   expect(res.statusCode).toBe(200);
   expect(res.headers['content-type']).toMatch(/application\/json/);
-  doc = res.json() as Document;
+  doc = res.json<Document>();
 });
 afterAll(async () => {
   await mesh?.close();
@@ -98,7 +99,7 @@ describe('GET /openapi.json', () => {
           where,
         ).toBe(true);
         // The errors plugin can answer these on any route.
-        expect(statuses, where).toEqual(expect.arrayContaining(['500', '503']));
+        expect(statuses, where).toEqual(match.arrayContaining(['500', '503']));
         // Path parameters are declared, and a route that validates input documents its 400.
         for (const name of [...path.matchAll(/\{(\w+)\}/g)].map((x) => x[1])) {
           expect(
@@ -109,7 +110,7 @@ describe('GET /openapi.json', () => {
         if (op.parameters?.length || op.requestBody) expect(statuses, where).toContain('400');
         if (op.requestBody) {
           expect(op.requestBody.content['application/json'], where).toBeTruthy();
-          expect(statuses, where).toEqual(expect.arrayContaining(['413', '415']));
+          expect(statuses, where).toEqual(match.arrayContaining(['413', '415']));
         }
         // Every 4xx/5xx is the `{error, code}` shape, but for the answers the wire contract or the
         // probes fix: heartbeat's 404 `{acknowledged: false, ...}` and /readyz's 503 `{status, reason}`.
@@ -117,7 +118,7 @@ describe('GET /openapi.json', () => {
         for (const s of statuses.filter((x) => /^[45]/.test(x) && !fixedByContract(x))) {
           const schema = resolve(op.responses[s]!.content?.['application/json']?.schema);
           expect(schema, `${where} ${s}`).toBeTruthy();
-          if (schema) expect(Object.keys(schema.properties ?? {}), `${where} ${s}`).toEqual(expect.arrayContaining(['error', 'code']));
+          if (schema) expect(Object.keys(schema.properties ?? {}), `${where} ${s}`).toEqual(match.arrayContaining(['error', 'code']));
         }
       }
     }
@@ -126,15 +127,15 @@ describe('GET /openapi.json', () => {
   it('spells out the contract routes and the additive ones', () => {
     const register = doc.paths['/registry/register']!.post!;
     expect(register.requestBody).toBeTruthy();
-    expect(Object.keys(register.responses)).toEqual(expect.arrayContaining(['200', '400', '409']));
+    expect(Object.keys(register.responses)).toEqual(match.arrayContaining(['200', '400', '409']));
     const hb = doc.paths['/registry/heartbeat/{id}']!.post!;
-    expect(Object.keys(hb.responses)).toEqual(expect.arrayContaining(['200', '404']));
-    expect(Object.keys(doc.paths['/registry/deregister/{id}']!.delete!.responses)).toEqual(expect.arrayContaining(['204', '404']));
-    expect(Object.keys(doc.paths['/messages/send/{source_id}']!.post!.responses)).toEqual(expect.arrayContaining(['200', '400', '429']));
+    expect(Object.keys(hb.responses)).toEqual(match.arrayContaining(['200', '404']));
+    expect(Object.keys(doc.paths['/registry/deregister/{id}']!.delete!.responses)).toEqual(match.arrayContaining(['204', '404']));
+    expect(Object.keys(doc.paths['/messages/send/{source_id}']!.post!.responses)).toEqual(match.arrayContaining(['200', '400', '429']));
     const events = doc.paths['/registry/events']!.get!;
     expect(Object.keys(events.responses['200']!.content ?? {}).sort()).toEqual(['application/json', 'text/event-stream']);
     expect(events.parameters?.map((p) => `${p.in}:${p.name}`)).toEqual(
-      expect.arrayContaining(['query:since', 'query:format', 'query:wait', 'header:last-event-id']),
+      match.arrayContaining(['query:since', 'query:format', 'query:wait', 'header:last-event-id']),
     );
     const metrics = doc.paths['/metrics']!.get!;
     expect(Object.keys(metrics.responses['200']!.content ?? {})).toEqual(['text/plain']);
@@ -154,7 +155,7 @@ describe('GET /openapi.json for client generators', () => {
   it('shares the wire schemas as components, referenced from the routes', () => {
     const schemas = doc.components?.schemas ?? {};
     expect(Object.keys(schemas)).toEqual(
-      expect.arrayContaining([
+      match.arrayContaining([
         'MeshInstance',
         'AgentMessage',
         'MessageType',
@@ -202,6 +203,6 @@ describe('GET /docs', () => {
     // The UI loads the same document.
     const json = await app.inject({ url: '/docs/json' });
     expect(json.statusCode).toBe(200);
-    expect(Object.keys((json.json() as Document).paths).sort()).toEqual(Object.keys(doc.paths).sort());
+    expect(Object.keys(json.json<Document>().paths).sort()).toEqual(Object.keys(doc.paths).sort());
   });
 });

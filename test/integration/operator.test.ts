@@ -42,7 +42,7 @@ const startMesh = meshesClosedAfterAll();
 async function get<T>(app: FastifyInstance, url: string, token?: string): Promise<T> {
   const res = await call(app, 'GET', url, { token });
   expect(res.statusCode, `${url}: ${res.body}`).toBe(200);
-  return res.json() as T;
+  return res.json<T>();
 }
 
 async function ack(app: FastifyInstance, id: string, ids: string[]) {
@@ -201,7 +201,7 @@ describe('GET /registry/agents/{id}/pending', () => {
       expect(res.statusCode, res.body).toBe(200);
       // Bounded answer: ids only, never a 100 kB payload.
       expect(res.body.length).toBeLessThan(2000);
-      const page = res.json() as Pending;
+      const page = res.json<Pending>();
       expect(page).toMatchObject({ instance_id: 'p-dst', pending: 7 });
       seen.push(...page.message_ids);
       cursor = page.next_cursor;

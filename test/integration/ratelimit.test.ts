@@ -57,7 +57,7 @@ describe('SEND_RATE_PER_SEC=2, SEND_BURST=3 on two replicas', () => {
     const body = expectJsonError(limited, 429, 'rate_limited');
     expect(body.error).toContain('rl-a');
     expect(limited.headers['retry-after']).toBe('1');
-    const retryMs = (limited.json() as { retry_after_ms: number }).retry_after_ms;
+    const retryMs = limited.json<{ retry_after_ms: number }>().retry_after_ms;
     expect(retryMs).toBeGreaterThan(0);
     expect(retryMs).toBeLessThanOrEqual(500);
     // The bucket is one key per sender, inside the namespace, with an expiry.
@@ -78,7 +78,7 @@ describe('SEND_RATE_PER_SEC=2, SEND_BURST=3 on two replicas', () => {
     let res = await call(a, 'POST', '/messages/send/rl-a', { body: note('rl-b') });
     while (res.statusCode === 200) res = await call(a, 'POST', '/messages/send/rl-a', { body: note('rl-b') });
     expect(res.statusCode).toBe(429);
-    await sleep((res.json() as { retry_after_ms: number }).retry_after_ms + 50);
+    await sleep(res.json<{ retry_after_ms: number }>().retry_after_ms + 50);
     expect((await call(a, 'POST', '/messages/send/rl-a', { body: note('rl-b') })).statusCode).toBe(200);
     expect((await call(a, 'POST', '/messages/send/rl-a', { body: note('rl-b') })).statusCode).toBe(429);
   });
@@ -115,7 +115,7 @@ describe('with AUTH_MODE=instance', () => {
   it("a send with someone else's token is refused before it can drain their bucket", async () => {
     const app = mesh.apps[0]!;
     const tok = async (id: string) =>
-      ((await call(app, 'POST', '/registry/register', { body: registerBody(id) })).json() as { instance_token: string }).instance_token;
+      (await call(app, 'POST', '/registry/register', { body: registerBody(id) })).json<{ instance_token: string }>().instance_token;
     const tokA = await tok('ia');
     const tokB = await tok('ib');
     expect(await mesh.redis.hget(`${mesh.keys.prefix}tokens`, hashToken(tokA))).toBe('ia');

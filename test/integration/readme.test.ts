@@ -17,7 +17,7 @@ describe('README', () => {
   });
 
   it('documents every route of the OpenAPI document', async () => {
-    const doc = (await mesh.apps[0]!.inject({ url: '/openapi.json' })).json() as { paths: Record<string, unknown> };
+    const doc = (await mesh.apps[0]!.inject({ url: '/openapi.json' })).json<{ paths: Record<string, unknown> }>();
     const documented = new Set([...README.matchAll(/`(?:GET|POST|DELETE|PUT|PATCH)?\s*(\/[^`\s?[]*)/g)].map((m) => shape(m[1]!)));
     const missing = Object.keys(doc.paths)
       .map(shape)

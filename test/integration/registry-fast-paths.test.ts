@@ -5,6 +5,8 @@
 //   the JSON of list()'s objects.
 import { describe, expect, it, vi } from 'vitest';
 import { heartbeat, meshPerSuite, register, registerBody, startMesh } from '../helpers/app.js';
+import { match } from '../helpers/match.js';
+import type { RegisterResponse } from '../../sdk/src/types.js';
 
 const mesh = meshPerSuite();
 
@@ -19,7 +21,7 @@ describe('register under a burst', () => {
         ids.map(async (id) => {
           const res = await app.inject({ method: 'POST', url: '/registry/register', payload: registerBody(id) });
           expect(res.statusCode).toBe(200);
-          return { id, body: res.json() as { leader_id: string | null; peers: { instance_id: string; is_leader: boolean }[] } };
+          return { id, body: res.json<{ leader_id: string | null; peers: { instance_id: string; is_leader: boolean }[] }>() };
         }),
       );
       for (const { id, body } of answers) {
@@ -30,7 +32,7 @@ describe('register under a burst', () => {
       }
       // A registration that finished before another started is among the later one's peers.
       const late = await app.inject({ method: 'POST', url: '/registry/register', payload: registerBody('after-burst') });
-      expect(late.json().peers.map((p: { instance_id: string }) => p.instance_id)).toEqual(expect.arrayContaining([...ids, 'after-burst']));
+      expect(late.json<RegisterResponse>().peers.map((p) => p.instance_id)).toEqual(match.arrayContaining([...ids, 'after-burst']));
       // 61 registrations; without sharing each would have run its own listing.
       expect(list.mock.calls.length).toBeLessThan(n);
     } finally {

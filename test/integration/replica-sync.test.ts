@@ -152,7 +152,7 @@ describe('REDIS_SYNC_REPLICAS=1 on a master with one replica', () => {
     expect(retried.headers['idempotent-replayed']).toBe('true');
     const msgs = await fetchMessages(synced, 'i-b');
     expect(msgs).toHaveLength(1);
-    expect((retried.json() as { message_id: string }).message_id).toBe(msgs[0]!.message_id);
+    expect(retried.json<{ message_id: string }>().message_id).toBe(msgs[0]!.message_id);
     // The replayed answer was confirmed: the message and its record are on the replica.
     const k = meshKeys(ns);
     expect(await pr.replicaClient.xlen(k.inbox('i-b'))).toBe(1);
@@ -179,7 +179,7 @@ describe('REDIS_SYNC_REPLICAS=1 on a master with one replica', () => {
     await pr.masterClient.config('SET', 'maxmemory', '1');
     try {
       expectError(await sendReq(synced, 'o-a', 'o-b', { k: 'full' }), 507, 'insufficient_storage');
-      const ids = [(sent.json() as { message_id: string }).message_id];
+      const ids = [sent.json<{ message_id: string }>().message_id];
       const acked = await synced.inject({ method: 'POST', url: '/messages/ack/o-b', payload: { message_ids: ids } });
       expect(acked.statusCode, acked.body).toBe(204);
     } finally {

@@ -122,7 +122,7 @@ describe('listings are pages of bounded work with consistent order', () => {
   it('the register answer is a bounded first page with the caller always in it', async () => {
     const small = await mesh.addApp({ REGISTER_PEERS_MAX: 3, STALE_TIMEOUT_MS: 600_000, HEARTBEAT_INTERVAL_MS: 1000 });
     const res = await small.inject({ method: 'POST', url: '/registry/register', payload: registerBody('pg-late') });
-    const body = res.json() as { peers: Instance[]; peers_truncated: boolean; peers_next_cursor: string | null; leader_id: string };
+    const body = res.json<{ peers: Instance[]; peers_truncated: boolean; peers_next_cursor: string | null; leader_id: string }>();
     expect(body.peers.map((p) => p.instance_id)).toEqual(['pg-0', 'pg-1', 'pg-2', 'pg-late']);
     expect(body.peers_truncated).toBe(true);
     // The cursor continues the listing where the page ended.
@@ -148,7 +148,7 @@ describe('fetch answers are bounded in bytes', () => {
     const answers: number[][] = [];
     for (let round = 0; round < 10 && seen.length < sent.length; round++) {
       const res = await app.inject({ url: '/messages/fb-dst?limit=1000' });
-      const { messages } = res.json() as { messages: Message[] };
+      const { messages } = res.json<{ messages: Message[] }>();
       expect(messages.length).toBeGreaterThan(0);
       answers.push(messages.map((m) => String(m.payload).length - 2));
       const bodyBytes = messages.reduce((n, m) => n + JSON.stringify(m).length, 0);

@@ -3,6 +3,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { meshPerSuite } from '../helpers/app.js';
+import { match } from '../helpers/match.js';
 
 const timestamp = z.string().refine((s) => /Z$/.test(s) && !Number.isNaN(Date.parse(s)), 'RFC 3339 UTC');
 const u16 = z.number().int().min(0).max(65535);
@@ -109,7 +110,7 @@ describe('seed wire compatibility', () => {
     expect(list.data?.leader_id).toBe(id1);
 
     const hb = await client.heartbeat(id2);
-    expect(hb).toEqual({ status: 200, data: expect.objectContaining({ acknowledged: true, leader_id: id1, should_sync: false }) });
+    expect(hb).toEqual({ status: 200, data: match.objectContaining({ acknowledged: true, leader_id: id1, should_sync: false }) });
 
     const sent = await client.send(id1, id2, { task: 'x' });
     expect(sent.data).toMatchObject({ status: 'queued', delivered_to: [id2] });

@@ -7,6 +7,7 @@ import { Cluster, Redis } from 'ioredis';
 import { describe, expect, inject, it } from 'vitest';
 import { currentTopology, eventually, meshPerSuite, redisEnv, register, type TestMesh } from '../helpers/app.js';
 import { scanAll, topologyFromEnv } from '../helpers/topology.js';
+import type { MessagesResponse, SendResponse } from '../../sdk/src/types.js';
 
 const TOPOLOGY = currentTopology();
 
@@ -40,7 +41,7 @@ describe('test topology', () => {
     });
     expect(sent.statusCode).toBe(200);
     const res = await poll;
-    expect(res.json().messages.map((m: { message_id: string }) => m.message_id)).toEqual([sent.json().message_id]);
+    expect(res.json<MessagesResponse>().messages.map((m) => m.message_id)).toEqual([sent.json<SendResponse>().message_id]);
     expect(Date.now() - started).toBeLessThan(8000);
   });
 

@@ -137,7 +137,7 @@ describe('register body', () => {
 
   it('port: an integer 1-65535', async () => {
     for (const port of [1, 80, 65535]) expect((await register(registerBody('port-ok', { port }))).statusCode).toBe(200);
-    for (const port of [0, -1, 65536, 1.5, '80', null, 1e400, true]) {
+    for (const port of [0, -1, 65536, 1.5, '80', null, Number.POSITIVE_INFINITY, true]) {
       expectInvalid(await register({ ...registerBody('port-bad'), port }), 'body.port');
     }
   });

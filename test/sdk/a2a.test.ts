@@ -65,7 +65,9 @@ describe('SDK', () => {
   it('sendToCapability and request reach the holder of a skill', async () => {
     const worker = await pool.join({ agentCard: translator() });
     const got: AgentMessage[] = [];
-    worker.on('Query', (m, ctx) => ctx.respond({ translated: String(m.payload).toUpperCase() }));
+    worker.on('Query', (m, ctx) =>
+      ctx.respond({ translated: (typeof m.payload === 'string' ? m.payload : JSON.stringify(m.payload)).toUpperCase() }),
+    );
     worker.on('Notification', (m) => {
       got.push(m);
     });

@@ -14,6 +14,10 @@ import {
 } from '../../sdk/src/index.js';
 import { AgentPool, deferred, eventually, sleep, startServer, type TestServer } from './support.js';
 
+/** The URL a fetch call asks for, whichever form it was given in. */
+const urlOf = (input: string | URL | Request): string =>
+  typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+
 // Fast liveness: an instance is stale 600 ms after its last heartbeat; agents beat every 150 ms.
 const FAST = { STALE_TIMEOUT_MS: 600, HEARTBEAT_INTERVAL_MS: 150 };
 
@@ -209,7 +213,7 @@ describe('leadership', () => {
     let stale: { leader_id: string; leader_term: number } | null = null;
     const staleFetch: typeof fetch = async (input, init) => {
       const res = await fetch(input, init);
-      if (!stale || !String(input).includes('/registry/heartbeat/')) return res;
+      if (!stale || !urlOf(input).includes('/registry/heartbeat/')) return res;
       await res.text();
       return new Response(JSON.stringify({ acknowledged: true, should_sync: false, ...stale }), {
         status: 200,
@@ -238,7 +242,7 @@ describe('leadership', () => {
   it('a leader whose heartbeats fail steps down locally after its lease', async () => {
     let cut = false;
     const flaky: typeof fetch = async (input, init) => {
-      if (cut && String(input).includes('/registry/heartbeat/')) throw new TypeError('fetch failed');
+      if (cut && urlOf(input).includes('/registry/heartbeat/')) throw new TypeError('fetch failed');
       return fetch(input, init);
     };
     const solo = await pool.join({ instanceId: 'lease-1', leaderLeaseMs: 400, client: { fetch: flaky, retries: 0 } });

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MeshClient } from '../../sdk/src/index.js';
 import { freePort } from '../helpers/ports.js';
 import { CLI, eventually, mesh, run, startServer, type TestServer } from './support.js';
+import { match } from '../helpers/match.js';
 
 let server: TestServer;
 let client: MeshClient;
@@ -264,7 +265,7 @@ describe('mesh CLI', () => {
         .map((l) => JSON.parse(l) as Record<string, unknown>);
       expect(records.find((r) => r.instance_id === 'since-a' && r.type === 'left')).toMatchObject({
         reason: 'deregistered',
-        id: expect.stringMatching(/^\d+-\d+$/),
+        id: match.stringMatching(/^\d+-\d+$/),
       });
       // Resuming after an event id starts right after it.
       const firstId = records[0]!.id as string;

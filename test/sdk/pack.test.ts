@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { REPO_ROOT, run, startServer, type TestServer } from './support.js';
+import { match } from '../helpers/match.js';
 
 const SDK = path.join(REPO_ROOT, 'sdk');
 let server: TestServer;
@@ -68,7 +69,7 @@ beforeAll(async () => {
   tarball = path.join(dir, info!.filename);
   const files = info!.files.map((f) => f.path);
   expect(files).toEqual(
-    expect.arrayContaining([
+    match.arrayContaining([
       'package.json',
       'README.md',
       'LICENSE',

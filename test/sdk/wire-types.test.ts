@@ -8,7 +8,7 @@ import { meshPerSuite } from '../helpers/app.js';
 const mesh = meshPerSuite();
 
 it('sdk/src/wire.gen.ts is what the current OpenAPI document generates (else: npm run gen:types)', async () => {
-  const doc = (await mesh.apps[0]!.inject({ url: '/openapi.json' })).json() as OpenApiDocument;
+  const doc = (await mesh.apps[0]!.inject({ url: '/openapi.json' })).json<OpenApiDocument>();
   const committed = readFileSync(new URL('../../sdk/src/wire.gen.ts', import.meta.url), 'utf8');
   expect(committed).toBe(renderWireTypes(doc));
 });

@@ -338,7 +338,7 @@ describe('console with auth', () => {
     const feed = requests.filter((r) => r.url().endsWith('/registry/events'));
     expect(feed.at(-1)!.headers().authorization).toBe(`Bearer ${TOKEN}`);
     // Kept for this tab only.
-    expect(await page.evaluate(() => Object.values(sessionStorage))).toEqual([TOKEN]);
+    expect(await page.evaluate(() => Object.keys(sessionStorage).map((k) => sessionStorage.getItem(k)))).toEqual([TOKEN]);
     expect(await page.evaluate(() => localStorage.length)).toBe(0);
     // Forgetting it asks again.
     await page.getByTestId('forget-token').click();
@@ -367,10 +367,10 @@ describe('console with auth', () => {
         token: REG,
         body: { instance_id: id, hostname: `${id}.local`, port: 1, capabilities: [], agent_profiles: [] },
       });
-      tokens[id] = (res.json() as { instance_token: string }).instance_token;
+      tokens[id] = res.json<{ instance_token: string }>().instance_token;
     }
     const m = await call(app, 'POST', '/messages/send/inst-a', { token: tokens['inst-a'], body: sendBody('inst-b', 'hi') });
-    const mid = (m.json() as { message_id: string }).message_id;
+    const mid = m.json<{ message_id: string }>().message_id;
 
     // Signed in with inst-a's own token: the registry is readable, inst-b's inbox is not.
     const { page, log } = await openConsole(base, { wait: false });
@@ -446,7 +446,7 @@ describe('console screenshot', () => {
       await expect.poll(samples, { timeout: WAIT }).toBeGreaterThan(at);
     }
     await send(actor, 'planner-1', sendBody('reviewer-1', { task: 'review' }));
-    const ack = (await call(actor, 'GET', '/messages/search-1')).json() as { messages: { message_id: string }[] };
+    const ack = (await call(actor, 'GET', '/messages/search-1')).json<{ messages: { message_id: string }[] }>();
     await actor.inject({
       method: 'POST',
       url: '/messages/ack/search-1',

@@ -6,7 +6,7 @@ import { loadConfig, type Config } from '../../../src/config.js';
 import { serviceEnv } from './compose-validate.js';
 import { CONFIG_KEYS } from './k8s-drift.js';
 import { composeBytes, redisMemoryProblems } from './redis-memory.js';
-import { arrAt, at, isObject, objAt, PROJECT_ROOT, strAt, type Json, type JsonObject } from './yaml-util.js';
+import { arrAt, at, isObject, objAt, PROJECT_ROOT, show, strAt, type Json, type JsonObject } from './yaml-util.js';
 
 export const REGISTRY_SERVICE = /^registry-\d+$/;
 export const HAPROXY_CFG_IN_CONTAINER = '/usr/local/etc/haproxy/haproxy.cfg';
@@ -20,7 +20,7 @@ export interface PortMapping {
 export function parsePorts(ports: Json[]): PortMapping[] {
   return ports.map((p) => {
     if (isObject(p)) return { published: p.published === undefined ? null : Number(p.published), target: Number(p.target) };
-    const spec = String(p).replace(/\/(tcp|udp)$/, '');
+    const spec = show(p).replace(/\/(tcp|udp)$/, '');
     const parts = spec.split(':');
     const target = Number(parts[parts.length - 1]);
     const published = parts.length >= 2 ? Number(parts[parts.length - 2]) : null;
@@ -65,7 +65,7 @@ function serviceConfig(service: Json | undefined): { cfg: Config | null; error: 
   try {
     return { cfg: loadConfig(serviceEnv(service)), error: null };
   } catch (e: unknown) {
-    return { cfg: null, error: e instanceof Error ? e.message : String(e) };
+    return { cfg: null, error: e instanceof Error ? e.message : show(e) };
   }
 }
 
@@ -83,7 +83,7 @@ export function composeProblems(doc: JsonObject, haproxyText: string): string[] 
   else {
     if (!/^redis:7(\.|-|$)/.test(strAt(redis, 'image') ?? '')) problems.push('redis must use the redis:7 image');
     const cmd = at(redis, 'command');
-    const cmdText = Array.isArray(cmd) ? cmd.join(' ') : String(cmd ?? '');
+    const cmdText = Array.isArray(cmd) ? cmd.map(show).join(' ') : show(cmd ?? '');
     if (!/--appendonly yes/.test(cmdText)) problems.push('redis must run with --appendonly yes');
     const memLimit = strAt(redis, 'deploy', 'resources', 'limits', 'memory');
     problems.push(...redisMemoryProblems(cmdText, memLimit === undefined ? null : composeBytes(memLimit)));
@@ -94,7 +94,7 @@ export function composeProblems(doc: JsonObject, haproxyText: string): string[] 
     const volName = dataVol?.split(':')[0] ?? '';
     if (!dataVol || !objAt(doc, 'volumes') || !(volName in (objAt(doc, 'volumes') ?? {})))
       problems.push('redis /data must be a named volume declared under volumes:');
-    if (!arrAt(redis, 'healthcheck', 'test').join(' ').includes('redis-cli ping'))
+    if (!arrAt(redis, 'healthcheck', 'test').map(show).join(' ').includes('redis-cli ping'))
       problems.push('redis healthcheck must be redis-cli ping');
   }
 
@@ -115,7 +115,7 @@ export function composeProblems(doc: JsonObject, haproxyText: string): string[] 
       problems.push(`${name}: REDIS_URL ${cfg.REDIS_URL} is not the redis service`);
     if (strAt(svc, 'depends_on', 'redis', 'condition') !== 'service_healthy')
       problems.push(`${name}: must depend on redis with condition service_healthy`);
-    const hc = arrAt(svc, 'healthcheck', 'test').join(' ');
+    const hc = arrAt(svc, 'healthcheck', 'test').map(show).join(' ');
     if (!hc.includes('/readyz')) problems.push(`${name}: healthcheck must hit /readyz`);
     if (!hc.includes('process.env.PORT') && !hc.includes(`:${cfg.PORT}/`))
       problems.push(`${name}: healthcheck does not use the service's PORT ${cfg.PORT}`);
@@ -149,7 +149,7 @@ export function composeProblems(doc: JsonObject, haproxyText: string): string[] 
   const binds = frontends.flatMap((s) => s.lines.filter((w) => w[0] === 'bind').map((w) => Number((w[1] ?? '').split(':').pop())));
   const target = lbPorts[0]?.target;
   if (binds.length !== 1 || binds[0] !== target)
-    problems.push(`haproxy binds ${JSON.stringify(binds)} but compose publishes container port ${String(target)}`);
+    problems.push(`haproxy binds ${JSON.stringify(binds)} but compose publishes container port ${show(target)}`);
   const backends = cfg.sections.filter((s) => s.type === 'backend' || s.type === 'listen');
   const servers = backends.flatMap((s) => s.lines.filter((w) => w[0] === 'server'));
   const serverHosts = servers.map((w) => (w[2] ?? '').split(':')[0] ?? '').sort();

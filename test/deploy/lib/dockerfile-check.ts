@@ -3,7 +3,7 @@
 // the properties this project relies on, read from the dockerfile-ast parse tree.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { DockerfileParser, type Instruction } from 'dockerfile-ast';
+import { DockerfileParser } from 'dockerfile-ast';
 import { validate as lintDockerfile } from 'dockerfile-utils';
 import { configSchema } from '../../../src/config.js';
 import { PROJECT_ROOT } from './yaml-util.js';
@@ -34,7 +34,7 @@ export function parseStages(text: string): Stage[] {
     if (p) initial.set(p.getName(), p.getValue() ?? '');
   }
   const stages: Stage[] = [];
-  for (const ins of df.getInstructions() as Instruction[]) {
+  for (const ins of df.getInstructions()) {
     const keyword = ins.getKeyword();
     // The whole instruction text minus the keyword: getArgumentsContent() drops flags such
     // as COPY --from=, which we need. Line continuations are joined into one line.
@@ -98,7 +98,9 @@ export function isIgnored(file: string, dockerignore: string): boolean {
 
 export function dockerfileProblems(dockerfile: string, dockerignore: string): string[] {
   const problems: string[] = [];
-  for (const d of lintDockerfile(dockerfile)) problems.push(`Dockerfile line ${d.range.start.line + 1}: ${d.message}`);
+  for (const d of lintDockerfile(dockerfile)) {
+    problems.push(`Dockerfile line ${d.range.start.line + 1}: ${typeof d.message === 'string' ? d.message : d.message.value}`);
+  }
 
   const stages = parseStages(dockerfile);
   if (stages.length < 2) problems.push('multi-stage build expected (build stage + runtime stage)');

@@ -5,7 +5,7 @@
 import { configSchema, loadConfig, type Config } from '../../../src/config.js';
 import { isSubset } from './k8s-validate.js';
 import { k8sBytes, redisMemoryProblems } from './redis-memory.js';
-import { arrAt, at, isObject, objAt, strAt, stringMap, type JsonObject } from './yaml-util.js';
+import { arrAt, at, isObject, objAt, show, strAt, stringMap, type JsonObject } from './yaml-util.js';
 
 export const NAMES = {
   deployment: 'agent-mesh-registry',
@@ -91,7 +91,7 @@ export function configProblems(objects: JsonObject[]): string[] {
   try {
     loadConfig(env);
   } catch (e: unknown) {
-    problems.push(`pod environment does not load: ${e instanceof Error ? e.message : String(e)}`);
+    problems.push(`pod environment does not load: ${e instanceof Error ? e.message : show(e)}`);
   }
   return problems;
 }
@@ -117,7 +117,7 @@ export function registryProblems(objects: JsonObject[]): string[] {
   const http = ports.find((p) => p.name === 'http');
   if (!http) problems.push('container has no port named http');
   else if (http.containerPort !== port)
-    problems.push(`container port http is ${String(http.containerPort)}, the server listens on PORT=${port}`);
+    problems.push(`container port http is ${show(http.containerPort)}, the server listens on PORT=${port}`);
 
   const probe = (name: string): [string | undefined, unknown] => [strAt(c, name, 'httpGet', 'path'), at(c, name, 'httpGet', 'port')];
   const expectProbe = (name: string, want: string, required: boolean): void => {
@@ -127,7 +127,7 @@ export function registryProblems(objects: JsonObject[]): string[] {
       return;
     }
     if (p !== want) problems.push(`${name} path is ${p}, expected ${want}`);
-    if (prt !== 'http' && prt !== port) problems.push(`${name} port is ${String(prt)}, expected http or ${port}`);
+    if (prt !== 'http' && prt !== port) problems.push(`${name} port is ${show(prt)}, expected http or ${port}`);
   };
   expectProbe('livenessProbe', '/livez', true);
   expectProbe('readinessProbe', '/readyz', true);
@@ -146,7 +146,7 @@ export function registryProblems(objects: JsonObject[]): string[] {
     const p80 = sp.find((p) => p.port === 80);
     if (!p80) problems.push('Service has no port 80');
     else if (p80.targetPort !== 'http' && p80.targetPort !== port)
-      problems.push(`Service targetPort ${String(p80.targetPort)} is not the container port http`);
+      problems.push(`Service targetPort ${show(p80.targetPort)} is not the container port http`);
     else if (typeof p80.targetPort === 'string' && !ports.some((p) => p.name === p80.targetPort))
       problems.push(`Service targetPort ${p80.targetPort} is not a container port name`);
   }
@@ -163,7 +163,7 @@ export function registryProblems(objects: JsonObject[]): string[] {
   const replicas = at(dep, 'spec', 'replicas');
   const min = at(hpa, 'spec', 'minReplicas');
   if (typeof replicas !== 'number' || typeof min !== 'number' || replicas < min)
-    problems.push(`Deployment replicas (${String(replicas)}) below HPA minReplicas (${String(min)})`);
+    problems.push(`Deployment replicas (${show(replicas)}) below HPA minReplicas (${show(min)})`);
   const pdbMin = at(pdb, 'spec', 'minAvailable');
   if (typeof min === 'number' && typeof pdbMin === 'number' && pdbMin >= min)
     problems.push('PDB minAvailable >= HPA minReplicas would block every node drain');
@@ -176,7 +176,7 @@ export function registryProblems(objects: JsonObject[]): string[] {
     pre[0] === 'sleep' && typeof pre[1] === 'string' ? Number(pre[1]) : Number(at(c, 'lifecycle', 'preStop', 'sleep', 'seconds') ?? 0);
   if (typeof grace !== 'number' || !cfg || preSleep + cfg.SHUTDOWN_TIMEOUT_MS / 1000 >= grace) {
     problems.push(
-      `terminationGracePeriodSeconds (${String(grace)}) must exceed preStop (${preSleep}s) + SHUTDOWN_TIMEOUT_MS (${cfg?.SHUTDOWN_TIMEOUT_MS ?? '?'} ms)`,
+      `terminationGracePeriodSeconds (${show(grace)}) must exceed preStop (${preSleep}s) + SHUTDOWN_TIMEOUT_MS (${cfg?.SHUTDOWN_TIMEOUT_MS ?? '?'} ms)`,
     );
   }
 
@@ -207,7 +207,7 @@ export function redisProblems(objects: JsonObject[]): string[] {
     .filter(isObject)
     .find((p) => p.name === 'redis')?.containerPort;
   if (typeof redisPort !== 'number') problems.push('Redis container has no port named redis');
-  const args = [...arrAt(c, 'command'), ...arrAt(c, 'args')].join(' ');
+  const args = [...arrAt(c, 'command'), ...arrAt(c, 'args')].map(show).join(' ');
   if (!/--appendonly yes/.test(args)) problems.push('Redis must run with --appendonly yes');
   const limit = strAt(c, 'resources', 'limits', 'memory');
   problems.push(...redisMemoryProblems(args, limit === undefined ? null : k8sBytes(limit)));
@@ -231,7 +231,7 @@ export function redisProblems(objects: JsonObject[]): string[] {
     if (url.hostname !== NAMES.redis && !url.hostname.startsWith(`${NAMES.redis}.`))
       problems.push(`REDIS_URL host ${url.hostname} is not the Service ${NAMES.redis}`);
     if (Number(url.port || 6379) !== svcPort?.port)
-      problems.push(`REDIS_URL port ${url.port || 6379} is not the Service port ${String(svcPort?.port)}`);
+      problems.push(`REDIS_URL port ${url.port || 6379} is not the Service port ${show(svcPort?.port)}`);
   }
 
   const np = find(objects, 'NetworkPolicy', NAMES.redis);
@@ -251,7 +251,7 @@ export function redisProblems(objects: JsonObject[]): string[] {
     }
     const rp = arrAt(r, 'ports').map((x) => at(x, 'port'));
     if (rp.length !== 1 || (rp[0] !== redisPort && rp[0] !== 'redis'))
-      problems.push(`Redis NetworkPolicy ports ${JSON.stringify(rp)} are not the Redis port ${String(redisPort)}`);
+      problems.push(`Redis NetworkPolicy ports ${JSON.stringify(rp)} are not the Redis port ${show(redisPort)}`);
   }
 
   const rnp = find(objects, 'NetworkPolicy', NAMES.deployment);

@@ -20,6 +20,7 @@ import {
   parseYamlDocs,
   PROJECT_ROOT,
   readYamlFile,
+  show,
   strAt,
   stringMap,
   type Json,
@@ -367,7 +368,7 @@ export class K8sValidator {
       new model.Ctor(doc).validate();
     } catch (e: unknown) {
       const list = isObject(e) || e instanceof Error ? (e as { errors?: unknown }).errors : undefined;
-      if (!isAjvErrorList(list) || list.length === 0) error('', e instanceof Error ? e.message : String(e));
+      if (!isAjvErrorList(list) || list.length === 0) error('', e instanceof Error ? e.message : show(e));
       else {
         const seen = new Set<string>();
         for (const ae of list) {
@@ -393,7 +394,7 @@ function describeAjv(e: AjvError, doc: JsonObject): [string, string] {
   let field = fmtPath(parts);
   let msg = e.message ?? e.keyword;
   if (e.keyword === 'required') {
-    field = fmtPath([...parts, String(e.params.missingProperty)]);
+    field = fmtPath([...parts, show(e.params.missingProperty)]);
     msg = 'required field is missing';
   } else if (e.keyword === 'enum' && Array.isArray(e.params.allowedValues)) {
     msg = `must be one of: ${e.params.allowedValues.map(String).join(', ')}`;
@@ -438,7 +439,7 @@ function crossChecks(objects: JsonObject[]): Problem[] {
 
   const seen = new Set<string>();
   for (const doc of objects) {
-    const key = `${groupOf(doc)}/${String(doc.kind)}/${strAt(doc, 'metadata', 'namespace') ?? ''}/${strAt(doc, 'metadata', 'name') ?? ''}`;
+    const key = `${groupOf(doc)}/${show(doc.kind)}/${strAt(doc, 'metadata', 'namespace') ?? ''}/${strAt(doc, 'metadata', 'name') ?? ''}`;
     if (seen.has(key)) error(objectName(doc), '', 'duplicate object (same group, kind, namespace and name)');
     seen.add(key);
   }
@@ -496,7 +497,7 @@ function crossChecks(objects: JsonObject[]): Problem[] {
     if (doc.kind === 'HorizontalPodAutoscaler') {
       const ref = objAt(doc, 'spec', 'scaleTargetRef');
       if (ref && !objects.some((o) => o.kind === ref.kind && strAt(o, 'metadata', 'name') === ref.name && sameNs(o, doc))) {
-        warn(name, 'spec.scaleTargetRef', `${String(ref.kind)}/${String(ref.name)} is not in this bundle`);
+        warn(name, 'spec.scaleTargetRef', `${show(ref.kind)}/${show(ref.name)} is not in this bundle`);
       }
     }
     if (doc.kind === 'NetworkPolicy') {

@@ -69,11 +69,11 @@ export class Ledger {
 
   noteReceived(agent: string, key: string, messageId?: string): void {
     let m = this.received.get(agent);
-    if (!m) this.received.set(agent, (m = new Map()));
+    if (!m) this.received.set(agent, (m = new Map<string, number>()));
     m.set(key, (m.get(key) ?? 0) + 1);
     if (messageId === undefined) return;
     let ids = this.receivedIds.get(agent);
-    if (!ids) this.receivedIds.set(agent, (ids = new Map()));
+    if (!ids) this.receivedIds.set(agent, (ids = new Map<string, Set<string>>()));
     let set = ids.get(key);
     if (!set) ids.set(key, (set = new Set()));
     set.add(messageId);

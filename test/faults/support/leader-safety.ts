@@ -75,7 +75,7 @@ export class LeaderSafety {
     const out = new Map<number, Map<number, Set<string>>>();
     const add = (epoch: number, term: number, leader: string) => {
       let m = out.get(epoch);
-      if (!m) out.set(epoch, (m = new Map()));
+      if (!m) out.set(epoch, (m = new Map<number, Set<string>>()));
       let s = m.get(term);
       if (!s) m.set(term, (s = new Set()));
       s.add(leader);

@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { agentCard } from '../../../src/a2a/agent-card.js';
 import { CATALOG_EXTENSION_URI, REGISTRY_PROTOCOL_BINDING, registryAgentCard } from '../../../src/a2a/registry-card.js';
+import { match } from '../../helpers/match.js';
 
 describe('registry agent card', () => {
   for (const authMode of ['none', 'token', 'instance'] as const) {
@@ -16,7 +17,7 @@ describe('registry agent card', () => {
         expect(card.securitySchemes).toBeUndefined();
         expect(card.securityRequirements).toBeUndefined();
       } else {
-        expect(card.securitySchemes).toEqual({ bearer: { httpAuthSecurityScheme: expect.objectContaining({ scheme: 'Bearer' }) } });
+        expect(card.securitySchemes).toEqual({ bearer: { httpAuthSecurityScheme: match.objectContaining({ scheme: 'Bearer' }) } });
         expect(card.securityRequirements).toEqual([{ schemes: { bearer: { list: [] } } }]);
       }
     });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DOMAIN_ERROR_CODES, errors, MeshDomainError } from '../../../src/errors.js';
 import { HTTP_STATUS, httpError } from '../../../src/http/error-status.js';
+import { match } from '../../helpers/match.js';
 
 describe('domain error codes -> HTTP', () => {
   it('every code has a 4xx or 5xx status, and only codes that exist are mapped', () => {
@@ -28,8 +29,8 @@ describe('domain error codes -> HTTP', () => {
     expect(httpError(errors.tooManyStreams('a', 4))).toMatchObject({ status: 429, headers: { 'retry-after': '1' } });
     expect(httpError(errors.insufficientStorage())).toMatchObject({ status: 507, headers: { 'retry-after': '5' } });
     // Refusals that a retry cannot fix carry none.
-    expect(httpError(errors.targetNotFound('t'))).toEqual(expect.objectContaining({ status: 400, headers: {} }));
-    expect(httpError(errors.idInUse('a'))).toEqual(expect.objectContaining({ status: 409, headers: {} }));
+    expect(httpError(errors.targetNotFound('t'))).toEqual(match.objectContaining({ status: 400, headers: {} }));
+    expect(httpError(errors.idInUse('a'))).toEqual(match.objectContaining({ status: 409, headers: {} }));
   });
 
   it('rate_limited says when, in whole seconds, at least one', () => {

@@ -21,9 +21,9 @@ function tracker(self = 'me', leaseMs = 1000) {
 describe('LeaderTracker', () => {
   it('reports election, loss and every change, in that order of importance', () => {
     const { t, log } = tracker();
-    t.apply('me', 5);
+    t.update('me', 5);
     expect(t.isLeader).toBe(true);
-    t.apply('other', 6);
+    t.update('other', 6);
     expect(log).toEqual(['changed me@5', 'elected me@5', 'lost other@6', 'changed other@6']);
     expect(t.leaderId).toBe('other');
     expect(t.term).toBe(6);
@@ -31,22 +31,22 @@ describe('LeaderTracker', () => {
 
   it('fences by term: older terms are stale, and within a term only a vacancy is news', () => {
     const { t, log } = tracker();
-    t.apply('a', 7);
-    t.apply('me', 6); // stale
-    t.apply('b', 7); // a different leader for the same term: stale too
+    t.update('a', 7);
+    t.update('me', 6); // stale
+    t.update('b', 7); // a different leader for the same term: stale too
     expect(t.leaderId).toBe('a');
     expect(t.isLeader).toBe(false);
-    t.apply(null, 7); // the seat is vacant now
+    t.update(null, 7); // the seat is vacant now
     expect(t.leaderId).toBeNull();
-    t.apply('me', 7); // filling the vacancy within the term is accepted
+    t.update('me', 7); // filling the vacancy within the term is accepted
     expect(t.isLeader).toBe(true);
     expect(log).toEqual(['changed a@7', 'changed -@7', 'changed me@7', 'elected me@7']);
   });
 
   it('a new registration resets the fence (a registry that restarted its terms)', () => {
     const { t } = tracker();
-    t.apply('me', 1_700_000_000_000);
-    t.apply('me', 1, true);
+    t.update('me', 1_700_000_000_000);
+    t.update('me', 1, true);
     expect(t.term).toBe(1);
     expect(t.isLeader).toBe(true);
   });
@@ -54,7 +54,7 @@ describe('LeaderTracker', () => {
   it('a leader steps down when its lease lapses without acknowledgement, not before', () => {
     const { t, log, advance } = tracker('me', 1000);
     t.acknowledged();
-    t.apply('me', 3);
+    t.update('me', 3);
     advance(1000);
     t.checkLease();
     expect(t.isLeader).toBe(true);
@@ -71,7 +71,7 @@ describe('LeaderTracker', () => {
     const { t, log } = tracker();
     t.stepDown();
     expect(log).toEqual([]);
-    t.apply('me', 2);
+    t.update('me', 2);
     t.stepDown();
     expect(log.at(-1)).toBe('lost -@2');
   });
