@@ -328,7 +328,15 @@ describe('no script call does work that grows with the mesh', () => {
 
   /** The commands each kind of call runs, for a mesh of `population` members. */
   async function measure(population: number): Promise<Record<string, number>> {
-    const mesh = await startMesh({ REDIS_URL: redis.url, REGISTER_PEERS_MAX: 50, STALE_TIMEOUT_MS: 600_000, HEARTBEAT_INTERVAL_MS: 1000 });
+    // On the private Redis whatever TEST_TOPOLOGY is (empty = unset: no Sentinel, no Cluster).
+    const mesh = await startMesh({
+      REDIS_URL: redis.url,
+      REDIS_SENTINELS: '',
+      REDIS_CLUSTER_NODES: '',
+      REGISTER_PEERS_MAX: 50,
+      STALE_TIMEOUT_MS: 600_000,
+      HEARTBEAT_INTERVAL_MS: 1000,
+    });
     meshes.push(mesh);
     const app = mesh.apps[0]!;
     const short = await mesh.addApp({ REDIS_URL: redis.url, STALE_TIMEOUT_MS: 300, HEARTBEAT_INTERVAL_MS: 100 });
