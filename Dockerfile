@@ -10,10 +10,11 @@ ARG NODE_IMAGE=node:20-bookworm-slim
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 # Manifests first so the dependency layer is cached until package*.json change. The root is an
-# npm workspace (sdk/, examples/): npm ci needs their manifests too.
+# npm workspace (sdk/, examples/, tools/lint/): npm ci needs their manifests too.
 COPY package.json package-lock.json ./
 COPY sdk/package.json ./sdk/package.json
 COPY examples/package.json ./examples/package.json
+COPY tools/lint/package.json ./tools/lint/package.json
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY scripts/copy-lua.mjs scripts/build-ui.mjs ./scripts/
@@ -28,6 +29,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 COPY sdk/package.json ./sdk/package.json
 COPY examples/package.json ./examples/package.json
+COPY tools/lint/package.json ./tools/lint/package.json
 # --workspaces=false: the server's production dependencies only, not the SDK's.
 RUN npm ci --omit=dev --no-audit --no-fund --workspaces=false && npm cache clean --force
 

@@ -111,7 +111,10 @@ async function main(): Promise<void> {
   const population = Number(args.get('population') ?? (route === 'agents' ? 1000 : 1000));
   // --env=LOG_LEVEL:warn,FOO:bar passes settings to the replica.
   const extraEnv = Object.fromEntries(
-    (args.get('env') ?? '').split(',').filter(Boolean).map((kv) => kv.split(':') as [string, string]),
+    (args.get('env') ?? '')
+      .split(',')
+      .filter(Boolean)
+      .map((kv) => kv.split(':') as [string, string]),
   );
   const redis = await startRedis();
   // Kept after the run (not a bench temp dir): the raw profile is for DevTools / speedscope.
@@ -156,7 +159,7 @@ async function main(): Promise<void> {
       '',
       `${new Date().toISOString()}; one replica (node --cpu-prof), ${route === 'agents' ? `GET /registry/agents with ${population} live` : `POST /registry/heartbeat over ${population} ids`}, ` +
         `${duration} s of autocannon (only samples taken during the load count): ${Math.round(res.rps)} req/s, p99 ${res.p99.toFixed(2)} ms. Busy (non-idle) CPU ${(total / 1e6).toFixed(2)} s; ` +
-        `${((total / res.total) | 0)} us of replica CPU per request.`,
+        `${(total / res.total) | 0} us of replica CPU per request.`,
       '',
       '## Self time by area',
       '',
@@ -186,10 +189,11 @@ async function main(): Promise<void> {
 }
 
 // Run only as a script: bench tooling may import analyze() from here.
-if (process.argv[1]?.endsWith('profile.ts')) main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`profile failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(1);
-  },
-);
+if (process.argv[1]?.endsWith('profile.ts'))
+  main().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      process.stderr.write(`profile failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exit(1);
+    },
+  );

@@ -102,25 +102,51 @@ function parseArgs(argv: string[]): BenchOptions {
         opts.only = new Set(names);
         break;
       }
-      case 'runs': opts.runs = Math.max(3, Math.round(num())); break;
-      case 'duration': opts.duration = num(); break;
-      case 'warmup': opts.warmup = num(); break;
-      case 'connections': opts.connections = Math.round(num()); break;
-      case 'list-sizes': opts.listSizes = list(); break;
-      case 'memory-instances': opts.memoryInstances = Math.round(num()); break;
-      case 'cleanup-expire': opts.cleanupExpire = Math.round(num()); break;
-      case 'cleanup-live': opts.cleanupLive = list(); break;
-      case 'wake-trials': opts.wakeTrials = Math.round(num()); break;
-      case 'failover-trials': opts.failoverTrials = Math.round(num()); break;
+      case 'runs':
+        opts.runs = Math.max(3, Math.round(num()));
+        break;
+      case 'duration':
+        opts.duration = num();
+        break;
+      case 'warmup':
+        opts.warmup = num();
+        break;
+      case 'connections':
+        opts.connections = Math.round(num());
+        break;
+      case 'list-sizes':
+        opts.listSizes = list();
+        break;
+      case 'memory-instances':
+        opts.memoryInstances = Math.round(num());
+        break;
+      case 'cleanup-expire':
+        opts.cleanupExpire = Math.round(num());
+        break;
+      case 'cleanup-live':
+        opts.cleanupLive = list();
+        break;
+      case 'wake-trials':
+        opts.wakeTrials = Math.round(num());
+        break;
+      case 'failover-trials':
+        opts.failoverTrials = Math.round(num());
+        break;
       case 'population': {
         // The largest population of the scale phase; the others are the standard steps below it.
         const top = Math.round(num());
         opts.scalePopulations = [...new Set([...[1000, 10_000, 50_000, 100_000].filter((p) => p < top), top])];
         break;
       }
-      case 'scale-seconds': opts.scaleSeconds = num(); break;
-      case 'scale-heartbeat-rate': opts.scaleHeartbeatRate = num(); break;
-      case 'no-storm': opts.scaleStorm = false; break;
+      case 'scale-seconds':
+        opts.scaleSeconds = num();
+        break;
+      case 'scale-heartbeat-rate':
+        opts.scaleHeartbeatRate = num();
+        break;
+      case 'no-storm':
+        opts.scaleStorm = false;
+        break;
       default:
         throw new Error(`unknown option --${key}`);
     }

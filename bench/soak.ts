@@ -50,17 +50,38 @@ function parseArgs(argv: string[]): Options {
     const [flag, inline] = a.includes('=') ? (a.split('=', 2) as [string, string]) : [a, undefined];
     const next = () => inline ?? argv[++i];
     switch (flag) {
-      case '--minutes': o.minutes = num(flag, next(), 0.1); break;
-      case '--agents': o.agents = Math.floor(num(flag, next(), 2)); break;
-      case '--replicas': o.replicas = Math.floor(num(flag, next(), 1)); break;
-      case '--heartbeat-ms': o.heartbeatMs = num(flag, next(), 100); break;
-      case '--send-every-ms': o.sendEveryMs = num(flag, next(), 10); break;
-      case '--fetch-every-ms': o.fetchEveryMs = num(flag, next(), 10); break;
-      case '--sample-ms': o.sampleMs = num(flag, next(), 1000); break;
-      case '--json': o.json = next() ?? null; break;
+      case '--minutes':
+        o.minutes = num(flag, next(), 0.1);
+        break;
+      case '--agents':
+        o.agents = Math.floor(num(flag, next(), 2));
+        break;
+      case '--replicas':
+        o.replicas = Math.floor(num(flag, next(), 1));
+        break;
+      case '--heartbeat-ms':
+        o.heartbeatMs = num(flag, next(), 100);
+        break;
+      case '--send-every-ms':
+        o.sendEveryMs = num(flag, next(), 10);
+        break;
+      case '--fetch-every-ms':
+        o.fetchEveryMs = num(flag, next(), 10);
+        break;
+      case '--sample-ms':
+        o.sampleMs = num(flag, next(), 1000);
+        break;
+      case '--json':
+        o.json = next() ?? null;
+        break;
       case '--help':
       case '-h':
-        process.stdout.write(readFileSync(new URL(import.meta.url), 'utf8').split('\n').filter((l) => l.startsWith('//')).join('\n') + '\n');
+        process.stdout.write(
+          readFileSync(new URL(import.meta.url), 'utf8')
+            .split('\n')
+            .filter((l) => l.startsWith('//'))
+            .join('\n') + '\n',
+        );
         process.exit(0);
         break;
       default:
@@ -103,7 +124,14 @@ class Stats {
   }
 }
 
-async function call(stats: Stats, base: string, route: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+async function call(
+  stats: Stats,
+  base: string,
+  route: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; json: unknown }> {
   const t = performance.now();
   try {
     const res = await fetch(`${base}${path}`, {
@@ -191,7 +219,13 @@ async function main(): Promise<void> {
     for (let i = 0; i < ids.length; i += 50) {
       await Promise.all(
         ids.slice(i, i + 50).map((id) =>
-          call(stats, base, 'register', 'POST', '/registry/register', { instance_id: id, hostname: `${id}.soak`, port: 4000, capabilities: ['soak'], agent_profiles: [] }),
+          call(stats, base, 'register', 'POST', '/registry/register', {
+            instance_id: id,
+            hostname: `${id}.soak`,
+            port: 4000,
+            capabilities: ['soak'],
+            agent_profiles: [],
+          }),
         ),
       );
     }
@@ -212,7 +246,13 @@ async function main(): Promise<void> {
           nextHb = now + jitter(o.heartbeatMs);
           const hb = await call(stats, base, 'heartbeat', 'POST', `/registry/heartbeat/${id}`, { status: 'ok', metrics: { t: now } });
           if (hb.status === 404) {
-            await call(stats, base, 'register', 'POST', '/registry/register', { instance_id: id, hostname: `${id}.soak`, port: 4000, capabilities: ['soak'], agent_profiles: [] });
+            await call(stats, base, 'register', 'POST', '/registry/register', {
+              instance_id: id,
+              hostname: `${id}.soak`,
+              port: 4000,
+              capabilities: ['soak'],
+              agent_profiles: [],
+            });
           }
         }
         if (now >= nextSend) {
@@ -245,14 +285,14 @@ async function main(): Promise<void> {
 
     const sampler = (async () => {
       while (running()) {
-        const mem = await admin!.info('memory');
+        const mem = await admin.info('memory');
         const field = (k: string) => Number(new RegExp(`^${k}:(\\d+)`, 'm').exec(mem)?.[1] ?? 0) / 1024 / 1024;
         const s: Sample = {
           t: Math.round((Date.now() - started) / 1000),
           replicasRssMb: replicas.map((r) => rssMb(r.pid)),
           redisUsedMb: field('used_memory'),
           redisRssMb: field('used_memory_rss'),
-          keys: await admin!.dbsize(),
+          keys: await admin.dbsize(),
           requests: stats.total(),
           errors: stats.errors(),
         };
@@ -284,9 +324,11 @@ async function main(): Promise<void> {
       ? {
           fromSecond: warm.t,
           toSecond: last.t,
-          replicasRssMb: last.replicasRssMb.map((m, i) => (m === null || warm.replicasRssMb[i] == null ? null : +(m - (warm.replicasRssMb[i] as number)).toFixed(1))),
+          replicasRssMb: last.replicasRssMb.map((m, i) =>
+            m === null || warm.replicasRssMb[i] == null ? null : +(m - warm.replicasRssMb[i]).toFixed(1),
+          ),
           replicasRssMbPerMin: last.replicasRssMb.map((m, i) =>
-            m === null || warm.replicasRssMb[i] == null ? null : +((m - (warm.replicasRssMb[i] as number)) / minutes).toFixed(2),
+            m === null || warm.replicasRssMb[i] == null ? null : +((m - warm.replicasRssMb[i]) / minutes).toFixed(2),
           ),
           redisUsedMb: +(last.redisUsedMb - warm.redisUsedMb).toFixed(2),
           redisUsedMbPerMin: +((last.redisUsedMb - warm.redisUsedMb) / minutes).toFixed(3),

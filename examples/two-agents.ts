@@ -17,7 +17,14 @@ function summarize(text: string): string {
   return `${first} (${words.length} words)`;
 }
 
-const worker = await MeshAgent.join({ url, token, hostname: 'worker.example', port: 7001, capabilities: ['summarize'], heartbeatIntervalMs: 1000 });
+const worker = await MeshAgent.join({
+  url,
+  token,
+  hostname: 'worker.example',
+  port: 7001,
+  capabilities: ['summarize'],
+  heartbeatIntervalMs: 1000,
+});
 const requester = await MeshAgent.join({ url, token, hostname: 'requester.example', port: 7002, heartbeatIntervalMs: 1000 });
 
 try {
@@ -31,7 +38,11 @@ try {
   const viaCapability = await requester.request({ capability: 'summarize' }, { text }, { timeoutMs: 10_000 });
   console.log(`summary (routed by capability): ${JSON.stringify(viaCapability.payload)}`);
 
-  const direct = await requester.request(worker.id, { text: 'Direct requests name the target instance. Either way works.' }, { timeoutMs: 10_000 });
+  const direct = await requester.request(
+    worker.id,
+    { text: 'Direct requests name the target instance. Either way works.' },
+    { timeoutMs: 10_000 },
+  );
   console.log(`summary (direct to ${worker.id}): ${JSON.stringify(direct.payload)}`);
   console.log(`leader: ${requester.leaderId} (term ${requester.leaderTerm})`);
 } finally {

@@ -117,7 +117,6 @@ async function waitReady(name, child, url) {
   throw new Error(`${name} not ready (GET ${url}/readyz != 200) within ${READY_TIMEOUT_MS / 1000} s`);
 }
 
-
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   if (!existsSync(ENTRY)) throw new Error(`${ENTRY} is missing: run \`npm run build\` (npm run stack does)`);
@@ -175,7 +174,13 @@ async function main() {
     await Promise.all(replicas.map((r) => waitReady(r.name, r.child, r.url)));
 
     const cfg = path.join(dir, 'haproxy.cfg');
-    writeFileSync(cfg, haproxyConfig(opts.port, replicas.map((r) => r.port)));
+    writeFileSync(
+      cfg,
+      haproxyConfig(
+        opts.port,
+        replicas.map((r) => r.port),
+      ),
+    );
     lb = launch('lb', haproxy, ['-f', cfg, '-db'], process.env);
     lb.exitedPromise.then(({ code, signal }) => {
       if (stopping) return;

@@ -2,25 +2,26 @@
 // typo fails fast with one clear line per bad variable instead of a confusing runtime error.
 import { z } from 'zod';
 
-const intMs = (def: number, min = 1) =>
-  z.coerce.number().int().min(min).default(def);
+const intMs = (def: number, min = 1) => z.coerce.number().int().min(min).default(def);
 
 const hostPortList = z
   .string()
-  .transform((s) => s.split(',').map((p) => p.trim()).filter(Boolean))
-  .pipe(
-    z
-      .array(z.string().regex(/^[^:\s]+:\d{1,5}$/, 'expected host:port'))
-      .min(1, 'expected at least one host:port'),
-  );
+  .transform((s) =>
+    s
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean),
+  )
+  .pipe(z.array(z.string().regex(/^[^:\s]+:\d{1,5}$/, 'expected host:port')).min(1, 'expected at least one host:port'));
 
-const csv = z
-  .string()
-  .transform((s) => s.split(',').map((p) => p.trim()).filter(Boolean));
+const csv = z.string().transform((s) =>
+  s
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean),
+);
 
-const bool = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 export const configSchema = z
   .object({
@@ -38,7 +39,7 @@ export const configSchema = z
     // How often the policy is read again while running (a failover or CONFIG SET can change it). 0 = never.
     REDIS_EVICTION_CHECK_INTERVAL_MS: intMs(60_000, 0),
     // Writes the API acknowledges (register, send, ack, deregister) wait until this many replicas
-    // have them (Redis WAIT), else 503 not_replicated (src/redis/replica-sync.ts). 0 = do not wait.
+    // have them (Redis WAIT), else 503 not_replicated (src/registry/replica-sync.ts). 0 = do not wait.
     REDIS_SYNC_REPLICAS: z.coerce.number().int().min(0).max(16).default(0),
     // How long such a write waits for the replicas; below REDIS_COMMAND_TIMEOUT_MS.
     REDIS_SYNC_TIMEOUT_MS: intMs(1000),
@@ -70,9 +71,7 @@ export const configSchema = z
     SHUTDOWN_TIMEOUT_MS: intMs(10000, 100),
     // Time a client has to send a whole request (headers + body); 408 after it.
     REQUEST_TIMEOUT_MS: intMs(10000, 100),
-    LOG_LEVEL: z
-      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
-      .default('info'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     AUTH_MODE: z.enum(['none', 'token', 'instance']).default('none'),
     AUTH_TOKENS: csv.default([]),
     ADMIN_TOKENS: csv.default([]),
@@ -148,9 +147,7 @@ export class ConfigError extends Error {
 /** Parses the environment; throws ConfigError with one line per bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // Empty strings mean "unset" (docker-compose and k8s often pass FOO= for absent values).
-  const cleaned = Object.fromEntries(
-    Object.entries(env).filter(([, v]) => v !== undefined && v !== ''),
-  );
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = configSchema.safeParse(cleaned);
   if (parsed.success) return parsed.data;
   const problems = parsed.error.issues.map((issue) => {

@@ -55,7 +55,7 @@ export function load(opts: LoadOptions): Promise<LoadResult> {
       },
       (err: unknown, result: autocannon.Result) => {
         if (err) {
-          reject(err instanceof Error ? err : new Error(String(err)));
+          reject(err instanceof Error ? err : new Error(`autocannon failed: ${JSON.stringify(err)}`));
           return;
         }
         const sorted = sortedCopy(times);
@@ -171,7 +171,16 @@ export function paced(opts: PacedOptions): Promise<LoadResult> {
       for (const c of conns) c.socket.destroy();
       const sorted = sortedCopy(times);
       const seconds = (performance.now() - started) / 1000;
-      resolve({ rps: ok / seconds, p50: percentile(sorted, 50), p99: percentile(sorted, 99), p999: percentile(sorted, 99.9), total: ok, non2xx: bad, errors, seconds });
+      resolve({
+        rps: ok / seconds,
+        p50: percentile(sorted, 50),
+        p99: percentile(sorted, 99),
+        p999: percentile(sorted, 99.9),
+        total: ok,
+        non2xx: bad,
+        errors,
+        seconds,
+      });
     };
     let next = 0;
     const timer = setInterval(() => {

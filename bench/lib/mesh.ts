@@ -1,11 +1,12 @@
 // The registry's own services and scripts, used in-process (no HTTP) where a phase needs Redis-side
 // figures without the replica in between: bulk registration, per-script cost, memory, cleanup.
-// Same code as the replicas run: src/redis/scripts.ts loads the same Lua files.
+// Same code as the replicas run: src/redis/script-runner.ts loads the same Lua files.
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { configFrom, type Config } from '../../src/config.js';
 import { meshKeys, type MeshKeys } from '../../src/redis/keys.js';
-import { Scripts } from '../../src/redis/scripts.js';
+import { ScriptRunner } from '../../src/redis/script-runner.js';
+import { register } from '../../src/redis/scripts/register.js';
 import type { RegistryContext } from '../../src/registry/context.js';
 import { InstanceService, recordGraceMs } from '../../src/registry/instances.js';
 import { MembershipView } from '../../src/registry/membership.js';
@@ -16,7 +17,7 @@ export interface Mesh {
   redis: Redis;
   config: Config;
   keys: MeshKeys;
-  scripts: Scripts;
+  scripts: ScriptRunner;
   instances: InstanceService;
   messages: MessageService;
   close(): Promise<void>;
@@ -26,7 +27,7 @@ export function openMesh(redisUrl: string, namespace: string, overrides: Record<
   const config = configFrom({ REDIS_URL: redisUrl, MESH_NAMESPACE: namespace, ...overrides });
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
   const keys = meshKeys(namespace);
-  const scripts = new Scripts(redis);
+  const scripts = new ScriptRunner(redis);
   const wake = new WakeBus(redis, null, keys.wakeChannel, pino({ level: 'silent' }));
   const ctx: RegistryContext = { config, keys, scripts, wake };
   const instances = new InstanceService(ctx);
@@ -56,16 +57,23 @@ export const agentId = (prefix: string, i: number): string => `${prefix}-${Strin
 
 /**
  * The register script alone (InstanceService.register also lists all peers afterwards, which is
- * what the HTTP route needs but not what bulk set-up needs). Argument layout as in
- * src/registry/instances.ts.
+ * what the HTTP route needs but not what bulk set-up needs).
  */
 export function registerRaw(m: Mesh, id: string, caps = CAPS): Promise<unknown> {
-  const k = m.keys;
-  return m.scripts.run(
-    'register',
-    [k.inst(id), k.deadlines, k.joined, k.leader, k.term, k.seq, k.events],
-    [k.prefix, id, 'agent-host.example.internal', 8080, JSON.stringify(caps), JSON.stringify(PROFILES), m.config.STALE_TIMEOUT_MS, m.config.EVENTS_MAXLEN, '', '', '0', recordGraceMs(m.config), '[]', ''],
-  );
+  return register(m.scripts, m.keys, {
+    id,
+    hostname: 'agent-host.example.internal',
+    port: 8080,
+    capabilities: caps,
+    profiles: PROFILES,
+    staleTimeoutMs: m.config.STALE_TIMEOUT_MS,
+    eventsMaxlen: m.config.EVENTS_MAXLEN,
+    recordGraceMs: recordGraceMs(m.config),
+    newTokenHash: '',
+    presentedHash: '',
+    enforceOwner: false,
+    card: null,
+  });
 }
 
 /** Runs `fn(i)` for i in [from, to) with at most `window` calls in flight (ioredis pipelines them). */

@@ -59,7 +59,7 @@ export interface Child {
   readonly pid: number;
   readonly port: number;
   readonly url: string;
-  logs(): string;
+  logs: () => string;
   /** SIGTERM (then SIGKILL after graceMs); resolves when the process has exited. */
   stop(graceMs?: number): Promise<void>;
   /** SIGKILL at once (a crashed replica). */
@@ -210,9 +210,15 @@ export async function startReplica(opts: ReplicaOptions): Promise<Child> {
     LOG_LEVEL: 'info',
   };
   for (const [k, v] of Object.entries(opts.env ?? {})) env[k] = String(v);
-  const child = startChild(opts.name ?? `replica:${port}`, process.execPath, [...(opts.nodeArgs ?? []), process.env.BENCH_ENTRY ?? 'dist/main.js'], port, {
-    env,
-  });
+  const child = startChild(
+    opts.name ?? `replica:${port}`,
+    process.execPath,
+    [...(opts.nodeArgs ?? []), process.env.BENCH_ENTRY ?? 'dist/main.js'],
+    port,
+    {
+      env,
+    },
+  );
   await waitFor(child.name, () => httpOk(`${child.url}/health`), 20_000, child.logs);
   return child;
 }
@@ -246,14 +252,22 @@ export async function startEtcd(): Promise<EtcdServer | null> {
     'etcd',
     bin,
     [
-      '--name', 'bench',
-      '--data-dir', dir,
-      '--listen-client-urls', clientUrl,
-      '--advertise-client-urls', clientUrl,
-      '--listen-peer-urls', peerUrl,
-      '--initial-advertise-peer-urls', peerUrl,
-      '--initial-cluster', `bench=${peerUrl}`,
-      '--log-level', 'error',
+      '--name',
+      'bench',
+      '--data-dir',
+      dir,
+      '--listen-client-urls',
+      clientUrl,
+      '--advertise-client-urls',
+      clientUrl,
+      '--listen-peer-urls',
+      peerUrl,
+      '--initial-advertise-peer-urls',
+      peerUrl,
+      '--initial-cluster',
+      `bench=${peerUrl}`,
+      '--log-level',
+      'error',
     ],
     clientPort,
     { cwd: dir },

@@ -1,6 +1,5 @@
 // Result rows, target checks and the markdown/JSON report.
 import { cpus } from 'node:os';
-import type { Redis } from 'ioredis';
 import type { Summary } from './stats.js';
 import type { RedisServer } from './procs.js';
 
@@ -60,7 +59,9 @@ export interface BenchContext {
 
 export function addRow(ctx: BenchContext, row: Row): void {
   ctx.rows.push(row);
-  ctx.log(`  ${row.measure}: ${fmt(row.value.median)} ${row.unit} (${fmt(row.value.min)}-${fmt(row.value.max)})${row.note ? ` ${row.note}` : ''}`);
+  ctx.log(
+    `  ${row.measure}: ${fmt(row.value.median)} ${row.unit} (${fmt(row.value.min)}-${fmt(row.value.max)})${row.note ? ` ${row.note}` : ''}`,
+  );
 }
 
 export function addTarget(ctx: BenchContext, t: TargetCheck): void {
@@ -95,7 +96,9 @@ export function markdown(ctx: Pick<BenchContext, 'opts' | 'rows' | 'targets'>, e
   // By section (phases add rows to several sections); stable, so each phase's order is kept.
   const rows = [...ctx.rows].sort((a, b) => Number(a.section) - Number(b.section));
   for (const r of rows) {
-    lines.push(`| ${r.section} | ${r.measure} | ${fmt(r.value.median)} | ${fmt(r.value.min)}-${fmt(r.value.max)} | ${r.unit} | ${r.note ?? ''} |`);
+    lines.push(
+      `| ${r.section} | ${r.measure} | ${fmt(r.value.median)} | ${fmt(r.value.min)}-${fmt(r.value.max)} | ${r.unit} | ${r.note ?? ''} |`,
+    );
   }
   lines.push('');
   lines.push('## Targets');
@@ -108,7 +111,7 @@ export function markdown(ctx: Pick<BenchContext, 'opts' | 'rows' | 'targets'>, e
 }
 
 export async function environment(redis: RedisServer): Promise<Record<string, string>> {
-  const info = await (redis.client as Redis).info('server');
+  const info = await redis.client.info('server');
   const m = /redis_version:(\S+)/.exec(info);
   return {
     date: new Date().toISOString(),

@@ -38,7 +38,9 @@ export function lineChart(o: ChartOptions): string {
   const px = (x: number) => M.left + ((lx(x) - x0) / (x1 - x0 || 1)) * (W - M.left - M.right);
   const py = (y: number) => H - M.bottom - ((y - yMin) / (yMax - yMin || 1)) * (H - M.top - M.bottom);
   const parts: string[] = [];
-  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`);
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+  );
   parts.push(`<rect width="${W}" height="${H}" fill="#fff"/>`);
   parts.push(`<text x="${W / 2 - M.right / 2}" y="22" text-anchor="middle" font-size="14" font-weight="bold">${esc(o.title)}</text>`);
   // axes and grid
@@ -61,7 +63,9 @@ export function lineChart(o: ChartOptions): string {
   o.series.forEach((s, i) => {
     const color = COLORS[i % COLORS.length]!;
     const pts = o.xs.map((x, j) => [x, s.values[j]] as const).filter(([, v]) => v !== undefined && Number.isFinite(v));
-    parts.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts.map(([x, v]) => `${px(x).toFixed(1)},${py(v!).toFixed(1)}`).join(' ')}"/>`);
+    parts.push(
+      `<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts.map(([x, v]) => `${px(x).toFixed(1)},${py(v!).toFixed(1)}`).join(' ')}"/>`,
+    );
     for (const [x, v] of pts) parts.push(`<circle cx="${px(x).toFixed(1)}" cy="${py(v!).toFixed(1)}" r="3" fill="${color}"/>`);
     const ly = M.top + 10 + i * 18;
     parts.push(`<line x1="${W - M.right + 12}" x2="${W - M.right + 32}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="2"/>`);

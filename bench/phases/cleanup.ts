@@ -48,14 +48,32 @@ export async function cleanupPhase(ctx: BenchContext): Promise<void> {
     }
     byLive.set(liveCount, runs);
     const label = `${fmt(opts.cleanupExpire)} expired, ${fmt(liveCount)} live`;
-    addRow(ctx, { section: S, measure: `cleanup ${label}: wall time`, value: summarize(runs.map((x) => x.ms)), unit: 'ms', note: `sweep in batches of ${500}` });
-    addRow(ctx, { section: S, measure: `cleanup ${label}: Redis CPU`, value: summarize(runs.map((x) => x.cpuMs)), unit: 'ms', note: `script time ${fmt(summarize(runs.map((x) => x.scriptMs)).median)} ms` });
+    addRow(ctx, {
+      section: S,
+      measure: `cleanup ${label}: wall time`,
+      value: summarize(runs.map((x) => x.ms)),
+      unit: 'ms',
+      note: `sweep in batches of ${500}`,
+    });
+    addRow(ctx, {
+      section: S,
+      measure: `cleanup ${label}: Redis CPU`,
+      value: summarize(runs.map((x) => x.cpuMs)),
+      unit: 'ms',
+      note: `script time ${fmt(summarize(runs.map((x) => x.scriptMs)).median)} ms`,
+    });
   }
   const [small, large] = [opts.cleanupLive[0]!, opts.cleanupLive[opts.cleanupLive.length - 1]!];
   const t = (live: number, k: keyof Run): Summary => summarize(byLive.get(live)!.map((x) => x[k]));
   const wallRatio = t(large, 'ms').median / t(small, 'ms').median;
   const cpuRatio = t(large, 'cpuMs').median / t(small, 'cpuMs').median;
-  addRow(ctx, { section: S, measure: `cleanup cost ratio ${fmt(large)} live / ${fmt(small)} live`, value: summarize([wallRatio]), unit: 'x', note: `Redis CPU ratio ${fmt(cpuRatio)}x` });
+  addRow(ctx, {
+    section: S,
+    measure: `cleanup cost ratio ${fmt(large)} live / ${fmt(small)} live`,
+    value: summarize([wallRatio]),
+    unit: 'x',
+    note: `Redis CPU ratio ${fmt(cpuRatio)}x`,
+  });
   const worst = Math.max(t(small, 'ms').median, t(large, 'ms').median);
   addTarget(ctx, {
     target: `cleanup of ${fmt(opts.cleanupExpire)} expired < 1 s, within 1.5x between ${fmt(small)} and ${fmt(large)} live`,

@@ -44,7 +44,12 @@ function sendLoad(target: Child, connections: number, duration: number, keyed: b
     setup: (req: autocannon.Request) => {
       const n = i++;
       req.path = `/messages/send/${agentId('src', n % 8)}`;
-      req.body = JSON.stringify({ target_instance: agentId('dst', n % RECIPIENTS), message_type: 'Notification', payload: { n, text: 'status update' }, correlation_id: null });
+      req.body = JSON.stringify({
+        target_instance: agentId('dst', n % RECIPIENTS),
+        message_type: 'Notification',
+        payload: { n, text: 'status update' },
+        correlation_id: null,
+      });
       if (keyed) req.headers = { ...req.headers, 'idempotency-key': randomUUID() };
       return req;
     },
@@ -89,26 +94,83 @@ export async function durabilityPhase(ctx: BenchContext): Promise<void> {
       single.plain.push(await sendLoad(plain, 1, opts.duration / 2, false));
       single.synced.push(await sendLoad(synced, 1, opts.duration / 2, false));
     }
-    for (const [name, runs] of [...Object.entries(full), ...Object.entries(single)]) runs.forEach((x, i) => assertClean(`${name} run ${i + 1}`, x));
+    for (const [name, runs] of [...Object.entries(full), ...Object.entries(single)])
+      runs.forEach((x, i) => assertClean(`${name} run ${i + 1}`, x));
     const rps = (x: LoadResult[]): Summary => summarize(x.map((r) => r.rps));
     const p = (x: LoadResult[], k: 'p50' | 'p99'): Summary => summarize(x.map((r) => r[k]));
 
-    addRow(ctx, { section: S, measure: `send, REDIS_SYNC_REPLICAS=0 (${opts.connections} connections)`, value: rps(full.plain), unit: 'req/s', note: `p50 ${fmt(p(full.plain, 'p50').median)} ms, p99 ${fmt(p(full.plain, 'p99').median)} ms` });
-    addRow(ctx, { section: S, measure: `send, REDIS_SYNC_REPLICAS=1 (${opts.connections} connections)`, value: rps(full.synced), unit: 'req/s', note: `p50 ${fmt(p(full.synced, 'p50').median)} ms, p99 ${fmt(p(full.synced, 'p99').median)} ms` });
-    addRow(ctx, { section: S, measure: 'send throughput, sync 1 / sync 0', value: pairedRatio(rps(full.synced), rps(full.plain)), unit: 'x' });
-    addRow(ctx, { section: S, measure: 'send p50 under load, sync 1 / sync 0', value: pairedRatio(p(full.synced, 'p50'), p(full.plain, 'p50')), unit: 'x' });
-    addRow(ctx, { section: S, measure: 'group commit: writes confirmed per WAIT', value: summarize(groups), unit: 'writes', note: `one WAIT (barrier) round trip: ${fmt(summarize(waitMs).median)} ms` });
+    addRow(ctx, {
+      section: S,
+      measure: `send, REDIS_SYNC_REPLICAS=0 (${opts.connections} connections)`,
+      value: rps(full.plain),
+      unit: 'req/s',
+      note: `p50 ${fmt(p(full.plain, 'p50').median)} ms, p99 ${fmt(p(full.plain, 'p99').median)} ms`,
+    });
+    addRow(ctx, {
+      section: S,
+      measure: `send, REDIS_SYNC_REPLICAS=1 (${opts.connections} connections)`,
+      value: rps(full.synced),
+      unit: 'req/s',
+      note: `p50 ${fmt(p(full.synced, 'p50').median)} ms, p99 ${fmt(p(full.synced, 'p99').median)} ms`,
+    });
+    addRow(ctx, {
+      section: S,
+      measure: 'send throughput, sync 1 / sync 0',
+      value: pairedRatio(rps(full.synced), rps(full.plain)),
+      unit: 'x',
+    });
+    addRow(ctx, {
+      section: S,
+      measure: 'send p50 under load, sync 1 / sync 0',
+      value: pairedRatio(p(full.synced, 'p50'), p(full.plain, 'p50')),
+      unit: 'x',
+    });
+    addRow(ctx, {
+      section: S,
+      measure: 'group commit: writes confirmed per WAIT',
+      value: summarize(groups),
+      unit: 'writes',
+      note: `one WAIT (barrier) round trip: ${fmt(summarize(waitMs).median)} ms`,
+    });
     addRow(ctx, { section: S, measure: 'send p50, one connection, REDIS_SYNC_REPLICAS=0', value: p(single.plain, 'p50'), unit: 'ms' });
-    addRow(ctx, { section: S, measure: 'send p50, one connection, REDIS_SYNC_REPLICAS=1', value: p(single.synced, 'p50'), unit: 'ms', note: `+${fmt(p(single.synced, 'p50').median - p(single.plain, 'p50').median)} ms per request` });
-    addRow(ctx, { section: S, measure: 'send p50 one at a time, sync 1 / sync 0', value: pairedRatio(p(single.synced, 'p50'), p(single.plain, 'p50')), unit: 'x' });
-    addRow(ctx, { section: S, measure: 'send with an Idempotency-Key (a new key each)', value: rps(full.keyed), unit: 'req/s', note: `p50 ${fmt(p(full.keyed, 'p50').median)} ms` });
-    addRow(ctx, { section: S, measure: 'send throughput, with key / without', value: pairedRatio(rps(full.keyed), rps(full.plain)), unit: 'x' });
+    addRow(ctx, {
+      section: S,
+      measure: 'send p50, one connection, REDIS_SYNC_REPLICAS=1',
+      value: p(single.synced, 'p50'),
+      unit: 'ms',
+      note: `+${fmt(p(single.synced, 'p50').median - p(single.plain, 'p50').median)} ms per request`,
+    });
+    addRow(ctx, {
+      section: S,
+      measure: 'send p50 one at a time, sync 1 / sync 0',
+      value: pairedRatio(p(single.synced, 'p50'), p(single.plain, 'p50')),
+      unit: 'x',
+    });
+    addRow(ctx, {
+      section: S,
+      measure: 'send with an Idempotency-Key (a new key each)',
+      value: rps(full.keyed),
+      unit: 'req/s',
+      note: `p50 ${fmt(p(full.keyed, 'p50').median)} ms`,
+    });
+    addRow(ctx, {
+      section: S,
+      measure: 'send throughput, with key / without',
+      value: pairedRatio(rps(full.keyed), rps(full.plain)),
+      unit: 'x',
+    });
 
     // What a remembered key costs Redis: one record, for IDEMPOTENCY_TTL_MS.
     const [key] = await redis.client.scan('0', 'MATCH', `mesh:{${NS}}:idem:*`, 'COUNT', 10_000).then(([, keys]) => keys);
     if (key) {
       const bytes = Number(await redis.client.memory('USAGE', key));
-      addRow(ctx, { section: S, measure: 'Redis memory per remembered Idempotency-Key (MEMORY USAGE)', value: summarize([bytes]), unit: 'bytes', note: 'a direct send; kept IDEMPOTENCY_TTL_MS (10 min)' });
+      addRow(ctx, {
+        section: S,
+        measure: 'Redis memory per remembered Idempotency-Key (MEMORY USAGE)',
+        value: summarize([bytes]),
+        unit: 'bytes',
+        note: 'a direct send; kept IDEMPOTENCY_TTL_MS (10 min)',
+      });
     }
     ctx.details.durability = { full, single, groups, waitMs };
   } finally {

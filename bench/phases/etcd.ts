@@ -27,7 +27,14 @@ export async function etcdPhase(ctx: BenchContext): Promise<void> {
       leases.push(((await res.json()) as { ID: string }).ID);
     }
     const b64 = (s: string) => Buffer.from(s).toString('base64');
-    const value = b64(JSON.stringify({ hostname: 'agent-host.example.internal', port: 8080, capabilities: ['code-review', 'summarize', 'search'], agent_profiles: ['default', 'reviewer'] }));
+    const value = b64(
+      JSON.stringify({
+        hostname: 'agent-host.example.internal',
+        port: 8080,
+        capabilities: ['code-review', 'summarize', 'search'],
+        agent_profiles: ['default', 'reviewer'],
+      }),
+    );
     let k = 0;
     let p = 0;
     const keepalive = (d: number) =>
@@ -71,8 +78,20 @@ export async function etcdPhase(ctx: BenchContext): Promise<void> {
     const puS = summarize(pu.map((x) => x.rps));
     const hb = ctx.shared.get('heartbeat.rps');
     const vs = (s: typeof kaS) => (hb ? `our heartbeat route: ${fmt(hb.median / s.median)}x this` : '');
-    addRow(ctx, { section: S, measure: `etcd ${etcd.version} lease keep-alive via HTTP gateway`, value: kaS, unit: 'req/s', note: `p99 ${fmt(summarize(ka.map((x) => x.p99)).median)} ms; ${vs(kaS)}` });
-    addRow(ctx, { section: S, measure: `etcd ${etcd.version} put with lease via HTTP gateway`, value: puS, unit: 'req/s', note: `p99 ${fmt(summarize(pu.map((x) => x.p99)).median)} ms; ${vs(puS)}` });
+    addRow(ctx, {
+      section: S,
+      measure: `etcd ${etcd.version} lease keep-alive via HTTP gateway`,
+      value: kaS,
+      unit: 'req/s',
+      note: `p99 ${fmt(summarize(ka.map((x) => x.p99)).median)} ms; ${vs(kaS)}`,
+    });
+    addRow(ctx, {
+      section: S,
+      measure: `etcd ${etcd.version} put with lease via HTTP gateway`,
+      value: puS,
+      unit: 'req/s',
+      note: `p99 ${fmt(summarize(pu.map((x) => x.p99)).median)} ms; ${vs(puS)}`,
+    });
     addTarget(ctx, {
       target: 'peer anchor: etcd on this machine',
       measured: `keep-alive ${fmt(kaS.median)}/s, put+lease ${fmt(puS.median)}/s${hb ? `; our heartbeats ${fmt(hb.median)}/s` : ''}`,

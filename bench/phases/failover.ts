@@ -30,7 +30,8 @@ export async function failoverPhase(ctx: BenchContext): Promise<void> {
       capabilities: ['x'],
       agent_profiles: [],
     });
-  const heartbeat = (via: Child, id: string) => client.request<HbAnswer>('POST', `${via.url}/registry/heartbeat/${id}`, { status: 'ready', metrics: null });
+  const heartbeat = (via: Child, id: string) =>
+    client.request<HbAnswer>('POST', `${via.url}/registry/heartbeat/${id}`, { status: 'ready', metrics: null });
   const S = '8';
   try {
     const lapse: number[] = [];
@@ -89,9 +90,27 @@ export async function failoverPhase(ctx: BenchContext): Promise<void> {
     const frac = summarize(lapse.map((x) => x / bound));
     const maxFrac = Math.max(...lapse) / bound;
     const gSorted = sortedCopy(graceful);
-    addRow(ctx, { section: S, measure: `failover after the leader's last heartbeat (${lapse.length} trials)`, value: lapseS, unit: 'ms', note: `stale ${stale} ms, interval ${interval} ms` });
-    addRow(ctx, { section: S, measure: 'failover / (stale + interval)', value: frac, unit: 'x', note: 'seen in the other members\' heartbeat answers' });
-    addRow(ctx, { section: S, measure: `failover on graceful deregister (${graceful.length} trials)`, value: summarize(graceful), unit: 'ms', note: `DELETE on replica 1 + GET /registry/leader on replica 2; p99 ${fmt(percentile(gSorted, 99))} ms` });
+    addRow(ctx, {
+      section: S,
+      measure: `failover after the leader's last heartbeat (${lapse.length} trials)`,
+      value: lapseS,
+      unit: 'ms',
+      note: `stale ${stale} ms, interval ${interval} ms`,
+    });
+    addRow(ctx, {
+      section: S,
+      measure: 'failover / (stale + interval)',
+      value: frac,
+      unit: 'x',
+      note: "seen in the other members' heartbeat answers",
+    });
+    addRow(ctx, {
+      section: S,
+      measure: `failover on graceful deregister (${graceful.length} trials)`,
+      value: summarize(graceful),
+      unit: 'ms',
+      note: `DELETE on replica 1 + GET /registry/leader on replica 2; p99 ${fmt(percentile(gSorted, 99))} ms`,
+    });
     addTarget(ctx, {
       target: 'failover after a lapse <= stale + one heartbeat interval',
       measured: `median ${fmt(lapseS.median)} ms, max ${fmt(lapseS.max)} ms = ${fmt(maxFrac)}x of ${bound} ms`,

@@ -67,17 +67,46 @@ export async function heartbeatPhase(ctx: BenchContext): Promise<void> {
     ctx.shared.set('heartbeat.rps', rps('replica'));
 
     const S1 = '1';
-    addRow(ctx, { section: S1, measure: 'bare node:http, JSON POST', value: rps('bareHttp'), unit: 'req/s', note: `p99 ${fmt(lat('bareHttp', 'p99').median)} ms; ${fmt(pairedRatio(rps('bareHttp'), fastify).median)}x Fastify` });
-    addRow(ctx, { section: S1, measure: 'bare Fastify, JSON POST (baseline)', value: fastify, unit: 'req/s', note: `p99 ${fmt(lat('bareFastify', 'p99').median)} ms` });
+    addRow(ctx, {
+      section: S1,
+      measure: 'bare node:http, JSON POST',
+      value: rps('bareHttp'),
+      unit: 'req/s',
+      note: `p99 ${fmt(lat('bareHttp', 'p99').median)} ms; ${fmt(pairedRatio(rps('bareHttp'), fastify).median)}x Fastify`,
+    });
+    addRow(ctx, {
+      section: S1,
+      measure: 'bare Fastify, JSON POST (baseline)',
+      value: fastify,
+      unit: 'req/s',
+      note: `p99 ${fmt(lat('bareFastify', 'p99').median)} ms`,
+    });
     const luaRatio = pairedRatio(rps('fastifyLua'), fastify);
-    addRow(ctx, { section: S1, measure: 'bare Fastify + minimal auto-pipelined Lua (HSET+SET PX+ZADD)', value: rps('fastifyLua'), unit: 'req/s', note: `${fmt(luaRatio.median)}x Fastify (${fmt(luaRatio.min)}-${fmt(luaRatio.max)})` });
+    addRow(ctx, {
+      section: S1,
+      measure: 'bare Fastify + minimal auto-pipelined Lua (HSET+SET PX+ZADD)',
+      value: rps('fastifyLua'),
+      unit: 'req/s',
+      note: `${fmt(luaRatio.median)}x Fastify (${fmt(luaRatio.min)}-${fmt(luaRatio.max)})`,
+    });
 
     const S2 = '2';
     const hbRatio = pairedRatio(rps('replica'), fastify);
     const vsLua = pairedRatio(rps('replica'), rps('fastifyLua'));
-    addRow(ctx, { section: S2, measure: 'heartbeat route, one replica', value: rps('replica'), unit: 'req/s', note: `${opts.connections} connections` });
+    addRow(ctx, {
+      section: S2,
+      measure: 'heartbeat route, one replica',
+      value: rps('replica'),
+      unit: 'req/s',
+      note: `${opts.connections} connections`,
+    });
     addRow(ctx, { section: S2, measure: 'heartbeat / bare Fastify', value: hbRatio, unit: 'x' });
-    addRow(ctx, { section: S2, measure: 'heartbeat / (Fastify + minimal Lua)', value: vsLua, unit: 'x' });
+    addRow(ctx, {
+      section: S2,
+      measure: 'heartbeat / (Fastify + minimal Lua)',
+      value: vsLua,
+      unit: 'x',
+    });
     addRow(ctx, { section: S2, measure: 'heartbeat p50 at full load', value: lat('replica', 'p50'), unit: 'ms' });
     addRow(ctx, { section: S2, measure: 'heartbeat p99 at full load', value: lat('replica', 'p99'), unit: 'ms' });
 
@@ -97,17 +126,50 @@ export async function heartbeatPhase(ctx: BenchContext): Promise<void> {
       assertClean(`half load run ${r + 1}`, res);
       halfRuns.push(res);
     }
-    addRow(ctx, { section: S2, measure: `heartbeat p50 at half load (${half} req/s, constant rate)`, value: summarize(halfRuns.map((x) => x.p50)), unit: 'ms' });
-    addRow(ctx, { section: S2, measure: `heartbeat p99 at half load (${half} req/s, constant rate)`, value: summarize(halfRuns.map((x) => x.p99)), unit: 'ms' });
+    addRow(ctx, {
+      section: S2,
+      measure: `heartbeat p50 at half load (${half} req/s, constant rate)`,
+      value: summarize(halfRuns.map((x) => x.p50)),
+      unit: 'ms',
+    });
+    addRow(ctx, {
+      section: S2,
+      measure: `heartbeat p99 at half load (${half} req/s, constant rate)`,
+      value: summarize(halfRuns.map((x) => x.p99)),
+      unit: 'ms',
+    });
 
     const S4 = '4';
     const script = summarize(replicaScript);
     ctx.shared.set('heartbeat.script.usec', script);
-    addRow(ctx, { section: S4, measure: 'heartbeat script in Redis per heartbeat, under HTTP load (commandstats)', value: script, unit: 'us', note: `${fmt(summarize(batchSize).median)} heartbeats per script call` });
-    addRow(ctx, { section: S4, measure: 'minimal HSET+SET PX+ZADD script, under HTTP load', value: summarize(minimalScript), unit: 'us/call', note: 'reference' });
-    addRow(ctx, { section: S4, measure: 'Redis CPU per HTTP heartbeat (INFO cpu, incl. network I/O)', value: summarize(replicaCpu), unit: 'us' });
+    addRow(ctx, {
+      section: S4,
+      measure: 'heartbeat script in Redis per heartbeat, under HTTP load (commandstats)',
+      value: script,
+      unit: 'us',
+      note: `${fmt(summarize(batchSize).median)} heartbeats per script call`,
+    });
+    addRow(ctx, {
+      section: S4,
+      measure: 'minimal HSET+SET PX+ZADD script, under HTTP load',
+      value: summarize(minimalScript),
+      unit: 'us/call',
+      note: 'reference',
+    });
+    addRow(ctx, {
+      section: S4,
+      measure: 'Redis CPU per HTTP heartbeat (INFO cpu, incl. network I/O)',
+      value: summarize(replicaCpu),
+      unit: 'us',
+    });
     const endToEnd = summarize(results.replica.map((x) => x.rps * 5));
-    addRow(ctx, { section: S4, measure: 'end to end: agents one replica serves at a 5 s interval', value: endToEnd, unit: 'agents', note: 'heartbeat req/s x 5; add replicas until Redis is the limit' });
+    addRow(ctx, {
+      section: S4,
+      measure: 'end to end: agents one replica serves at a 5 s interval',
+      value: endToEnd,
+      unit: 'agents',
+      note: 'heartbeat req/s x 5; add replicas until Redis is the limit',
+    });
 
     addTarget(ctx, {
       target: 'heartbeat route >= 0.90x bare Fastify + one minimal auto-pipelined Lua call',

@@ -35,11 +35,18 @@ export async function memoryPhase(ctx: BenchContext): Promise<void> {
       'inst hash (one record)': await usage(k.inst(sample)),
       'deadlines zset / n': (await usage(k.deadlines)) / n,
       'joined zset / n': (await usage(k.joined)) / n,
-      'capability indexes (3 zsets by join order) / n': ((await usage(k.cap('code-review'))) + (await usage(k.cap('summarize'))) + (await usage(k.cap('search')))) / n,
+      'capability indexes (3 zsets by join order) / n':
+        ((await usage(k.cap('code-review'))) + (await usage(k.cap('summarize'))) + (await usage(k.cap('search')))) / n,
       'broadcast bookkeeping (bload + bfloor) / n': ((await usage(k.broadcastLoad)) + (await usage(k.broadcastFloor))) / n,
       'events stream (capped) / n': (await usage(k.events)) / n,
     };
-    addRow(ctx, { section: S, measure: `Redis memory per live instance (INFO delta over ${fmt(n)})`, value: summarize([perInstance]), unit: 'bytes', note: '3 caps, 2 profiles, status + 3 metrics' });
+    addRow(ctx, {
+      section: S,
+      measure: `Redis memory per live instance (INFO delta over ${fmt(n)})`,
+      value: summarize([perInstance]),
+      unit: 'bytes',
+      note: '3 caps, 2 profiles, status + 3 metrics',
+    });
     for (const [what, bytes] of Object.entries(breakdown)) {
       addRow(ctx, { section: S, measure: `  of which ${what}`, value: summarize([bytes]), unit: 'bytes', note: 'MEMORY USAGE' });
     }
@@ -55,12 +62,29 @@ export async function memoryPhase(ctx: BenchContext): Promise<void> {
     const sender = agentId('m', 0);
     const before2 = await settledMemory(ctx);
     await inFlight(0, m, 64, (i) =>
-      mesh.messages.send(sender, { target_instance: agentId('m', 1 + (i % 100)), message_type: 'TaskDelegation', payload, correlation_id: null }),
+      mesh.messages.send(sender, {
+        target_instance: agentId('m', 1 + (i % 100)),
+        message_type: 'TaskDelegation',
+        payload,
+        correlation_id: null,
+      }),
     );
     const after2 = await settledMemory(ctx);
     const perMessage = (after2 - before2) / m;
-    const stored = JSON.stringify({ message_id: '0190c2a4-7b7e-7cc0-8000-000000000000', source_instance: sender, message_type: 'TaskDelegation', payload, correlation_id: null }).length;
-    addRow(ctx, { section: S, measure: `Redis memory per pending message (INFO delta over ${fmt(m)})`, value: summarize([perMessage]), unit: 'bytes', note: `stored body ${stored} bytes (payload ${JSON.stringify(payload).length})` });
+    const stored = JSON.stringify({
+      message_id: '0190c2a4-7b7e-7cc0-8000-000000000000',
+      source_instance: sender,
+      message_type: 'TaskDelegation',
+      payload,
+      correlation_id: null,
+    }).length;
+    addRow(ctx, {
+      section: S,
+      measure: `Redis memory per pending message (INFO delta over ${fmt(m)})`,
+      value: summarize([perMessage]),
+      unit: 'bytes',
+      note: `stored body ${stored} bytes (payload ${JSON.stringify(payload).length})`,
+    });
     ctx.details.memory = { n, before, after, perInstance, breakdown, messages: m, perMessage, storedBody: stored };
   } finally {
     await mesh.close();

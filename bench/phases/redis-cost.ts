@@ -59,7 +59,16 @@ export async function redisCostPhase(ctx: BenchContext): Promise<void> {
         await measureRedis(redis.client, () =>
           inFlight(0, calls, 64, (i) => {
             const id = agentId('min', i % POPULATION);
-            return minimal(`min:{b}:inst:${id}`, `min:{b}:alive:${id}`, 'min:{b}:deadlines', 15000, Date.now(), STATUS, JSON.stringify(METRICS), id);
+            return minimal(
+              `min:{b}:inst:${id}`,
+              `min:{b}:alive:${id}`,
+              'min:{b}:deadlines',
+              15000,
+              Date.now(),
+              STATUS,
+              JSON.stringify(METRICS),
+              id,
+            );
           }),
         ),
       );
@@ -102,19 +111,72 @@ export async function redisCostPhase(ctx: BenchContext): Promise<void> {
   const batched = summarize(kinds.batched!.usec);
   const note = `direct calls, ${POPULATION / 1000}k live`;
   addRow(ctx, { section: S, measure: 'heartbeat script, one heartbeat per call (commandstats)', value: hb, unit: 'us/call', note });
-  addRow(ctx, { section: S, measure: 'minimal HSET+SET PX+ZADD script (commandstats)', value: summarize(kinds.minimal!.usec), unit: 'us/call', note: 'reference' });
-  addRow(ctx, { section: S, measure: 'heartbeat (one per call) / minimal script', value: summarize(kinds.heartbeat!.usec.map((u, i) => u / kinds.minimal!.usec[i]!)), unit: 'x' });
-  addRow(ctx, { section: S, measure: 'heartbeat script per heartbeat, 64 in flight (batched)', value: batched, unit: 'us', note: `${fmt(summarize(kinds.batchSize!.usec).median)} heartbeats per call` });
-  addRow(ctx, { section: S, measure: 'Redis CPU per heartbeat, 64 in flight (INFO cpu)', value: summarize(kinds.batched!.cpu), unit: 'us', note: 'whole server: parsing and socket I/O included' });
+  addRow(ctx, {
+    section: S,
+    measure: 'minimal HSET+SET PX+ZADD script (commandstats)',
+    value: summarize(kinds.minimal!.usec),
+    unit: 'us/call',
+    note: 'reference',
+  });
+  addRow(ctx, {
+    section: S,
+    measure: 'heartbeat (one per call) / minimal script',
+    value: summarize(kinds.heartbeat!.usec.map((u, i) => u / kinds.minimal!.usec[i]!)),
+    unit: 'x',
+  });
+  addRow(ctx, {
+    section: S,
+    measure: 'heartbeat script per heartbeat, 64 in flight (batched)',
+    value: batched,
+    unit: 'us',
+    note: `${fmt(summarize(kinds.batchSize!.usec).median)} heartbeats per call`,
+  });
+  addRow(ctx, {
+    section: S,
+    measure: 'Redis CPU per heartbeat, 64 in flight (INFO cpu)',
+    value: summarize(kinds.batched!.cpu),
+    unit: 'us',
+    note: 'whole server: parsing and socket I/O included',
+  });
   const perShard = (s: Summary): Summary => summarize(s.runs.map((u) => (1e6 / u) * INTERVAL_S));
-  addRow(ctx, { section: S, measure: `projected agents per shard at ${INTERVAL_S} s, one heartbeat per call`, value: perShard(hb), unit: 'agents', note: 'script time only' });
-  addRow(ctx, { section: S, measure: `projected agents per shard at ${INTERVAL_S} s, batched`, value: perShard(batched), unit: 'agents', note: 'script time only' });
-  addRow(ctx, { section: S, measure: `projected agents per shard at ${INTERVAL_S} s, batched, whole Redis CPU`, value: perShard(summarize(kinds.batched!.cpu)), unit: 'agents', note: 'the conservative figure' });
+  addRow(ctx, {
+    section: S,
+    measure: `projected agents per shard at ${INTERVAL_S} s, one heartbeat per call`,
+    value: perShard(hb),
+    unit: 'agents',
+    note: 'script time only',
+  });
+  addRow(ctx, {
+    section: S,
+    measure: `projected agents per shard at ${INTERVAL_S} s, batched`,
+    value: perShard(batched),
+    unit: 'agents',
+    note: 'script time only',
+  });
+  addRow(ctx, {
+    section: S,
+    measure: `projected agents per shard at ${INTERVAL_S} s, batched, whole Redis CPU`,
+    value: perShard(summarize(kinds.batched!.cpu)),
+    unit: 'agents',
+    note: 'the conservative figure',
+  });
   for (const k of ['send', 'fetch', 'ack'] as const) {
-    addRow(ctx, { section: S, measure: `${k} script (commandstats)`, value: summarize(kinds[k]!.usec), unit: 'us/call', note: k === 'fetch' ? '1 pending' : k === 'ack' ? '1 id' : 'direct, to a live target' });
+    addRow(ctx, {
+      section: S,
+      measure: `${k} script (commandstats)`,
+      value: summarize(kinds[k]!.usec),
+      unit: 'us/call',
+      note: k === 'fetch' ? '1 pending' : k === 'ack' ? '1 id' : 'direct, to a live target',
+    });
   }
   const cycle = summarize(kinds.send!.usec.map((u, i) => u + kinds.fetch!.usec[i]! + kinds.ack!.usec[i]!));
-  addRow(ctx, { section: S, measure: 'send+fetch+ack per message (script time)', value: cycle, unit: 'us', note: `~${fmt(1e6 / cycle.median)} messages/s per shard` });
+  addRow(ctx, {
+    section: S,
+    measure: 'send+fetch+ack per message (script time)',
+    value: cycle,
+    unit: 'us',
+    note: `~${fmt(1e6 / cycle.median)} messages/s per shard`,
+  });
 
   addTarget(ctx, {
     target: 'Redis <= 20 us per heartbeat script call (>= 250k agents/shard at 5 s)',

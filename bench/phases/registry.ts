@@ -39,10 +39,20 @@ export async function registryPhase(ctx: BenchContext): Promise<void> {
       const regRuns: LoadResult[] = [];
       const regRedisMs: number[] = [];
       const body = (id: string) =>
-        JSON.stringify({ instance_id: id, hostname: 'agent-host.example.internal', port: 8080, capabilities: CAPS, agent_profiles: PROFILES });
+        JSON.stringify({
+          instance_id: id,
+          hostname: 'agent-host.example.internal',
+          port: 8080,
+          capabilities: CAPS,
+          agent_profiles: PROFILES,
+        });
       // Probe one call, then size each run to about listDuration seconds (at least a dozen calls).
       const p0 = performance.now();
-      await fetch(`${replica.url}/registry/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body('probe') }).then((r) => r.arrayBuffer());
+      await fetch(`${replica.url}/registry/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: body('probe'),
+      }).then((r) => r.arrayBuffer());
       await mesh.instances.deregister('probe');
       const perCallMs = performance.now() - p0;
       // The replica is CPU-bound here: 4 concurrent calls take ~4x as long as one alone.

@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
-import { loadScriptSource, SCRIPT_KEYS, type ScriptName } from '../../src/redis/scripts.js';
+import { loadScriptSource, SCRIPT_NAMES } from '../../src/redis/script-runner.js';
 import { ROOT, startReplica, type Child } from '../lib/procs.js';
 import { closedLoop, openLoop, RawPool, type RawReply } from '../lib/raw-pool.js';
 import { redisCpu, usedMemory } from '../lib/redis-info.js';
@@ -37,7 +37,7 @@ interface SlowEntry {
 class RedisCalls {
   private readonly bySha = new Map<string, string>();
   constructor(private readonly client: Redis) {
-    for (const name of Object.keys(SCRIPT_KEYS) as ScriptName[]) {
+    for (const name of SCRIPT_NAMES) {
       this.bySha.set(createHash('sha1').update(loadScriptSource(name)).digest('hex'), name);
     }
   }
@@ -105,12 +105,13 @@ const latencies = (xs: number[]) => {
  */
 function realtime(pid: number, on: boolean, log: (m: string) => void): void {
   const r = spawnSync('chrt', on ? ['-f', '-p', '10', String(pid)] : ['-o', '-p', '0', String(pid)], { encoding: 'utf8' });
-  if (r.status !== 0 && on) log(`  (could not give Redis real-time priority: ${r.stderr.trim() || r.error?.message}; call times include scheduling)`);
+  if (r.status !== 0 && on)
+    log(`  (could not give Redis real-time priority: ${r.stderr.trim() || r.error?.message}; call times include scheduling)`);
 }
 
 export async function scalePhase(ctx: BenchContext): Promise<void> {
   const { opts, redis } = ctx;
-  realtime(redis.pid, true, ctx.log);
+  realtime(redis.pid, true, (m) => ctx.log(m));
   const populations = opts.scalePopulations;
   const seconds = opts.scaleSeconds;
   const calls = new RedisCalls(redis.client);
@@ -126,7 +127,10 @@ export async function scalePhase(ctx: BenchContext): Promise<void> {
   };
   const replicas: Child[] = [];
   for (let i = 0; i < 2; i++) replicas.push(await startReplica({ redisUrl: redis.redisUrl, namespace: NS, name: `scale-${i}`, env }));
-  const pool = new RawPool(replicas.map((r) => r.url), 48);
+  const pool = new RawPool(
+    replicas.map((r) => r.url),
+    48,
+  );
   const registerBody = (id: string, i: number) => ({
     instance_id: id,
     hostname: `agent-${i}.internal`,
@@ -149,11 +153,17 @@ export async function scalePhase(ctx: BenchContext): Promise<void> {
 
   try {
     // Helpers that exist at every population: a broadcaster and the consumer with a 30 MB inbox.
-    for (const [i, id] of [BROADCASTER, CONSUMER].entries()) ok(await pool.request('POST', '/registry/register', registerBody(id, i)), 'register');
+    for (const [i, id] of [BROADCASTER, CONSUMER].entries())
+      ok(await pool.request('POST', '/registry/register', registerBody(id, i)), 'register');
     const big = 'x'.repeat(INBOX_PAYLOAD);
     await closedLoop(INBOX_MESSAGES, 16, async () =>
       ok(
-        await pool.request('POST', `/messages/send/${BROADCASTER}`, { target_instance: CONSUMER, message_type: 'Notification', payload: big, correlation_id: null }),
+        await pool.request('POST', `/messages/send/${BROADCASTER}`, {
+          target_instance: CONSUMER,
+          message_type: 'Notification',
+          payload: big,
+          correlation_id: null,
+        }),
         'fill inbox',
       ),
     );
@@ -170,7 +180,7 @@ export async function scalePhase(ctx: BenchContext): Promise<void> {
       });
       registered = population;
       throughput[population] = (population - from) / elapsed;
-      ctx.log(`  ${population} live: registered ${population - from} at ${fmt(throughput[population]!)}/s`);
+      ctx.log(`  ${population} live: registered ${population - from} at ${fmt(throughput[population])}/s`);
       memory[population] = ((await usedMemory(redis.client)) - baseMemory) / population;
 
       // ---- one operation at a time: latency, Redis time, longest call ------------------------
@@ -201,22 +211,44 @@ export async function scalePhase(ctx: BenchContext): Promise<void> {
           bytes: bytes / n,
         };
       };
-      await measure('register', 200, async (i) => ok(await pool.request('POST', '/registry/register', registerBody(`probe-${population}-${i}`, i)), 'probe register'));
+      await measure('register', 200, async (i) =>
+        ok(await pool.request('POST', '/registry/register', registerBody(`probe-${population}-${i}`, i)), 'probe register'),
+      );
       extra += 200;
-      await measure('heartbeat', 500, async (i) => ok(await pool.request('POST', `/registry/heartbeat/${agent((i * 7919) % registered)}`, heartbeatBody), 'heartbeat'));
+      await measure('heartbeat', 500, async (i) =>
+        ok(await pool.request('POST', `/registry/heartbeat/${agent((i * 7919) % registered)}`, heartbeatBody), 'heartbeat'),
+      );
       // Every agent holds `work`: a full page at every population (cap-<n> pages fill up only
       // from 10k on), so the curve compares like with like.
       await measure('capability page', 100, async (i) =>
-        ok(await pool.request('GET', `/registry/agents?capability=work&limit=100${i % 2 ? '' : `&cursor=${(i * 37) % Math.max(1, registered - 200)}`}`), 'capability page'),
+        ok(
+          await pool.request(
+            'GET',
+            `/registry/agents?capability=work&limit=100${i % 2 ? '' : `&cursor=${(i * 37) % Math.max(1, registered - 200)}`}`,
+          ),
+          'capability page',
+        ),
       );
       await measure('broadcast', 5, async (i) =>
-        ok(await pool.request('POST', `/messages/send/${BROADCASTER}`, { target_instance: null, message_type: 'Notification', payload: { n: i }, correlation_id: null }), 'broadcast'),
+        ok(
+          await pool.request('POST', `/messages/send/${BROADCASTER}`, {
+            target_instance: null,
+            message_type: 'Notification',
+            payload: { n: i },
+            correlation_id: null,
+          }),
+          'broadcast',
+        ),
       );
       await measure('fetch 30 MB inbox', 10, async () => ok(await pool.request('GET', `/messages/${CONSUMER}?limit=1000`), 'fetch'));
-      await measure('full listing', population >= 50_000 ? 2 : 3, async () => ok(await pool.request('GET', '/registry/agents'), 'full listing'));
+      await measure('full listing', population >= 50_000 ? 2 : 3, async () =>
+        ok(await pool.request('GET', '/registry/agents'), 'full listing'),
+      );
       per[population] = figures;
       for (const [name, f] of Object.entries(figures)) {
-        ctx.log(`    ${name}: p50 ${fmt(f.p50)} ms p99 ${fmt(f.p99)} ms, Redis ${fmt(f.redisUs)} us/op, longest call ${fmt(f.maxCallUs)} us (${f.maxCallName}), ${fmt(f.bytes)} B`);
+        ctx.log(
+          `    ${name}: p50 ${fmt(f.p50)} ms p99 ${fmt(f.p99)} ms, Redis ${fmt(f.redisUs)} us/op, longest call ${fmt(f.maxCallUs)} us (${f.maxCallName}), ${fmt(f.bytes)} B`,
+        );
       }
 
       // ---- mixed load ------------------------------------------------------------------------
@@ -230,11 +262,22 @@ export async function scalePhase(ctx: BenchContext): Promise<void> {
       };
       const base = extra;
       await Promise.all([
-        openLoop(opts.scaleHeartbeatRate, seconds, (i) => track('heartbeat')(pool.request('POST', `/registry/heartbeat/${agent((i * 7919) % registered)}`, heartbeatBody))),
-        openLoop(opts.scaleRegisterRate, seconds, (i) => track('register')(pool.request('POST', '/registry/register', registerBody(`mixed-${population}-${i}`, base + i)))),
+        openLoop(opts.scaleHeartbeatRate, seconds, (i) =>
+          track('heartbeat')(pool.request('POST', `/registry/heartbeat/${agent((i * 7919) % registered)}`, heartbeatBody)),
+        ),
+        openLoop(opts.scaleRegisterRate, seconds, (i) =>
+          track('register')(pool.request('POST', '/registry/register', registerBody(`mixed-${population}-${i}`, base + i))),
+        ),
         openLoop(20, seconds, (i) => track('capability page')(pool.request('GET', `/registry/agents?capability=cap-${i % 100}&limit=100`))),
         openLoop(0.5, seconds, (i) =>
-          track('broadcast')(pool.request('POST', `/messages/send/${BROADCASTER}`, { target_instance: null, message_type: 'Notification', payload: { mixed: i }, correlation_id: null })),
+          track('broadcast')(
+            pool.request('POST', `/messages/send/${BROADCASTER}`, {
+              target_instance: null,
+              message_type: 'Notification',
+              payload: { mixed: i },
+              correlation_id: null,
+            }),
+          ),
         ),
         openLoop(1, seconds, () => track('fetch')(pool.request('GET', `/messages/${CONSUMER}?limit=1000`))),
       ]);
@@ -273,7 +316,11 @@ export async function scalePhase(ctx: BenchContext): Promise<void> {
         while (!done) {
           await openLoop(opts.scaleHeartbeatRate, 1, async () => {
             if (back.length === 0) return;
-            const r = await pool.request('POST', `/registry/heartbeat/${agent(back[Math.floor(Math.random() * back.length)]!)}`, heartbeatBody);
+            const r = await pool.request(
+              'POST',
+              `/registry/heartbeat/${agent(back[Math.floor(Math.random() * back.length)]!)}`,
+              heartbeatBody,
+            );
             if (r.status === 200) hbLat.push(r.ms);
           });
         }
@@ -287,7 +334,9 @@ export async function scalePhase(ctx: BenchContext): Promise<void> {
       await heartbeats;
       const l = latencies(hbLat);
       storm = { agents: n, seconds: recovery, rate: n / recovery, heartbeatP50: l.p50, heartbeatP99: l.p99, heartbeats: hbLat.length };
-      ctx.log(`  storm: ${n} agents registered again in ${fmt(recovery)} s (${fmt(n / recovery)}/s); heartbeats meanwhile p99 ${fmt(l.p99)} ms`);
+      ctx.log(
+        `  storm: ${n} agents registered again in ${fmt(recovery)} s (${fmt(n / recovery)}/s); heartbeats meanwhile p99 ${fmt(l.p99)} ms`,
+      );
     }
 
     // ---- report ------------------------------------------------------------------------------
@@ -298,20 +347,61 @@ export async function scalePhase(ctx: BenchContext): Promise<void> {
       addRow(ctx, { section: S, measure, value: summarize([v]), unit, ...(note ? { note } : {}) });
     for (const p of pops) {
       const f = per[p]!;
-      row(`${p} live: register p50 / p99`, f.register!.p50, 'ms', `p99 ${fmt(f.register!.p99)} ms; answer ${fmt(f.register!.bytes / 1024)} KiB; ${fmt(throughput[p]!)} registers/s through 2 replicas`);
-      row(`${p} live: heartbeat p50 / p99`, f.heartbeat!.p50, 'ms', `p99 ${fmt(f.heartbeat!.p99)} ms; Redis ${fmt(f.heartbeat!.redisUs)} us/op`);
+      row(
+        `${p} live: register p50 / p99`,
+        f.register!.p50,
+        'ms',
+        `p99 ${fmt(f.register!.p99)} ms; answer ${fmt(f.register!.bytes / 1024)} KiB; ${fmt(throughput[p]!)} registers/s through 2 replicas`,
+      );
+      row(
+        `${p} live: heartbeat p50 / p99`,
+        f.heartbeat!.p50,
+        'ms',
+        `p99 ${fmt(f.heartbeat!.p99)} ms; Redis ${fmt(f.heartbeat!.redisUs)} us/op`,
+      );
       row(`${p} live: capability page (limit 100)`, f['capability page']!.p50, 'ms', `Redis ${fmt(f['capability page']!.redisUs)} us/op`);
-      row(`${p} live: broadcast`, f.broadcast!.p50, 'ms', `Redis ${fmt(f.broadcast!.redisUs)} us/op; answer ${fmt(f.broadcast!.bytes / 1024)} KiB`);
-      row(`${p} live: fetch of the 30 MB inbox`, f['fetch 30 MB inbox']!.p50, 'ms', `Redis ${fmt(f['fetch 30 MB inbox']!.redisUs)} us/op; answer ${fmt(f['fetch 30 MB inbox']!.bytes / 1048576)} MiB`);
-      row(`${p} live: full listing`, f['full listing']!.p50, 'ms', `Redis ${fmt(f['full listing']!.redisUs / 1000)} ms/op in ${fmt(f['full listing']!.bytes / 1048576)} MiB`);
+      row(
+        `${p} live: broadcast`,
+        f.broadcast!.p50,
+        'ms',
+        `Redis ${fmt(f.broadcast!.redisUs)} us/op; answer ${fmt(f.broadcast!.bytes / 1024)} KiB`,
+      );
+      row(
+        `${p} live: fetch of the 30 MB inbox`,
+        f['fetch 30 MB inbox']!.p50,
+        'ms',
+        `Redis ${fmt(f['fetch 30 MB inbox']!.redisUs)} us/op; answer ${fmt(f['fetch 30 MB inbox']!.bytes / 1048576)} MiB`,
+      );
+      row(
+        `${p} live: full listing`,
+        f['full listing']!.p50,
+        'ms',
+        `Redis ${fmt(f['full listing']!.redisUs / 1000)} ms/op in ${fmt(f['full listing']!.bytes / 1048576)} MiB`,
+      );
       const worst = Object.entries(f).sort(([, a], [, b]) => b.maxCallUs - a.maxCallUs)[0]!;
       row(`${p} live: longest Redis call, one op at a time`, worst[1].maxCallUs, 'us', `${worst[0]} (${worst[1].maxCallName})`);
       const m = mixed[p]!;
-      row(`${p} live, mixed load: longest Redis call`, m.longestCallUs!, 'us', `${m.over2ms} of ${m.calls} calls over 2 ms, ${m.over5ms} over 5 ms`);
-      row(`${p} live, mixed load: heartbeat p99`, m['heartbeat p99']!, 'ms', `register p99 ${fmt(m['register p99']!)} ms, fetch p99 ${fmt(m['fetch p99']!)} ms, broadcast p99 ${fmt(m['broadcast p99']!)} ms`);
+      row(
+        `${p} live, mixed load: longest Redis call`,
+        m.longestCallUs!,
+        'us',
+        `${m.over2ms} of ${m.calls} calls over 2 ms, ${m.over5ms} over 5 ms`,
+      );
+      row(
+        `${p} live, mixed load: heartbeat p99`,
+        m['heartbeat p99']!,
+        'ms',
+        `register p99 ${fmt(m['register p99']!)} ms, fetch p99 ${fmt(m['fetch p99']!)} ms, broadcast p99 ${fmt(m['broadcast p99']!)} ms`,
+      );
       row(`${p} live: Redis memory per agent`, memory[p]!, 'bytes', '3 capabilities, 2 profiles, status + metrics');
     }
-    if (storm) row(`storm: ${storm.agents} agents register again after a wipe`, storm.seconds!, 's', `${fmt(storm.rate!)}/s; heartbeats of agents back p99 ${fmt(storm.heartbeatP99!)} ms`);
+    if (storm)
+      row(
+        `storm: ${storm.agents} agents register again after a wipe`,
+        storm.seconds!,
+        's',
+        `${fmt(storm.rate!)}/s; heartbeats of agents back p99 ${fmt(storm.heartbeatP99!)} ms`,
+      );
 
     const flat = (name: string, value: (f: OpFigures) => number) => {
       const v0 = value(per[pops[0]!]![name]!);
@@ -329,10 +419,26 @@ export async function scalePhase(ctx: BenchContext): Promise<void> {
     // The longest single call at the largest population, under the mixed load and one op at a time.
     const maxCall = Math.max(mixed[last]!.longestCallUs!, ...Object.values(per[last]!).map((f) => f.maxCallUs));
     const m100 = mixed[last]!;
-    addTarget(ctx, { target: `no Redis call longer than 2 ms at ${last} live (5 ms hard limit)`, measured: `${fmt(maxCall / 1000)} ms`, met: maxCall <= 2000 });
-    addTarget(ctx, { target: `mixed load at ${last}: heartbeat p99 <= 20 ms`, measured: `${fmt(m100['heartbeat p99']!)} ms`, met: m100['heartbeat p99']! <= 20 });
-    addTarget(ctx, { target: `mixed load at ${last}: register p99 <= 50 ms`, measured: `${fmt(m100['register p99']!)} ms`, met: m100['register p99']! <= 50 });
-    addTarget(ctx, { target: `register throughput >= 2,000/s through 2 replicas at ${last} live`, measured: `${fmt(throughput[last]!)}/s`, met: throughput[last]! >= 2000 });
+    addTarget(ctx, {
+      target: `no Redis call longer than 2 ms at ${last} live (5 ms hard limit)`,
+      measured: `${fmt(maxCall / 1000)} ms`,
+      met: maxCall <= 2000,
+    });
+    addTarget(ctx, {
+      target: `mixed load at ${last}: heartbeat p99 <= 20 ms`,
+      measured: `${fmt(m100['heartbeat p99']!)} ms`,
+      met: m100['heartbeat p99']! <= 20,
+    });
+    addTarget(ctx, {
+      target: `mixed load at ${last}: register p99 <= 50 ms`,
+      measured: `${fmt(m100['register p99']!)} ms`,
+      met: m100['register p99']! <= 50,
+    });
+    addTarget(ctx, {
+      target: `register throughput >= 2,000/s through 2 replicas at ${last} live`,
+      measured: `${fmt(throughput[last]!)}/s`,
+      met: throughput[last]! >= 2000,
+    });
     for (const [name, ratios] of Object.entries(curves).slice(0, 5)) {
       const worst = Math.max(...ratios);
       addTarget(ctx, { target: `flat from ${pops[0]} to ${last} (<= 1.5x): ${name}`, measured: `${fmt(worst)}x`, met: worst <= 1.5 });
@@ -352,6 +458,6 @@ export async function scalePhase(ctx: BenchContext): Promise<void> {
   } finally {
     pool.close();
     await Promise.all(replicas.map((r) => r.stop()));
-    realtime(redis.pid, false, ctx.log);
+    realtime(redis.pid, false, (m) => ctx.log(m));
   }
 }

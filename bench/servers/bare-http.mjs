@@ -2,8 +2,7 @@
 // heartbeat-sized JSON answer. The ceiling for any HTTP server in Node on this machine.
 import http from 'node:http';
 
-const answer = (id) =>
-  JSON.stringify({ acknowledged: true, leader_id: id, should_sync: false, leader_term: 1 });
+const answer = (id) => JSON.stringify({ acknowledged: true, leader_id: id, should_sync: false, leader_term: 1 });
 
 const server = http.createServer((req, res) => {
   if (req.method === 'GET') {

@@ -20,10 +20,21 @@ app.get('/health', async () => ({ status: 'ok' }));
 app.post('/registry/heartbeat/:id', async (req) => {
   const id = req.params.id;
   await redis.minimalHeartbeat(
-    `${P}inst:${id}`, `${P}alive:${id}`, `${P}deadlines`,
-    15000, Date.now(), String(req.body.status), JSON.stringify(req.body.metrics ?? null), id,
+    `${P}inst:${id}`,
+    `${P}alive:${id}`,
+    `${P}deadlines`,
+    15000,
+    Date.now(),
+    String(req.body.status),
+    JSON.stringify(req.body.metrics ?? null),
+    id,
   );
   return { acknowledged: true, leader_id: id, should_sync: false, leader_term: 1 };
 });
 await app.listen({ port: Number(process.env.PORT), host: process.env.HOST ?? '127.0.0.1' });
-process.on('SIGTERM', () => app.close().then(() => { redis.disconnect(); process.exit(0); }));
+process.on('SIGTERM', () =>
+  app.close().then(() => {
+    redis.disconnect();
+    process.exit(0);
+  }),
+);

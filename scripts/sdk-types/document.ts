@@ -8,12 +8,14 @@ import type { OpenApiDocument } from './render.js';
 export async function openApiDocument(): Promise<OpenApiDocument> {
   const redis = await startRedisProcess();
   try {
-    const app = await buildApp(configFrom({ REDIS_URL: redis.url, LOG_LEVEL: 'silent', MESH_NAMESPACE: 'gen-types' }), { maintenance: false });
+    const app = await buildApp(configFrom({ REDIS_URL: redis.url, LOG_LEVEL: 'silent', MESH_NAMESPACE: 'gen-types' }), {
+      maintenance: false,
+    });
     try {
       await app.ready();
       const res = await app.inject({ url: '/openapi.json' });
       if (res.statusCode !== 200) throw new Error(`GET /openapi.json answered ${res.statusCode}`);
-      return res.json() as OpenApiDocument;
+      return res.json<OpenApiDocument>();
     } finally {
       await app.close();
     }

@@ -63,7 +63,15 @@ export class MeshNetworkError extends MeshError {
   readonly url: string;
   readonly attempts: number;
 
-  constructor(init: { kind: NetworkErrorKind; errno: string | null; method: string; path: string; url: string; attempts: number; cause: unknown }) {
+  constructor(init: {
+    kind: NetworkErrorKind;
+    errno: string | null;
+    method: string;
+    path: string;
+    url: string;
+    attempts: number;
+    cause: unknown;
+  }) {
     const detail = init.errno ?? (init.cause instanceof Error ? init.cause.message : String(init.cause));
     super(`${init.method} ${init.url} failed (${init.kind}: ${detail})`, { cause: init.cause });
     this.name = 'MeshNetworkError';
@@ -103,9 +111,12 @@ export class MeshHandlerError extends MeshError {
     readonly attempt: number,
     cause: unknown,
   ) {
-    super(`handler for ${messageType} message ${messageId} failed (attempt ${attempt}): ${cause instanceof Error ? cause.message : String(cause)}`, {
-      cause,
-    });
+    super(
+      `handler for ${messageType} message ${messageId} failed (attempt ${attempt}): ${cause instanceof Error ? cause.message : String(cause)}`,
+      {
+        cause,
+      },
+    );
     this.name = 'MeshHandlerError';
   }
 }

@@ -2,7 +2,16 @@
 // fetch; it shares no code with the server, only the wire types generated from its OpenAPI
 // document (wire.gen.ts).
 export { MeshClient, backoffDelay, parseRetryAfter } from './client.js';
-export type { CallOptions, EventsOptions, FetchOptions, MeshClientOptions, RegisterOptions, RetryPolicy, SendCallOptions, StreamOptions } from './client.js';
+export type {
+  CallOptions,
+  EventsOptions,
+  FetchOptions,
+  MeshClientOptions,
+  RegisterOptions,
+  RetryPolicy,
+  SendCallOptions,
+  StreamOptions,
+} from './client.js';
 export { MeshAgent, generateInstanceId } from './agent.js';
 export type {
   HandlerContext,

@@ -28,6 +28,7 @@ export function toMessageType(t: MessageType | MessageTypeName): MessageType {
     if (!name) throw new TypeError('custom message type needs a name: "Custom:<name>"');
     return { Custom: name };
   }
-  if (!BUILTIN.has(t)) throw new TypeError(`unknown message type ${JSON.stringify(t)} (use one of ${BUILTIN_MESSAGE_TYPES.join(', ')} or "Custom:<name>")`);
+  if (!BUILTIN.has(t))
+    throw new TypeError(`unknown message type ${JSON.stringify(t)} (use one of ${BUILTIN_MESSAGE_TYPES.join(', ')} or "Custom:<name>")`);
   return t as BuiltinMessageType;
 }

@@ -57,7 +57,10 @@ function onSignal(signal: SignalName): void {
  * `signals`, then lets the signal take its course. Returns a function that undoes the
  * registration (MeshAgent's close() does that for its own `closeOnSignals` option).
  */
-export function closeOnSignals(targets: Closeable | readonly Closeable[], signals: readonly SignalName[] = ['SIGINT', 'SIGTERM']): () => void {
+export function closeOnSignals(
+  targets: Closeable | readonly Closeable[],
+  signals: readonly SignalName[] = ['SIGINT', 'SIGTERM'],
+): () => void {
   const list: readonly Closeable[] = Array.isArray(targets) ? targets : [targets as Closeable];
   for (const t of list) entries.set(t, [...signals]);
   sync();

@@ -55,7 +55,7 @@ function depthWithin(value: unknown, max: number): boolean {
     const [v, d] = stack.pop()!;
     if (v === null || typeof v !== 'object') continue;
     if (d > max) return false;
-    for (const child of Object.values(v as object)) stack.push([child, d + 1]);
+    for (const child of Object.values(v)) stack.push([child, d + 1]);
   }
   return true;
 }
@@ -185,10 +185,7 @@ export const agentSkill = z
     id: skillValue.meta({ description: 'Unique id of the skill; indexed (GET /registry/agents?skill=, target_capability)' }),
     name: required('name'),
     description: required('description'),
-    tags: z
-      .array(skillValue)
-      .min(1, 'must list at least one tag')
-      .meta({ description: 'Keywords; each is indexed like the id' }),
+    tags: z.array(skillValue).min(1, 'must list at least one tag').meta({ description: 'Keywords; each is indexed like the id' }),
     examples: z.array(z.string()).optional(),
     inputModes: z.array(z.string()).optional().meta({ description: 'Media types, overriding the card defaults' }),
     outputModes: z.array(z.string()).optional(),

@@ -2,7 +2,7 @@
 // well-known URI of a server). The registry is not an A2A agent that takes tasks: the card presents
 // it as a catalog of agents (spec 8.2 "Registries/Catalogs") - what it offers as skills, where its
 // HTTP API and its OpenAPI description are, and how to authenticate. It is valid against the same
-// zod model as the cards agents register (test/unit/a2a-registry-card.test.ts).
+// zod model as the cards agents register (test/unit/a2a/registry-card.test.ts).
 import type { AgentCard } from './agent-card.js';
 import { A2A_PROTOCOL_VERSION } from './agent-card.js';
 
@@ -61,7 +61,7 @@ export function registryAgentCard({ baseUrl, version, namespace, authMode }: Reg
         name: 'Find agents by skill',
         description:
           'Lists the live agents whose Agent Card has a skill with the given id or tag (paged, oldest member first), ' +
-          'and serves each live agent\'s card as registered.',
+          "and serves each live agent's card as registered.",
         tags: ['a2a', 'discovery', 'agent-card', 'catalog', 'registry'],
         examples: ['GET /registry/agents?skill=translate', 'GET /registry/agents/{instance_id}/agent-card'],
         inputModes: ['application/json'],

@@ -9,7 +9,7 @@ const raw = new WeakMap<FastifyRequest, unknown>();
 /** Route `preValidation` hook of POST /registry/register. */
 export async function keepRawAgentCard(request: FastifyRequest): Promise<void> {
   const body = request.body;
-  if (body !== null && typeof body === 'object' && 'agent_card' in body) raw.set(request, (body as { agent_card: unknown }).agent_card);
+  if (body !== null && typeof body === 'object' && 'agent_card' in body) raw.set(request, body.agent_card);
 }
 
 /** The card as sent (JSON.parse output), for a request whose body had one. */

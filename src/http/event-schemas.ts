@@ -1,7 +1,7 @@
 // Schemas of the membership feed (GET /registry/events): request validation, the JSON form's
 // response and the OpenAPI document all come from these.
 import { z } from 'zod';
-import { STREAM_ID, isStreamId } from '../registry/events.js';
+import { STREAM_ID, isStreamId } from '../registry/stream-ids.js';
 
 export const streamId = z
   .string()
@@ -10,13 +10,11 @@ export const streamId = z
   .meta({ description: 'Event id (Redis stream id)', example: '1764237600123-0' });
 
 export const eventsQuery = z.object({
-  since: streamId
-    .optional()
-    .meta({
-      description:
-        'Deliver events strictly after this id (0 = all retained history). Default: from now. ' +
-        'A Last-Event-ID header (EventSource reconnect) takes precedence.',
-    }),
+  since: streamId.optional().meta({
+    description:
+      'Deliver events strictly after this id (0 = all retained history). Default: from now. ' +
+      'A Last-Event-ID header (EventSource reconnect) takes precedence.',
+  }),
   format: z
     .enum(['sse', 'json'])
     .default('sse')
@@ -55,9 +53,7 @@ export const meshEvent = z
 export const eventsPage = z.object({
   events: z.array(meshEvent),
   last_id: z.string().meta({ description: 'pass as `since` to get the next page (the last event id, or the cursor used)' }),
-  gap: z
-    .boolean()
-    .meta({ description: 'true when events after `since` were trimmed from the capped feed: re-read /registry/agents' }),
+  gap: z.boolean().meta({ description: 'true when events after `since` were trimmed from the capped feed: re-read /registry/agents' }),
 });
 
 export const sseReady = z.object({

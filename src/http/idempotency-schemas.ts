@@ -8,7 +8,10 @@ const TOKEN = '[A-Za-z0-9._:/+=~-]{1,255}';
 export const idempotencyHeaders = z.looseObject({
   'idempotency-key': z
     .string()
-    .regex(new RegExp(`^(?:${TOKEN}|"${TOKEN}")$`), 'must be 1-255 characters of letters, digits and . _ : / + = ~ - (optionally in double quotes)')
+    .regex(
+      new RegExp(`^(?:${TOKEN}|"${TOKEN}")$`),
+      'must be 1-255 characters of letters, digits and . _ : / + = ~ - (optionally in double quotes)',
+    )
     .optional()
     .meta({
       description:

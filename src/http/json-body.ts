@@ -1,10 +1,10 @@
 // The JSON body parser: Fastify's own (prototype-poisoning checks included), behind a nesting-depth
 // scan. JSON.parse of a hostile body nested hundreds of thousands of levels deep takes most of a
-// second of CPU before any schema runs (measured: 0.5-0.9 s for 900 KB), and three such clients in
-// a loop pushed /livez to a 422 ms median. The scan stops at the first bracket past the limit, so
+// second of CPU before any schema runs, enough for a few clients to starve the replica
+// (docs/performance.md has the figures). The scan stops at the first bracket past the limit, so
 // such a body costs microseconds; a legitimate body costs one linear pass over its characters.
 import type { FastifyInstance } from 'fastify';
-import { MeshError } from '../errors.js';
+import { errors } from '../errors.js';
 
 const OPEN_OBJECT = 0x7b; // {
 const OPEN_ARRAY = 0x5b; // [
@@ -42,9 +42,10 @@ export function installJsonBodyParser(app: FastifyInstance, maxDepth: number): v
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     const text = body as string;
     if (jsonNestsDeeperThan(text, maxDepth)) {
-      done(new MeshError(400, 'json_too_deep', `Request body nests deeper than ${maxDepth} levels`, { limit: maxDepth }), undefined);
+      done(errors.jsonTooDeep(maxDepth), undefined);
       return;
     }
-    parse(request, text, done);
+    // Callback style: the parser reports through `done` (its Promise return type is for async parsers).
+    void parse(request, text, done);
   });
 }

@@ -1,5 +1,5 @@
 // Request and response schemas: the same zod objects validate requests, serialize responses and
-// generate the OpenAPI document. Field names are the spec-ai wire contract (CONTRACT.md).
+// generate the OpenAPI document. Field names are spec-ai's wire contract (its mesh.rs types).
 import { z } from 'zod';
 import { agentCard, skillValue } from '../a2a/agent-card.js';
 import { BUILTIN_MESSAGE_TYPES } from '../registry/types.js';
@@ -20,11 +20,9 @@ export const sourceParams = z.object({ source_id: instanceId });
 
 const name = z.string().regex(NAME_PATTERN, 'must be 1-128 chars of letters, digits, . _ : / @ + -');
 
-export const hostname = z.union([
-  z.string().regex(HOSTNAME_PATTERN, 'must be an RFC 1123 hostname (max 253 chars)'),
-  z.ipv4(),
-  z.ipv6(),
-], { error: 'must be an RFC 1123 hostname (max 253 chars) or an IP address' });
+export const hostname = z.union([z.string().regex(HOSTNAME_PATTERN, 'must be an RFC 1123 hostname (max 253 chars)'), z.ipv4(), z.ipv6()], {
+  error: 'must be an RFC 1123 hostname (max 253 chars) or an IP address',
+});
 
 export const timestamp = z.string().meta({ description: 'RFC 3339 UTC timestamp', example: '2026-11-27T10:00:00.123Z' });
 
@@ -40,7 +38,10 @@ export const metrics = z
   .refine((m) => jsonDepthWithin(m, METRICS_MAX_DEPTH), `must not nest deeper than ${METRICS_MAX_DEPTH} levels`)
   // Bytes, not UTF-16 units: 4096 non-ASCII characters would otherwise store up to 12 KiB.
   .refine((m) => utf8.encode(JSON.stringify(m)).length <= METRICS_MAX_BYTES, `at most ${METRICS_MAX_BYTES} bytes when serialized`)
-  .meta({ description: 'any JSON values by name (at most 64 keys, 4 KiB, 8 levels)', example: { load: 0.2, tasks: { running: 2, queued: [1, 2] } } });
+  .meta({
+    description: 'any JSON values by name (at most 64 keys, 4 KiB, 8 levels)',
+    example: { load: 0.2, tasks: { running: 2, queued: [1, 2] } },
+  });
 
 export const meshInstance = z.object({
   instance_id: z.string(),
@@ -69,7 +70,7 @@ export const registerBody = z.object({
   agent_card: agentCard
     .nullable()
     .optional()
-    .meta({ description: 'additive: the instance\'s A2A v1.0 Agent Card, served as registered at GET /registry/agents/{id}/agent-card' }),
+    .meta({ description: "additive: the instance's A2A v1.0 Agent Card, served as registered at GET /registry/agents/{id}/agent-card" }),
 });
 
 export const registerResponse = z.object({
@@ -88,18 +89,23 @@ export const registerResponse = z.object({
   instance_token: z.string().nullable().meta({ description: 'additive: AUTH_MODE=instance only' }),
 });
 
-export const agentsQuery = z.object({
-  capability: name.optional(),
-  skill: skillValue
-    .optional()
-    .meta({ description: 'additive: only instances whose A2A Agent Card has a skill with this id or tag (not with capability)' }),
-  limit: z.coerce.number().int().min(1).max(10000).optional().meta({ description: 'additive: page size' }),
-  cursor: z
-    .string()
-    .regex(/^\d{1,18}$/, 'must be a next_cursor value from a previous page')
-    .optional()
-    .meta({ description: 'additive: next_cursor of the previous page' }),
-}).refine((q) => q.capability === undefined || q.skill === undefined, { message: 'use either capability or skill, not both', path: ['skill'] });
+export const agentsQuery = z
+  .object({
+    capability: name.optional(),
+    skill: skillValue
+      .optional()
+      .meta({ description: 'additive: only instances whose A2A Agent Card has a skill with this id or tag (not with capability)' }),
+    limit: z.coerce.number().int().min(1).max(10000).optional().meta({ description: 'additive: page size' }),
+    cursor: z
+      .string()
+      .regex(/^\d{1,18}$/, 'must be a next_cursor value from a previous page')
+      .optional()
+      .meta({ description: 'additive: next_cursor of the previous page' }),
+  })
+  .refine((q) => q.capability === undefined || q.skill === undefined, {
+    message: 'use either capability or skill, not both',
+    path: ['skill'],
+  });
 
 export const agentsResponse = z.object({
   instances: z.array(meshInstance),
@@ -123,10 +129,7 @@ export const heartbeatResponse = z.object({
 
 export { BUILTIN_MESSAGE_TYPES };
 
-export const messageType = z.union([
-  z.enum(BUILTIN_MESSAGE_TYPES),
-  z.object({ Custom: z.string().min(1).max(128) }).strict(),
-]);
+export const messageType = z.union([z.enum(BUILTIN_MESSAGE_TYPES), z.object({ Custom: z.string().min(1).max(128) }).strict()]);
 
 const MAX_JSON_DEPTH = 64;
 /** Deepest request body that can be valid: a payload of MAX_JSON_DEPTH levels inside its envelope. */
@@ -139,7 +142,7 @@ export function jsonDepthWithin(value: unknown, max = MAX_JSON_DEPTH): boolean {
     const [v, d] = stack.pop()!;
     if (v === null || typeof v !== 'object') continue;
     if (d > max) return false;
-    for (const child of Object.values(v as object)) stack.push([child, d + 1]);
+    for (const child of Object.values(v)) stack.push([child, d + 1]);
   }
   return true;
 }
@@ -157,10 +160,9 @@ export const sendBody = z.object({
   message_type: messageType,
   payload,
   correlation_id: correlationId,
-  target_capability: name
-    .nullable()
-    .optional()
-    .meta({ description: 'additive: route to the least-loaded live holder of this capability, or of an A2A card skill with this id or tag' }),
+  target_capability: name.nullable().optional().meta({
+    description: 'additive: route to the least-loaded live holder of this capability, or of an A2A card skill with this id or tag',
+  }),
 });
 
 export const sendResponse = z.object({

@@ -4,8 +4,8 @@
 // serializer Fastify uses by default for JSON Schema routes.
 //
 // Why: fastify-type-provider-zod's serializer re-validates every answer with zod (safeEncode) and
-// then calls JSON.stringify. Measured here: 1.4 us for a heartbeat answer (fast-json-stringify:
-// 0.06 us) and 3.5 ms for a 1,000-instance listing (1.1 ms), plus the garbage of zod's copies.
+// then calls JSON.stringify: many times slower than a compiled serializer, plus the garbage of
+// zod's copies (docs/performance.md, "fast-json-stringify for hot routes").
 // What stays the same: only the schema's fields are written (unknown keys are dropped, as zod
 // strips them), in the schema's order, and a missing required field still fails the request.
 import fastJson from 'fast-json-stringify';

@@ -57,7 +57,7 @@ function nodeName(client: Redis): string {
 }
 
 async function readNode(client: Redis): Promise<NodeMemoryPolicy> {
-  // One pattern instead of two names: CONFIG GET with several names needs Redis 7.
+  // One pattern, one round trip: maxmemory and maxmemory-policy (and a few more we ignore).
   const flat = (await client.config('GET', 'maxmemory*')) as string[];
   const values = new Map<string, string>();
   for (let i = 0; i + 1 < flat.length; i += 2) values.set(flat[i] as string, flat[i + 1] as string);
@@ -89,17 +89,6 @@ export async function readMemoryPolicies(client: RedisClient): Promise<NodeMemor
 
 export function summarize(nodes: NodeMemoryPolicy[]): 'ok' | 'evicting' {
   return nodes.length > 0 && nodes.every((n) => n.policy === REQUIRED_POLICY) ? 'ok' : 'evicting';
-}
-
-/** Redis at maxmemory with noeviction refused a write: "OOM command not allowed when used memory > 'maxmemory'". */
-export function isRedisOutOfMemory(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  // Anywhere in the message: BullMQ wraps it ("Failed to add repeatable job for next iteration: OOM ...").
-  if (/(^OOM\b)|OOM command not allowed/.test(err.message)) return true;
-  // A MULTI (Scripts.runAfter: a body's HSET/SET, then the script) that Redis refused while full
-  // fails as EXECABORT; ioredis attaches the refusals of the queued commands as previousErrors.
-  const previous = (err as { previousErrors?: unknown }).previousErrors;
-  return /^EXECABORT\b/.test(err.message) && Array.isArray(previous) && previous.some(isRedisOutOfMemory);
 }
 
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));

@@ -1,5 +1,7 @@
-// Every key of one mesh shares the hash tag `{<namespace>}`, so each Lua script touches a single
-// cluster slot and the whole namespace lives on one shard. See docs/redis-keys.md.
+// Every key name of the registry is built here (docs/redis-keys.md says what each holds). Every key
+// of one mesh shares the hash tag `{<namespace>}`, so each Lua script touches a single cluster slot
+// and the whole namespace lives on one shard. The Lua scripts derive the keys that depend on what
+// they read (other members' records, capability indexes) from `prefix`, with the same names.
 
 export interface MeshKeys {
   /** `mesh:{ns}:` - scripts derive per-member keys from it (inst:<id>, capz:<name>, inbox:<id>). */
@@ -32,6 +34,8 @@ export interface MeshKeys {
   readonly counters: string;
   /** Counter written by every replica-sync barrier (REDIS_SYNC_REPLICAS; see sync-mark.lua). */
   readonly syncMark: string;
+  /** Redis TIME (ms) of the namespace's first registration: changes only when Redis lost its data. */
+  readonly epoch: string;
   /** Pub/sub channel that wakes long-polls, SSE streams and request/response waiters. */
   readonly wakeChannel: string;
   /** BullMQ prefix: the same hash tag, so maintenance jobs live on the namespace's shard. */
@@ -48,6 +52,12 @@ export interface MeshKeys {
   agentCard(id: string): string;
   /** Zset id -> join seq of members whose card has a skill with this id or tag. */
   skill(value: string): string;
+  /** A send's Idempotency-Key record (send.lua; src/registry/idempotency.ts). */
+  idempotency(source: string, key: string): string;
+  /** A server-side request's remembered answer for its Idempotency-Key. */
+  idempotencyAnswer(source: string, key: string): string;
+  /** A sender's token bucket (rate-limit.lua). Ids are validated, so no hash-tag tricks. */
+  rateLimit(id: string): string;
   /**
    * String a registration's card is written to (plain SET, in the same MULTI) just before the
    * register script moves it to `agentCard(id)` with RENAME: the body never passes through Lua.
@@ -77,6 +87,7 @@ export function meshKeys(namespace: string): MeshKeys {
     msgseq: `${prefix}msgseq`,
     counters: `${prefix}counters`,
     syncMark: `${prefix}sync`,
+    epoch: `${prefix}epoch`,
     wakeChannel: `${prefix}wake`,
     bullPrefix: `mesh:{${namespace}}:bull`,
     inst: (id) => `${prefix}inst:${id}`,
@@ -87,6 +98,10 @@ export function meshKeys(namespace: string): MeshKeys {
     broadcastPending: (id) => `${prefix}bpend:${id}`,
     agentCard: (id) => `${prefix}card:${id}`,
     skill: (value) => `${prefix}skillz:${value}`,
+    // `/` separates the parts: instance ids cannot contain it.
+    idempotency: (source, key) => `${prefix}idem:${source}/${key}`,
+    idempotencyAnswer: (source, key) => `${prefix}idemr:${source}/${key}`,
+    rateLimit: (id) => `${prefix}rl:${id}`,
     agentCardIncoming: `${prefix}cardin`,
   };
 }

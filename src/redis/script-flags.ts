@@ -10,7 +10,7 @@
 // Refusing heartbeats would let every agent lapse and be purged with its queued messages; refusing
 // fetch would keep consumers from acknowledging, which is how memory comes back. New scripts get
 // no flag: refused when full, the safe default.
-import type { ScriptName } from './scripts.js';
+import type { ScriptName } from './script-runner.js';
 
 export const RUN_WHEN_FULL: ReadonlySet<ScriptName> = new Set<ScriptName>([
   // free memory

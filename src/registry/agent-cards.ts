@@ -11,7 +11,8 @@
 // would have a moment earlier.
 import { createHash } from 'node:crypto';
 import { AGENT_CARD_MAX_BYTES, skillIndexValues, type AgentCard } from '../a2a/agent-card.js';
-import { MeshError } from '../errors.js';
+import { errors } from '../errors.js';
+import { isLive } from '../redis/scripts/is-live.js';
 import type { RegistryContext } from './context.js';
 
 /** A validated card, ready for the register script. */
@@ -24,16 +25,13 @@ export interface StoredAgentCard {
   index: string[];
 }
 
-export const agentCardTooLarge = (limit: number) =>
-  new MeshError(413, 'payload_too_large', `agent_card exceeds the limit of ${limit} bytes (serialized JSON)`, { limit, field: 'agent_card' });
-
 /**
  * `raw`: the card as it arrived in the request body (before validation, which rebuilds objects in
  * schema order); `card`: the same card validated. Throws 413 when the JSON is over the limit.
  */
 export function storedAgentCard(raw: unknown, card: AgentCard): StoredAgentCard {
   const json = JSON.stringify(raw);
-  if (Buffer.byteLength(json) > AGENT_CARD_MAX_BYTES) throw agentCardTooLarge(AGENT_CARD_MAX_BYTES);
+  if (Buffer.byteLength(json) > AGENT_CARD_MAX_BYTES) throw errors.agentCardTooLarge(AGENT_CARD_MAX_BYTES);
   return { json, digest: createHash('sha256').update(json).digest('hex'), index: skillIndexValues(card) };
 }
 
@@ -46,8 +44,8 @@ export class AgentCardService {
   async get(id: string): Promise<AgentCardLookup> {
     const { keys, scripts } = this.ctx;
     // Issued together: the auto-pipelining connection sends them in this order, in one write.
-    const [json, live] = await Promise.all([scripts.client.get(keys.agentCard(id)), scripts.run('is-live', [keys.deadlines], [id])]);
-    if (live !== 1) return { found: 'not-live' };
+    const [json, live] = await Promise.all([scripts.client.get(keys.agentCard(id)), isLive(scripts, keys, id)]);
+    if (!live) return { found: 'not-live' };
     return json === null ? { found: 'no-card' } : { found: 'card', json };
   }
 

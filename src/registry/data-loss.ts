@@ -40,8 +40,8 @@ export class DataLossMonitor {
     this.log.warn(
       { namespace: this.ctx.keys.prefix, previousEpoch: before, epoch: now },
       now === null
-        ? 'Redis lost this namespace\'s data (its epoch is gone): members must register again; run Redis with persistence to avoid this'
-        : 'Redis lost this namespace\'s data (its epoch changed): members registered again since',
+        ? "Redis lost this namespace's data (its epoch is gone): members must register again; run Redis with persistence to avoid this"
+        : "Redis lost this namespace's data (its epoch changed): members registered again since",
     );
   }
 
@@ -53,7 +53,7 @@ export class DataLossMonitor {
   private async poll(): Promise<void> {
     if (Date.now() - this.lastSeen < POLL_MS) return;
     try {
-      this.observe(await this.ctx.scripts.client.get(`${this.ctx.keys.prefix}epoch`));
+      this.observe(await this.ctx.scripts.client.get(this.ctx.keys.epoch));
     } catch {
       // Redis unreachable: nothing to compare; readiness reports it.
     }

@@ -4,7 +4,9 @@
 // watcher resumable: the id of the last event it saw is all it needs to carry.
 // Waiting for new entries uses the WakeBus (one pub/sub subscription per replica), never a
 // blocking XREAD connection per watcher.
-import { isoFromMs, type RegistryContext } from './context.js';
+import type { RegistryContext } from './context.js';
+import { isoFromMs } from './iso-time.js';
+import { compareStreamIds, MAX_STREAM_ID } from './stream-ids.js';
 
 export const EVENT_TYPES = ['joined', 'left', 'leader', 'updated'] as const;
 export type MeshEventType = (typeof EVENT_TYPES)[number];
@@ -12,7 +14,8 @@ export type MeshEventType = (typeof EVENT_TYPES)[number];
 export interface MeshEvent {
   /** Stream entry id (`<ms>-<seq>`): the SSE event id and the resume cursor. */
   id: string;
-  type: MeshEventType | string;
+  /** One of EVENT_TYPES; a watcher should skip types it does not know (more may come). */
+  type: string;
   instance_id: string;
   /** left: deregistered | expired */
   reason: string | null;
@@ -26,17 +29,6 @@ export interface MeshEvent {
   agent_card: boolean | null;
   /** When Redis recorded it (from the entry id), RFC 3339 UTC. */
   at: string;
-}
-
-/** `0`, `<ms>` or `<ms>-<seq>`: the shape XRANGE accepts as a start id (see isStreamId for range). */
-export const STREAM_ID = /^\d{1,20}(-\d{1,20})?$/;
-
-const UINT64_MAX = 2n ** 64n - 1n;
-const MAX_STREAM_ID = `${UINT64_MAX}-${UINT64_MAX}`;
-
-/** A stream id Redis accepts: the STREAM_ID shape with both parts at most 2^64-1. */
-export function isStreamId(s: string): boolean {
-  return STREAM_ID.test(s) && s.split('-').every((part) => BigInt(part) <= UINT64_MAX);
 }
 
 export interface ResumeInfo {
@@ -64,16 +56,6 @@ function decode([id, flat]: Entry): MeshEvent {
     agent_card: f.has('card') ? f.get('card') === '1' : null,
     at: isoFromMs(id.split('-')[0]!),
   };
-}
-
-/** Compares stream ids as (ms, seq); a bare `<ms>` counts as `<ms>-0`. */
-export function compareStreamIds(a: string, b: string): number {
-  const [am = '0', as = '0'] = a.split('-');
-  const [bm = '0', bs = '0'] = b.split('-');
-  const ms = BigInt(am) - BigInt(bm);
-  if (ms !== 0n) return ms < 0n ? -1 : 1;
-  const seq = BigInt(as) - BigInt(bs);
-  return seq === 0n ? 0 : seq < 0n ? -1 : 1;
 }
 
 export class EventFeed {
@@ -107,7 +89,7 @@ export class EventFeed {
     if (compareStreamIds(afterId, '0-0') === 0) return { gap: false };
     // A cursor from before the namespace's epoch was handed out in a previous lifetime of its
     // data: Redis lost everything after it (data-loss.ts).
-    const epoch = await this.redis.get(`${this.ctx.keys.prefix}epoch`);
+    const epoch = await this.redis.get(this.ctx.keys.epoch);
     if (epoch !== null && compareStreamIds(afterId, epoch) < 0) return { gap: true };
     let flat: unknown[];
     try {
@@ -121,10 +103,8 @@ export class EventFeed {
     const info = new Map<string, unknown>();
     for (let i = 0; i + 1 < flat.length; i += 2) info.set(String(flat[i]), flat[i + 1]);
     const length = Number(info.get('length') ?? 0);
-    const added = info.get('entries-added');
-    // Redis < 7 does not say how many were ever added: assume some were trimmed.
-    const dropped = added === undefined ? true : Number(added) > length;
-    if (!dropped) return { gap: false };
+    // More entries were ever added than the stream holds: MAXLEN trimmed some.
+    if (!(Number(info.get('entries-added')) > length)) return { gap: false };
     const first = info.get('first-entry');
     const firstId = Array.isArray(first) && typeof first[0] === 'string' ? first[0] : null;
     if (firstId === null) {

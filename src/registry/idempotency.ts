@@ -13,8 +13,11 @@
 // - Server-side request/response also remembers its final answer (`P idemr:<source>/<key>`, plain
 //   SET: it holds the Response's body), so a retry after the answer got lost returns it again.
 import { createHash } from 'node:crypto';
+import { errors } from '../errors.js';
+import { decodeFirstReply, type Replay } from '../redis/scripts/send.js';
+import { writeScripts, type RegistryContext } from './context.js';
 import type { AgentMessage } from './types.js';
-import type { SendResult } from './messages.js';
+import type { SendResult } from './message-send.js';
 
 /** Letters, digits and `. _ : / + = ~ -` (UUIDs, ULIDs, base64), 1-255 characters. */
 export const IDEMPOTENCY_KEY_PATTERN = /^[A-Za-z0-9._:/+=~-]{1,255}$/;
@@ -34,11 +37,13 @@ export function parseIdempotencyKey(header: string | string[] | undefined): stri
 
 /** What a send or request asks for, as a digest: the same request again gives the same one. */
 export function fingerprint(kind: 'send' | 'request', parts: unknown[]): string {
-  return createHash('sha256').update(JSON.stringify([kind, ...parts])).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify([kind, ...parts]))
+    .digest('hex');
 }
 
 /** A first send's record as send.lua stores it. */
-export interface IdempotencyRecord {
+interface IdempotencyRecord {
   /** fingerprint */
   f: string;
   /** message id */
@@ -58,9 +63,35 @@ export interface RequestAnswer {
   response: AgentMessage;
 }
 
-export const recordKey = (prefix: string, source: string, key: string): string => `${prefix}idem:${source}/${key}`;
-export const answerKey = (prefix: string, source: string, key: string): string => `${prefix}idemr:${source}/${key}`;
+/** What the first send of a key did: its message id, what it remembered, its reply. */
+export type FirstSend = Omit<Replay, 'code'>;
 
-export function decodeRecord(raw: string): IdempotencyRecord {
-  return JSON.parse(raw) as IdempotencyRecord;
+/** Reads (and, for server-side requests, writes) what keys remember; plain commands, never Lua. */
+export class IdempotencyStore {
+  constructor(private readonly ctx: Pick<RegistryContext, 'config' | 'keys' | 'scripts' | 'sync'>) {}
+
+  /** The first send of `idem.key` by `source`, if any (422 when it was for a different request). */
+  async firstSend(source: string, idem: IdempotencyInput): Promise<FirstSend | null> {
+    // On the connection of acknowledged writes: it must see what an earlier attempt wrote there.
+    const raw = await writeScripts(this.ctx).client.get(this.ctx.keys.idempotency(source, idem.key));
+    if (raw === null) return null;
+    const record = JSON.parse(raw) as IdempotencyRecord;
+    if (record.f !== idem.fingerprint) throw errors.idempotencyKeyMismatch(idem.key);
+    return { messageId: record.m, remembered: record.x, first: decodeFirstReply(record.k, record.r) };
+  }
+
+  /** A keyed server-side request's remembered answer (422 when the key was for another request). */
+  async storedAnswer(source: string, idem: IdempotencyInput): Promise<RequestAnswer | null> {
+    const raw = await writeScripts(this.ctx).client.get(this.ctx.keys.idempotencyAnswer(source, idem.key));
+    if (raw === null) return null;
+    const answer = JSON.parse(raw) as RequestAnswer;
+    if (answer.f !== idem.fingerprint) throw errors.idempotencyKeyMismatch(idem.key);
+    return answer;
+  }
+
+  /** A plain SET (it holds the Response's body: never through Lua), for the key's window. */
+  async storeAnswer(source: string, idem: IdempotencyInput, answer: RequestAnswer): Promise<void> {
+    const key = this.ctx.keys.idempotencyAnswer(source, idem.key);
+    await writeScripts(this.ctx).client.set(key, JSON.stringify(answer), 'PX', this.ctx.config.IDEMPOTENCY_TTL_MS);
+  }
 }

@@ -5,6 +5,7 @@
 // Depths count everything a member has not acked: its targeted inbox, the broadcasts it took and
 // has not acked (bpend:<id>) and the others' broadcasts after its cursor. pendingIds pages through
 // the targeted inbox only (broadcast copies are shared entries; their ids are in the fetch).
+import { pendingIds } from '../redis/scripts/pending-ids.js';
 import type { RegistryContext } from './context.js';
 
 /** Most ids per depths() call. */
@@ -50,17 +51,13 @@ export class InboxInspector {
   async pendingIds(id: string, limit: number, after: string | null = null): Promise<PendingPage | null> {
     const { keys, scripts } = this.ctx;
     const page = Math.max(1, Math.min(limit, PENDING_PAGE_MAX));
-    const reply = (await scripts.run('pending-ids', [keys.deadlines, keys.inbox(id)], [id, after ?? '', page])) as (
-      | number
-      | string
-    )[];
-    if (reply[0] !== 1) return null;
-    const messageIds: string[] = [];
-    let last: string | null = null;
-    for (let i = 2; i + 1 < reply.length; i += 2) {
-      last = String(reply[i]);
-      messageIds.push(String(reply[i + 1]));
-    }
-    return { pending: Number(reply[1]), message_ids: messageIds, next_cursor: messageIds.length === page ? last : null };
+    const reply = await pendingIds(scripts, keys, { id, after: after ?? '', page });
+    if (!reply) return null;
+    const last = reply.entries.at(-1)?.streamId ?? null;
+    return {
+      pending: reply.pending,
+      message_ids: reply.entries.map((e) => e.messageId),
+      next_cursor: reply.entries.length === page ? last : null,
+    };
   }
 }

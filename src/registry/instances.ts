@@ -1,11 +1,25 @@
-// Registration, heartbeat, deregistration and listing. Each operation is one Lua script call; this
-// module only shapes arguments and maps the scripts' compact replies to wire types.
+// Registration, heartbeat, deregistration, cleanup and listings. Each operation is one Lua script
+// call (through the typed wrappers in src/redis/scripts/); this module shapes their input and output
+// and turns refusals into domain errors.
 import type { Config } from '../config.js';
 import { errors } from '../errors.js';
+import { cleanup } from '../redis/scripts/cleanup.js';
+import { deregister } from '../redis/scripts/deregister.js';
+import { heartbeat as heartbeatScript, type Beat, type HeartbeatReply } from '../redis/scripts/heartbeat.js';
+import { liveCount } from '../redis/scripts/live-count.js';
+import { register } from '../redis/scripts/register.js';
+import { ReplyCode } from '../redis/scripts/reply-codes.js';
+import { tokenOwner } from '../redis/scripts/token-owner.js';
 import type { StoredAgentCard } from './agent-cards.js';
-import { isoFromMs, writeScripts, type RegistryContext } from './context.js';
+import { writeScripts, type RegistryContext } from './context.js';
 import type { DataLossMonitor } from './data-loss.js';
+import { rowsJson } from './instance-json.js';
+import { InstanceListing, type ListJsonResult, type ListOptions, type ListResult, type RawListing } from './listing.js';
+import { sharedInFlight } from './shared-in-flight.js';
+import { TurnBatcher } from './turn-batch.js';
 import type { LeaderInfo, MeshInstance, Metrics } from './types.js';
+
+export type { ListJsonResult, ListOptions, ListResult } from './listing.js';
 
 export interface RegisterInput {
   instance_id: string;
@@ -68,85 +82,8 @@ export interface InstanceCounters {
   statusChanges: number;
 }
 
-export interface ListOptions {
-  capability?: string;
-  /** A2A skill id or tag (members whose Agent Card has it). */
-  skill?: string;
-  after?: string;
-  limit?: number;
-}
-
-export interface ListResult extends LeaderInfo {
-  instances: MeshInstance[];
-  next_cursor: string | null;
-}
-
-/** A listing as JSON text, for answers that only pass it on (see listJson). */
-export interface ListJsonResult extends LeaderInfo {
-  /** JSON array of MeshInstance, in join order. */
-  instances_json: string;
-  count: number;
-  next_cursor: string | null;
-}
-
-interface RawListing extends LeaderInfo {
-  rows: Row[];
-  next_cursor: string | null;
-}
-
-type Row = [string, string, string, string, string, string, string, string | null, string | null];
-
-function toInstance(row: Row, leaderId: string | null): MeshInstance {
-  const [id, host, port, caps, profiles, created, hb, status, metrics] = row;
-  return {
-    instance_id: id,
-    hostname: host,
-    port: Number(port),
-    capabilities: JSON.parse(caps) as string[],
-    is_leader: id === leaderId,
-    last_heartbeat: isoFromMs(hb),
-    created_at: isoFromMs(created),
-    agent_profiles: JSON.parse(profiles) as string[],
-    status: status || null,
-    metrics: metrics ? (JSON.parse(metrics) as Metrics) : null,
-  };
-}
-
-/**
- * The JSON text of toInstance(row): same fields, order and values as the meshInstance schema,
- * built without the intermediate objects. Capabilities, profiles and metrics are stored as JSON
- * written by the register and heartbeat scripts from JSON.stringify of validated input, so they are
- * copied as they are. A 10k listing spent half its CPU in garbage collection of the row objects
- * and JSON.parse results (docs/performance.md).
- */
-function instanceJson(row: Row, leaderId: string | null): string {
-  const [id, host, port, caps, profiles, created, hb, status, metrics] = row;
-  return (
-    `{"instance_id":${JSON.stringify(id)},"hostname":${JSON.stringify(host)},"port":${Number(port)},` +
-    `"capabilities":${caps},"is_leader":${id === leaderId},"last_heartbeat":"${isoFromMs(hb)}",` +
-    `"created_at":"${isoFromMs(created)}","agent_profiles":${profiles},` +
-    `"status":${status ? JSON.stringify(status) : 'null'},"metrics":${metrics || 'null'}}`
-  );
-}
-
-const leaderOf = (v: unknown): string | null => (typeof v === 'string' ? v : null);
-
-function rowsJson(rows: Row[], leaderId: string | null): string {
-  const parts = new Array<string>(rows.length);
-  for (let i = 0; i < rows.length; i++) parts[i] = instanceJson(rows[i]!, leaderId);
-  return `[${parts.join(',')}]`;
-}
-
-/** Rows per listing script call, and index entries it may examine (lapsed ones are skipped). */
-export const LIST_PAGE_ROWS = 50;
-export const LIST_PAGE_BUDGET = 200;
-
 /** A heartbeat waiting for the next batch (InstanceService.heartbeat). */
-interface PendingHeartbeat {
-  id: string;
-  status: string;
-  /** JSON, '' for null. */
-  metrics: string;
+interface PendingBeat extends Beat {
   resolve(result: HeartbeatResult): void;
   reject(err: unknown): void;
 }
@@ -178,85 +115,71 @@ export class InstanceService {
     statusChanges: 0,
   };
 
+  private readonly listing: InstanceListing;
+  /**
+   * The first page of the listing that register answers carry (REGISTER_PEERS_MAX rows), shared by
+   * the registrations in flight. Each answer still reflects its own write: the caller's row comes
+   * from its own script and replaces or joins the page, and the leader is whichever of the two is
+   * newer (higher term).
+   */
+  private readonly peersPage: () => Promise<RawListing>;
+  /**
+   * Heartbeats that reach this replica in one event-loop turn renew in one script call (see
+   * heartbeat.lua): under load that halves Redis time per heartbeat, i.e. doubles the agents a
+   * shard holds, and saves the replica a command per request.
+   */
+  private readonly beats = new TurnBatcher<PendingBeat>((batch) => void this.renew(batch), HEARTBEAT_BATCH_MAX);
+
   constructor(
     private readonly ctx: RegistryContext,
     /** Told the namespace's epoch from every register and heartbeat reply (data-loss.ts). */
     private readonly dataLoss?: DataLossMonitor,
-  ) {}
-
-  /** The first listing page a register answer carries, shared by registrations in flight. */
-  private peersPage: Promise<RawListing> | null = null;
-
-  /**
-   * The first page of the listing (REGISTER_PEERS_MAX rows), shared by every register that needs
-   * one while it is in Redis: a fleet re-registering at once (Redis restarted, network back) costs
-   * Redis one bounded page per round trip, not one per agent. Each answer still reflects its own
-   * write: the caller's row comes from its own script and replaces or joins the page, and the
-   * leader is whichever of the two is newer (higher term).
-   */
-  private sharedPeersPage(): Promise<RawListing> {
-    if (this.peersPage) return this.peersPage;
-    const page = this.listRaw({ limit: this.ctx.config.REGISTER_PEERS_MAX });
-    this.peersPage = page;
-    const done = () => {
-      if (this.peersPage === page) this.peersPage = null;
-    };
-    page.then(done, done);
-    return page;
-  }
-
-  private get eventsMax(): number {
-    return this.ctx.config.EVENTS_MAXLEN;
+  ) {
+    this.listing = new InstanceListing(ctx, () => this.counters.leaderChanges++);
+    this.peersPage = sharedInFlight(() => this.listing.rows({ limit: ctx.config.REGISTER_PEERS_MAX }));
   }
 
   async register(input: RegisterInput, own: OwnershipCheck = { enforce: false }): Promise<RegisterResult> {
     const { keys, config } = this.ctx;
-    const card = input.agentCard ?? null;
-    const scriptKeys = [keys.inst(input.instance_id), keys.deadlines, keys.joined, keys.leader, keys.term, keys.seq, keys.events];
-    const args: (string | number)[] = [
-      keys.prefix,
-      input.instance_id,
-      input.hostname,
-      input.port,
-      JSON.stringify(input.capabilities),
-      JSON.stringify(input.agent_profiles),
-      config.STALE_TIMEOUT_MS,
-      this.eventsMax,
-      own.newTokenHash ?? '',
-      own.presentedHash ?? '',
-      own.enforce ? '1' : '0',
-      recordGraceMs(config),
-      JSON.stringify(card?.index ?? []),
-      card?.digest ?? '',
-    ];
-    // The card's JSON goes to Redis by a plain SET in the same MULTI; the script moves it into
-    // place (register.lua). The TTL only matters if the script never runs.
-    const reply = (await (card
-      ? writeScripts(this.ctx).runAfter([['set', keys.agentCardIncoming, card.json, 'PX', 60_000]], 'register', scriptKeys, args)
-      : writeScripts(this.ctx).run('register', scriptKeys, args))) as [number, string | false, number, number, number, number, Row, string | null];
-    if (reply[0] === -1) {
+    const reply = await register(writeScripts(this.ctx), keys, {
+      id: input.instance_id,
+      hostname: input.hostname,
+      port: input.port,
+      capabilities: input.capabilities,
+      profiles: input.agent_profiles,
+      staleTimeoutMs: config.STALE_TIMEOUT_MS,
+      eventsMaxlen: config.EVENTS_MAXLEN,
+      recordGraceMs: recordGraceMs(config),
+      newTokenHash: own.newTokenHash ?? '',
+      presentedHash: own.presentedHash ?? '',
+      enforceOwner: own.enforce,
+      card: input.agentCard ?? null,
+    });
+    if (reply.code === ReplyCode.IdInUse) {
       this.counters.conflicts++;
       throw errors.idInUse(input.instance_id);
     }
-    this.dataLoss?.observe(reply[7]);
-    if (reply[3] === 1) this.counters.registered++;
+    this.dataLoss?.observe(reply.epoch);
+    if (reply.created) this.counters.registered++;
     else this.counters.refreshed++;
-    if (reply[5] === 1) this.counters.leaderChanges++;
+    if (reply.leaderChanged) this.counters.leaderChanges++;
     this.ctx.wake.events();
     // REDIS_SYNC_REPLICAS: the replicas confirm the write while the peers page is read.
-    const [page] = await Promise.all([this.sharedPeersPage(), this.ctx.sync?.confirm()]);
+    const [page] = await Promise.all([this.peersPage(), this.ctx.sync?.confirm()]);
     // The newer of the two views of the leader, so `leader_id` and every `is_leader` agree and
     // reflect at least the caller's own write.
-    const mine = { leader_id: leaderOf(reply[1]), leader_term: Number(reply[2]) };
-    const leader = mine.leader_term > page.leader_term ? mine : { leader_id: page.leader_id, leader_term: page.leader_term };
+    const leader =
+      reply.term > page.leader_term
+        ? { leader_id: reply.leaderId, leader_term: reply.term }
+        : { leader_id: page.leader_id, leader_term: page.leader_term };
     // The caller's fresh row in its place when the page has it (pages are in join order), else
     // after the page (a newcomer joins at the end; an old member beyond the page is added).
     const rows = [...page.rows];
     const at = rows.findIndex((r) => r[0] === input.instance_id);
-    if (at >= 0) rows[at] = reply[6];
-    else rows.push(reply[6]);
+    if (at >= 0) rows[at] = reply.row;
+    else rows.push(reply.row);
     return {
-      created: reply[3] === 1,
+      created: reply.created,
       ...leader,
       peers_json: rowsJson(rows, leader.leader_id),
       peers_truncated: page.next_cursor !== null,
@@ -264,59 +187,38 @@ export class InstanceService {
     };
   }
 
-  /**
-   * Renews `id`. Heartbeats arriving in the same event-loop turn go to Redis as one script call
-   * (see heartbeat.lua): under load that halves Redis time per heartbeat, i.e. doubles the agents
-   * a shard holds, and saves the replica a command per request. Alone, a heartbeat waits one
-   * setImmediate (microseconds) longer than a direct call.
-   */
+  /** Renews `id` (batched with the other heartbeats of this event-loop turn). */
   heartbeat(id: string, status: string, metrics: Metrics | null): Promise<HeartbeatResult> {
     return new Promise((resolve, reject) => {
-      this.pendingBeats.push({ id, status, metrics: metrics ? JSON.stringify(metrics) : '', resolve, reject });
-      if (this.pendingBeats.length === 1) setImmediate(() => this.flushHeartbeats());
+      this.beats.add({ id, status, metrics: metrics ? JSON.stringify(metrics) : '', resolve, reject });
     });
   }
 
-  private pendingBeats: PendingHeartbeat[] = [];
-
-  private flushHeartbeats(): void {
-    const beats = this.pendingBeats;
-    this.pendingBeats = [];
-    for (let i = 0; i < beats.length; i += HEARTBEAT_BATCH_MAX) void this.renew(beats.slice(i, i + HEARTBEAT_BATCH_MAX));
-  }
-
-  private async renew(beats: PendingHeartbeat[]): Promise<void> {
+  private async renew(beats: PendingBeat[]): Promise<void> {
     const { keys, config } = this.ctx;
-    const args: (string | number)[] = [
-      keys.prefix,
-      config.STALE_TIMEOUT_MS,
-      this.eventsMax,
-      config.STATUS_EVENT_INTERVAL_MS,
-      recordGraceMs(config),
-    ];
-    for (const b of beats) args.push(b.id, b.status, b.metrics);
-    let reply: (string | number | null)[];
+    let reply: HeartbeatReply;
     try {
-      reply = (await this.ctx.scripts.run('heartbeat', [keys.deadlines, keys.leader, keys.term, keys.events], args)) as (
-        | string
-        | number
-        | null
-      )[];
+      reply = await heartbeatScript(this.ctx.scripts, keys, {
+        staleTimeoutMs: config.STALE_TIMEOUT_MS,
+        eventsMaxlen: config.EVENTS_MAXLEN,
+        statusEventIntervalMs: config.STATUS_EVENT_INTERVAL_MS,
+        recordGraceMs: recordGraceMs(config),
+        beats,
+      });
     } catch (err) {
       for (const b of beats) b.reject(err);
       return;
     }
-    const leader_id = leaderOf(reply[0]);
-    const leader_term = Number(reply[1]);
-    const leaderChanged = reply[2] === 1;
-    this.dataLoss?.observe(reply[3]);
+    const { leaderId: leader_id, term: leader_term, leaderChanged } = reply;
+    this.dataLoss?.observe(reply.epoch);
     if (leaderChanged) this.counters.leaderChanges++;
     let statusChanged = false;
     beats.forEach((b, i) => {
-      const found = reply[4 + 2 * i] === 1;
+      const r = reply.beats[i]!;
+      const found = r.code === ReplyCode.Ok;
       if (found) this.counters.heartbeats++;
       else this.counters.heartbeatsUnknown++;
-      if (reply[5 + 2 * i] === 1) {
+      if (r.statusAnnounced) {
         this.counters.statusChanges++;
         statusChanged = true;
       }
@@ -328,115 +230,61 @@ export class InstanceService {
 
   /** Returns false when the id is unknown or lapsed. */
   async deregister(id: string, own: OwnershipCheck = { enforce: false }): Promise<boolean> {
-    const { keys } = this.ctx;
-    const reply = (await writeScripts(this.ctx).run(
-      'deregister',
-      [keys.inst(id), keys.deadlines, keys.leader, keys.term, keys.events],
-      [keys.prefix, id, this.eventsMax, own.presentedHash ?? '', own.enforce ? '1' : '0', own.admin ? '1' : '0'],
-    )) as [number, string | false, number, number];
-    if (reply[0] === -1) throw errors.forbidden(`Only the holder of instance '${id}' token may deregister it`);
-    if (reply[0] === 1) this.counters.deregistered++;
+    const reply = await deregister(writeScripts(this.ctx), this.ctx.keys, {
+      id,
+      eventsMaxlen: this.ctx.config.EVENTS_MAXLEN,
+      presentedHash: own.presentedHash ?? '',
+      enforceOwner: own.enforce,
+      admin: own.admin === true,
+    });
+    if (reply.code === ReplyCode.NotOwner) throw errors.forbidden(`Only the holder of instance '${id}' token may deregister it`);
+    const removed = reply.code === ReplyCode.Ok;
+    if (removed) this.counters.deregistered++;
     else this.counters.deregisterUnknown++;
-    if (reply[3] === 1) this.counters.leaderChanges++;
+    if (reply.leaderChanged) this.counters.leaderChanges++;
     this.ctx.wake.events();
     // Also when the id was already gone: a retry must not report "gone" for a removal by an earlier
     // attempt that the replicas never confirmed (the barrier covers every earlier write).
     await this.ctx.sync?.confirm();
-    return reply[0] === 1;
+    return removed;
   }
 
-  async list(opts: ListOptions = {}): Promise<ListResult> {
-    const { rows, ...rest } = await this.listRaw(opts);
-    return { ...rest, instances: rows.map((r) => toInstance(r, rest.leader_id)) };
+  list(opts: ListOptions = {}): Promise<ListResult> {
+    return this.listing.list(opts);
   }
 
-  /** list() as JSON text: for HTTP answers, ~2x cheaper for large listings (see instanceJson). */
-  async listJson(opts: ListOptions = {}): Promise<ListJsonResult> {
-    const { rows, ...rest } = await this.listRaw(opts);
-    return { ...rest, count: rows.length, instances_json: rowsJson(rows, rest.leader_id) };
+  /** list() as JSON text, for HTTP answers. */
+  listJson(opts: ListOptions = {}): Promise<ListJsonResult> {
+    return this.listing.listJson(opts);
   }
 
-  /**
-   * Live instances in join order, from `after`, up to `limit` (none: all). Each script call reads
-   * one bounded page (LIST_PAGE_ROWS rows, LIST_PAGE_BUDGET index entries), so no call's cost
-   * depends on the size of the mesh; a longer listing is more calls. The pages are not one
-   * snapshot (members may come and go between them); `is_leader` comes from the last page's
-   * leader for every row, so the answer never shows two leaders.
-   */
-  private async listRaw(opts: ListOptions): Promise<RawListing> {
-    const mode = opts.capability !== undefined ? 'cap' : opts.skill !== undefined ? 'skill' : 'all';
-    const want = opts.limit ?? Number.POSITIVE_INFINITY;
-    const rows: Row[] = [];
-    let cursor: string | null = opts.after ?? '0';
-    let last: RawListing | null = null;
-    while (cursor !== null && rows.length < want) {
-      last = await this.runList(mode, opts.capability ?? opts.skill ?? '', cursor, Math.min(LIST_PAGE_ROWS, want - rows.length));
-      for (const r of last.rows) rows.push(r);
-      cursor = last.next_cursor;
-    }
-    return { leader_id: last!.leader_id, leader_term: last!.leader_term, next_cursor: cursor, rows };
+  get(id: string): Promise<MeshInstance | null> {
+    return this.listing.get(id);
   }
 
-  async get(id: string): Promise<MeshInstance | null> {
-    const res = await this.runList('one', id, '0', 1);
-    const row = res.rows[0];
-    return row ? toInstance(row, res.leader_id) : null;
-  }
-
-  async leader(): Promise<LeaderInfo> {
-    // A page limited to one row still runs the election check; its leader is what we want.
-    const res = await this.runList('all', '', '0', 1);
-    return { leader_id: res.leader_id, leader_term: res.leader_term };
-  }
-
-  private async runList(mode: 'all' | 'cap' | 'skill' | 'one', arg: string, after: string, limit: number): Promise<RawListing> {
-    const { keys } = this.ctx;
-    const reply = (await this.ctx.scripts.run(
-      'list',
-      [keys.joined, keys.deadlines, keys.leader, keys.term, keys.events],
-      [keys.prefix, this.eventsMax, mode, arg, after, limit, LIST_PAGE_BUDGET],
-    )) as unknown[];
-    const leaderId = leaderOf(reply[0]);
-    if (reply[2] === 1) {
-      this.counters.leaderChanges++;
-      this.ctx.wake.events();
-    }
-    return {
-      leader_id: leaderId,
-      leader_term: Number(reply[1]),
-      next_cursor: typeof reply[3] === 'string' ? reply[3] : null,
-      rows: reply.slice(5) as Row[],
-    };
+  leader(): Promise<LeaderInfo> {
+    return this.listing.leader();
   }
 
   /** Removes up to `batch` lapsed members (maintenance job). */
   async cleanupBatch(batch: number): Promise<{ removed: string[]; more: boolean; leaderChanged: boolean }> {
-    const { keys } = this.ctx;
-    const reply = (await this.ctx.scripts.run(
-      'cleanup',
-      [keys.deadlines, keys.leader, keys.term, keys.events],
-      [keys.prefix, batch, this.eventsMax],
-    )) as [number, number, string | false, number, number, ...string[]];
-    const removed = reply.slice(5) as string[];
-    const leaderChanged = reply[4] === 1;
+    const { removed, more, leaderChanged } = await cleanup(this.ctx.scripts, this.ctx.keys, {
+      batch,
+      eventsMaxlen: this.ctx.config.EVENTS_MAXLEN,
+    });
     this.counters.expired += removed.length;
     if (leaderChanged) this.counters.leaderChanges++;
     if (removed.length > 0 || leaderChanged) this.ctx.wake.events();
-    return { removed, more: reply[1] === 1, leaderChanged };
+    return { removed, more, leaderChanged };
   }
 
   /** Which instance a token hash belongs to (AUTH_MODE=instance) and whether it is live now. */
-  async tokenOwner(tokenHash: string): Promise<{ id: string; live: boolean } | null> {
-    const { keys } = this.ctx;
-    const [owner, live] = (await this.ctx.scripts.run('token-owner', [keys.tokens, keys.deadlines], [tokenHash])) as [
-      string | null,
-      number,
-    ];
-    return typeof owner === 'string' ? { id: owner, live: live === 1 } : null;
+  tokenOwner(tokenHash: string): Promise<{ id: string; live: boolean } | null> {
+    return tokenOwner(this.ctx.scripts, this.ctx.keys, tokenHash);
   }
 
   /** Number of live members (cheap: one ZCOUNT on the deadlines index). */
-  async liveCount(): Promise<number> {
-    return Number(await this.ctx.scripts.run('live-count', [this.ctx.keys.deadlines], []));
+  liveCount(): Promise<number> {
+    return liveCount(this.ctx.scripts, this.ctx.keys);
   }
 }

@@ -5,7 +5,7 @@ import { Queue, Worker, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { RedisClient } from '../redis/client.js';
-import { isRedisOutOfMemory } from '../redis/eviction.js';
+import { isRedisOutOfMemory } from '../redis/failures.js';
 import type { InstanceService } from './instances.js';
 import type { MessageService } from './messages.js';
 import type { MeshCounters } from './counters.js';
@@ -147,7 +147,10 @@ export class Maintenance {
       );
     } catch (err) {
       if (!isRedisOutOfMemory(err)) throw err;
-      log.warn({ redisError: (err as Error).message }, `Redis is full: maintenance scheduler not registered, trying again in ${SCHEDULER_RETRY_MS} ms`);
+      log.warn(
+        { redisError: (err as Error).message },
+        `Redis is full: maintenance scheduler not registered, trying again in ${SCHEDULER_RETRY_MS} ms`,
+      );
       this.schedulerRetry = setTimeout(() => {
         this.upsertScheduler().catch((e: unknown) => log.warn({ err: e }, 'maintenance scheduler registration failed'));
       }, SCHEDULER_RETRY_MS);
@@ -169,7 +172,7 @@ export class Maintenance {
     this.fullPause = setTimeout(() => {
       this.fullPause = null;
       if (this.closed) return;
-      this.worker?.resume();
+      this.worker?.resume().catch((e: unknown) => this.deps.log.warn({ err: e }, 'maintenance worker did not resume'));
       this.upsertScheduler().catch((e: unknown) => this.deps.log.warn({ err: e }, 'maintenance scheduler registration failed'));
     }, FULL_PAUSE_MS);
     this.fullPause.unref();

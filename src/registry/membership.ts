@@ -9,6 +9,7 @@
 // Redis are pages of bounded size; the view follows the feed on every membership notice.
 import type { Logger } from 'pino';
 import type { RegistryContext } from './context.js';
+import { compareStreamIds } from './stream-ids.js';
 
 /** Entries read per call while building or following. */
 const PAGE = 1000;
@@ -22,16 +23,6 @@ type Entry = [string, string[]];
 function field(flat: string[], name: string): string | undefined {
   for (let i = 0; i + 1 < flat.length; i += 2) if (flat[i] === name) return flat[i + 1];
   return undefined;
-}
-
-/** Stream ids compare as (ms, seq). */
-function cmpId(a: string, b: string): number {
-  const [am = '0', as = '0'] = a.split('-');
-  const [bm = '0', bs = '0'] = b.split('-');
-  if (am.length !== bm.length) return am.length < bm.length ? -1 : 1;
-  if (am !== bm) return am < bm ? -1 : 1;
-  if (as.length !== bs.length) return as.length < bs.length ? -1 : 1;
-  return as === bs ? 0 : as < bs ? -1 : 1;
 }
 
 export interface BroadcastMoment {
@@ -135,7 +126,7 @@ export class MembershipView {
       return;
     }
     for (;;) {
-      if (until !== null && cmpId(this.position, until) >= 0) return;
+      if (until !== null && compareStreamIds(this.position, until) >= 0) return;
       const entries = (await this.redis.xrange(keys.events, `(${this.position}`, until ?? '+', 'COUNT', PAGE)) as Entry[];
       for (const e of entries) this.apply(e);
       if (entries.length < PAGE) return;
@@ -149,7 +140,7 @@ export class MembershipView {
     const firstId = first[0]?.[0];
     // The feed restarted below our position (Redis lost its data) or moved past it.
     if (firstId === undefined) return false;
-    return cmpId(firstId, this.position) > 0 && !(await this.hasEntry(this.position));
+    return compareStreamIds(firstId, this.position) > 0 && !(await this.hasEntry(this.position));
   }
 
   private async hasEntry(id: string): Promise<boolean> {
@@ -182,7 +173,7 @@ export class MembershipView {
   recipientsAt(m: BroadcastMoment): Promise<string[]> {
     return this.locked(async () => {
       if (!this.built) await this.build();
-      if (cmpId(this.position, m.eventsId) < 0) await this.catchUp(m.eventsId);
+      if (compareStreamIds(this.position, m.eventsId) < 0) await this.catchUp(m.eventsId);
       const excluded = new Set(m.lapsed);
       excluded.add(m.sender);
       const counted = (id: string, seq: number | undefined) => seq !== undefined && seq <= m.joinSeq && !excluded.has(id);
@@ -197,7 +188,12 @@ export class MembershipView {
       const added = new Set<string>();
       for (const l of this.recentLeft) {
         // Left since the broadcast, so a recipient then, unless already counted above.
-        if (cmpId(l.eventId, m.eventsId) > 0 && counted(l.id, l.seq) && !counted(l.id, this.members.get(l.id)) && !added.has(l.id)) {
+        if (
+          compareStreamIds(l.eventId, m.eventsId) > 0 &&
+          counted(l.id, l.seq) &&
+          !counted(l.id, this.members.get(l.id)) &&
+          !added.has(l.id)
+        ) {
           out.push(l.id);
           added.add(l.id);
         }

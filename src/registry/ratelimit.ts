@@ -2,6 +2,7 @@
 // sender in Redis (rate-limit.lua), shared by every replica, so the limit holds however many
 // replicas the load balancer spreads a sender over. Off (null) unless SEND_RATE_PER_SEC > 0.
 import { errors } from '../errors.js';
+import { takeTokens } from '../redis/scripts/rate-limit.js';
 import type { RegistryContext } from './context.js';
 
 export interface RateLimitSettings {
@@ -29,18 +30,14 @@ export class SendRateLimiter {
     return settings ? new SendRateLimiter(ctx, settings) : null;
   }
 
-  /** Bucket key of a sender: `mesh:{ns}:rl:<id>` (ids are validated, so no hash-tag tricks). */
-  key(id: string): string {
-    return `${this.ctx.keys.prefix}rl:${id}`;
-  }
-
-  /** Takes one token for `id`; throws 429 rate_limited (with Retry-After) when the bucket is empty. */
+  /** Takes one token for `id`; throws rate_limited (saying when to retry) when the bucket is empty. */
   async take(id: string): Promise<void> {
-    const [allowed, retryAfterMs] = (await this.ctx.scripts.run(
-      'rate-limit',
-      [this.key(id)],
-      [this.settings.rate, this.settings.burst, 1],
-    )) as [number, number];
-    if (allowed !== 1) throw errors.rateLimited(id, retryAfterMs);
+    const { allowed, retryAfterMs } = await takeTokens(this.ctx.scripts, this.ctx.keys, {
+      id,
+      rate: this.settings.rate,
+      burst: this.settings.burst,
+      cost: 1,
+    });
+    if (!allowed) throw errors.rateLimited(id, retryAfterMs);
   }
 }

@@ -24,7 +24,10 @@
 import { Cluster, type Redis } from 'ioredis';
 import { errors } from '../errors.js';
 import type { RedisClient } from '../redis/client.js';
-import type { Scripts } from '../redis/scripts.js';
+import type { MeshKeys } from '../redis/keys.js';
+import type { ScriptRunner } from '../redis/script-runner.js';
+import { markAndWait } from '../redis/scripts/sync-mark.js';
+import { TurnBatcher } from './turn-batch.js';
 
 /** This replica's share, read by /metrics. */
 export interface ReplicaSyncCounters {
@@ -58,14 +61,15 @@ function onConnectionClosed(client: RedisClient, changed: () => void): void {
 
 export class ReplicaSync {
   readonly counters: ReplicaSyncCounters = { barriers: 0, confirmed: 0, notReplicated: 0, failed: 0, waitSeconds: 0 };
-  private waiting: Waiter[] = [];
+  /** Writes confirmed in the same event-loop turn share one barrier. */
+  private readonly waiting = new TurnBatcher<Waiter>((batch) => void this.barrier(batch));
   private closes = 0;
 
   constructor(
     /** The scripts on the connection that acknowledged writes (and only they) use. */
-    readonly scripts: Scripts,
-    /** The marker key (namespace hash tag: it routes the barrier on Cluster). */
-    private readonly markKey: string,
+    readonly scripts: ScriptRunner,
+    /** The namespace's keys (its marker key routes the barrier on Cluster). */
+    private readonly keys: MeshKeys,
     readonly replicas: number,
     readonly timeoutMs: number,
   ) {
@@ -87,28 +91,16 @@ export class ReplicaSync {
    */
   confirm(since: number = this.closes): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.waiting.push({ since, resolve, reject });
-      // Writes answered in the same turn join this barrier; it runs once they all have asked.
-      if (this.waiting.length === 1) setImmediate(() => void this.barrier());
+      this.waiting.add({ since, resolve, reject });
     });
   }
 
-  private async barrier(): Promise<void> {
-    const batch = this.waiting;
-    this.waiting = [];
+  private async barrier(batch: Waiter[]): Promise<void> {
     this.counters.barriers++;
     const started = performance.now();
     let acked: number;
     try {
-      const replies = await this.scripts.client
-        .pipeline()
-        .eval(this.scripts.source('sync-mark'), 1, this.markKey)
-        .wait(this.replicas, this.timeoutMs)
-        .exec();
-      if (!replies) throw new Error('Connection is closed.');
-      const failed = replies.find(([err]) => err !== null)?.[0];
-      if (failed) throw failed;
-      acked = Number(replies[1]![1]);
+      acked = await markAndWait(this.scripts, this.keys, this.replicas, this.timeoutMs);
     } catch {
       // The writes were applied (their replies came); only their confirmation failed - the
       // connection closed under the barrier (a failover), or it reached a replica (READONLY).

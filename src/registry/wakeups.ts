@@ -5,12 +5,10 @@
 import type { Logger } from 'pino';
 import { Cluster } from 'ioredis';
 import type { RedisClient } from '../redis/client.js';
+import { Waiter } from './waiter.js';
 
 /** What travels on the wake channel. */
-export type WakeNotice =
-  | { k: 'm'; to: string[]; mid: string; cid: string | null; t: string }
-  | { k: 'b'; except: string }
-  | { k: 'e' };
+export type WakeNotice = { k: 'm'; to: string[]; mid: string; cid: string | null; t: string } | { k: 'b'; except: string } | { k: 'e' };
 
 export type InboxListener = (notice: WakeNotice) => void;
 
@@ -117,7 +115,31 @@ export class WakeBus {
 
   onEvents(fn: () => void): () => void {
     this.eventListeners.add(fn);
-    return () => this.eventListeners.delete(fn);
+    return () => {
+      this.eventListeners.delete(fn);
+    };
+  }
+
+  /** A Waiter poked whenever something may have arrived for `id` (long-polls, message streams). */
+  inboxWaiter(id: string): Waiter {
+    const sub = { off: (): void => undefined };
+    const waiter = new Waiter(
+      () => sub.off(),
+      () => this.closed,
+    );
+    sub.off = this.onInbox(id, () => waiter.poke());
+    return waiter;
+  }
+
+  /** A Waiter poked on every events notice (the membership feed's watchers). */
+  eventsWaiter(): Waiter {
+    const sub = { off: (): void => undefined };
+    const waiter = new Waiter(
+      () => sub.off(),
+      () => this.closed,
+    );
+    sub.off = this.onEvents(() => waiter.poke());
+    return waiter;
   }
 
   /**
@@ -136,9 +158,7 @@ export class WakeBus {
 
   private publish(notice: WakeNotice): void {
     const raw = JSON.stringify(notice);
-    const p = this.sharded
-      ? (this.publisher as Cluster).spublish(this.channel, raw)
-      : this.publisher.publish(this.channel, raw);
+    const p = this.sharded ? (this.publisher as Cluster).spublish(this.channel, raw) : this.publisher.publish(this.channel, raw);
     // A lost notice only delays a waiter until its deadline; never fail the request for it.
     p.catch((err: unknown) => this.log.warn({ err }, 'wake notice not published'));
   }

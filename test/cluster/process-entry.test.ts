@@ -84,17 +84,25 @@ describe('npm run dev', () => {
       env: { ...process.env, REDIS_URL: `redis://127.0.0.1:${dead}`, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn' },
     });
     const created = () => readdirSync(tmpdir()).filter((d) => d.startsWith('agent-mesh-dev-redis-') && !before.has(d));
-    await waitUntil(async () => {
-      if (child.exitInfo() !== null) throw new Error(`npm run dev exited early:\n${child.logs()}`);
-      try {
-        return (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200;
-      } catch {
-        return false;
-      }
-    }, 60_000, () => `dev server not ready:\n${child.logs()}`);
+    await waitUntil(
+      async () => {
+        if (child.exitInfo() !== null) throw new Error(`npm run dev exited early:\n${child.logs()}`);
+        try {
+          return (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200;
+        } catch {
+          return false;
+        }
+      },
+      60_000,
+      () => `dev server not ready:\n${child.logs()}`,
+    );
     const dirs = created();
     expect(dirs).toHaveLength(1);
     await child.terminate('SIGTERM', 20_000);
-    await waitUntil(async () => !existsSync(path.join(tmpdir(), dirs[0]!)), 10_000, () => `${dirs[0]} still exists:\n${child.logs()}`);
+    await waitUntil(
+      async () => !existsSync(path.join(tmpdir(), dirs[0]!)),
+      10_000,
+      () => `${dirs[0]} still exists:\n${child.logs()}`,
+    );
   });
 });

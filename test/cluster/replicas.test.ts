@@ -2,18 +2,19 @@
 // one loses nothing, SIGTERM drains and exits 0.
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AgentsResponse, HeartbeatResponse, MessagesResponse, SendResponse } from '../../sdk/src/types.js';
 import { redisEnv } from '../helpers/env.js';
 import { uniqueNamespace } from '../helpers/ns.js';
 import { startReplicas, stopAll, type Replica } from '../helpers/replicas.js';
 
-async function call(url: string, method: string, path: string, body?: unknown) {
+async function call<T = unknown>(url: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
   const res = await fetch(`${url}${path}`, {
     method,
     headers: body === undefined ? {} : { 'content-type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
+  return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
 }
 
 const reg = (id: string) => ({ instance_id: id, hostname: 'localhost', port: 3000, capabilities: ['work'], agent_profiles: [] });
@@ -36,13 +37,13 @@ describe('multi-process replicas', () => {
     const [r1, r2, r3] = replicas as [Replica, Replica, Replica];
     for (let i = 0; i < 10; i++) expect((await call(r1.url, 'POST', '/registry/register', reg(`mp-${i}`))).status).toBe(200);
     for (let i = 0; i < 10; i++) {
-      const hb = await call(r2.url, 'POST', `/registry/heartbeat/mp-${i}`, { status: 'ok', metrics: { i } });
+      const hb = await call<HeartbeatResponse>(r2.url, 'POST', `/registry/heartbeat/mp-${i}`, { status: 'ok', metrics: { i } });
       expect(hb.status).toBe(200);
       expect(hb.body.leader_id).toBe('mp-0');
     }
-    const list = await call(r3.url, 'GET', '/registry/agents');
-    expect(list.body.instances.map((x: { instance_id: string }) => x.instance_id)).toEqual(Array.from({ length: 10 }, (_, i) => `mp-${i}`));
-    expect(list.body.instances[3].metrics).toEqual({ i: 3 });
+    const list = await call<AgentsResponse>(r3.url, 'GET', '/registry/agents');
+    expect(list.body.instances.map((x) => x.instance_id)).toEqual(Array.from({ length: 10 }, (_, i) => `mp-${i}`));
+    expect(list.body.instances[3]?.metrics).toEqual({ i: 3 });
   });
 
   it('kill -9 of one replica mid-run: the others keep serving and nothing is lost', async () => {
@@ -61,7 +62,12 @@ describe('multi-process replicas', () => {
         }
       }
     })();
-    const sent = await call(r1.url, 'POST', '/messages/send/mp-1', { target_instance: 'mp-2', message_type: 'Notification', payload: { n: 1 }, correlation_id: null });
+    const sent = await call<SendResponse>(r1.url, 'POST', '/messages/send/mp-1', {
+      target_instance: 'mp-2',
+      message_type: 'Notification',
+      payload: { n: 1 },
+      correlation_id: null,
+    });
     expect(sent.status).toBe(200);
     await r1.kill('SIGKILL');
     await new Promise((r) => setTimeout(r, 1000));
@@ -69,14 +75,14 @@ describe('multi-process replicas', () => {
     await load;
     expect(errors).toBe(0);
     expect(beats).toBeGreaterThan(20);
-    const list = await call(r3.url, 'GET', '/registry/agents');
+    const list = await call<AgentsResponse>(r3.url, 'GET', '/registry/agents');
     expect(list.body.instances).toHaveLength(10);
     expect(list.body.leader_id).toBe('mp-0');
-    const inbox = await call(r2.url, 'GET', '/messages/mp-2');
-    expect(inbox.body.messages.map((m: { message_id: string }) => m.message_id)).toEqual([sent.body.message_id]);
+    const inbox = await call<MessagesResponse>(r2.url, 'GET', '/messages/mp-2');
+    expect(inbox.body.messages.map((m) => m.message_id)).toEqual([sent.body.message_id]);
     // The killed replica comes back and serves the same state.
     await r1.restart();
-    expect((await call(r1.url, 'GET', '/registry/agents')).body.instances).toHaveLength(10);
+    expect((await call<AgentsResponse>(r1.url, 'GET', '/registry/agents')).body.instances).toHaveLength(10);
   });
 
   it('SIGTERM: an in-flight long-poll is answered, then the process exits 0', async () => {

@@ -38,12 +38,18 @@ describe('docker-compose.yml', () => {
     expect(serviceEnv(service(withAuth, 'registry-2'))).toMatchObject({ AUTH_MODE: 'token', AUTH_TOKENS: 'a,b' });
   });
 
-  it('the replicas\' healthcheck command works: exit 0 only on 200 from /readyz', async () => {
+  it("the replicas' healthcheck command works: exit 0 only on 200 from /readyz", async () => {
     const test = arrAt(service(doc, 'registry-1'), 'healthcheck', 'test').map(String);
     expect(test[0]).toBe('CMD');
     const cmd = test.slice(1);
-    await withStatusServer((p) => (p === '/readyz' ? 200 : 404), async (port) => expect(await runHealthcheck(cmd, port)).toBe(0));
-    await withStatusServer(() => 503, async (port) => expect(await runHealthcheck(cmd, port)).toBe(1));
+    await withStatusServer(
+      (p) => (p === '/readyz' ? 200 : 404),
+      async (port) => expect(await runHealthcheck(cmd, port)).toBe(0),
+    );
+    await withStatusServer(
+      () => 503,
+      async (port) => expect(await runHealthcheck(cmd, port)).toBe(1),
+    );
   });
 
   it('haproxy answers its own 503 (no replica up) as JSON with Retry-After, like a replica', () => {
@@ -98,7 +104,9 @@ describe('compose validators catch broken copies', () => {
     const problems = composeProblems(b, haproxyText.replace(/^\s*server registry-3 .*$/m, ''));
     expect(problems.join('\n')).toMatch(/registry-1: environment does not load: .*STALE_TIMEOUT_MS/s);
     expect(problems).toContain('redis must run with --appendonly yes');
-    expect(problems.join('\n')).toMatch(/haproxy servers registry-1, registry-2 are not the registry services registry-1, registry-2, registry-3/);
+    expect(problems.join('\n')).toMatch(
+      /haproxy servers registry-1, registry-2 are not the registry services registry-1, registry-2, registry-3/,
+    );
   });
 
   it('drift: haproxy without health check, redispatch, or with short timeouts', () => {
@@ -124,7 +132,10 @@ describe('compose validators catch broken copies', () => {
     ]);
     expect([haproxyMs('120s'), haproxyMs('1h'), haproxyMs('250'), haproxyMs('2m')]).toEqual([120_000, 3_600_000, 250, 120_000]);
     const cfg = parseHaproxy('defaults\n  mode http # comment\nbackend b\n  server x x:1 check\n');
-    expect(cfg.sections.map((s) => [s.type, s.name, s.lines.length])).toEqual([['defaults', '', 1], ['backend', 'b', 1]]);
+    expect(cfg.sections.map((s) => [s.type, s.name, s.lines.length])).toEqual([
+      ['defaults', '', 1],
+      ['backend', 'b', 1],
+    ]);
     expect(isObject(doc.services)).toBe(true);
   });
 });

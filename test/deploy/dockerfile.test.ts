@@ -17,11 +17,22 @@ describe('Dockerfile', () => {
   });
 
   it('the HEALTHCHECK command works: exit 0 on 200 from /livez, 1 on 503 or no server', async () => {
-    const hc = parseStages(dockerfile).at(-1)?.instructions.find((i) => i.keyword === 'HEALTHCHECK')?.json;
+    const hc = parseStages(dockerfile)
+      .at(-1)
+      ?.instructions.find((i) => i.keyword === 'HEALTHCHECK')?.json;
     if (!hc) throw new Error('no exec-form HEALTHCHECK');
-    await withStatusServer((p) => (p === '/livez' ? 200 : 404), async (port) => expect(await runHealthcheck(hc, port)).toBe(0));
-    await withStatusServer(() => 503, async (port) => expect(await runHealthcheck(hc, port)).toBe(1));
-    const closed = await withStatusServer(() => 200, async (port) => port);
+    await withStatusServer(
+      (p) => (p === '/livez' ? 200 : 404),
+      async (port) => expect(await runHealthcheck(hc, port)).toBe(0),
+    );
+    await withStatusServer(
+      () => 503,
+      async (port) => expect(await runHealthcheck(hc, port)).toBe(1),
+    );
+    const closed = await withStatusServer(
+      () => 200,
+      async (port) => port,
+    );
     expect(await runHealthcheck(hc, closed)).toBe(1);
   });
 });

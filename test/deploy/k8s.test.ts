@@ -6,8 +6,16 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configProblems, find, NAMES, redisProblems, registryContainer, registryProblems, secretEnv } from './lib/k8s-drift.js';
-import { formatProblem, K8sValidator, kubectlPath, renderFallback, renderKustomization, renderWithKubectl, type Problem } from './lib/k8s-validate.js';
-import { arrAt, at, isObject, objAt, PROJECT_ROOT, strAt, type JsonObject } from './lib/yaml-util.js';
+import {
+  formatProblem,
+  K8sValidator,
+  kubectlPath,
+  renderFallback,
+  renderKustomization,
+  renderWithKubectl,
+  type Problem,
+} from './lib/k8s-validate.js';
+import { arrAt, at, isObject, objAt, PROJECT_ROOT, show, strAt, type JsonObject } from './lib/yaml-util.js';
 
 const K8S_DIR = path.join(PROJECT_ROOT, 'k8s');
 const KUBECTL = kubectlPath();
@@ -45,7 +53,7 @@ afterAll(() => {
 
 describe('k8s/ kustomize base', () => {
   it('renders exactly the expected objects', () => {
-    const ids = objects.map((o) => `${String(o.kind)}/${strAt(o, 'metadata', 'name') ?? '?'}`).sort();
+    const ids = objects.map((o) => `${show(o.kind)}/${strAt(o, 'metadata', 'name') ?? '?'}`).sort();
     expect(ids).toEqual(
       [
         'ConfigMap/agent-mesh-config',
@@ -68,7 +76,7 @@ describe('k8s/ kustomize base', () => {
 
   it.skipIf(!KUBECTL)('the offline renderer gives the same objects as kubectl kustomize', () => {
     // CI machines may lack kubectl; this keeps the fallback path honest where it exists.
-    const key = (o: JsonObject): string => `${String(o.kind)}/${strAt(o, 'metadata', 'name') ?? ''}`;
+    const key = (o: JsonObject): string => `${show(o.kind)}/${strAt(o, 'metadata', 'name') ?? ''}`;
     const sort = (xs: JsonObject[]): JsonObject[] => [...xs].sort((a, b) => key(a).localeCompare(key(b)));
     expect(sort(renderFallback(K8S_DIR))).toEqual(sort(renderWithKubectl(K8S_DIR, KUBECTL ?? 'kubectl')));
   });
@@ -124,8 +132,12 @@ describe('k8s validators catch broken copies', () => {
       delete claim.requests;
     }
     const errs = errors(await validator.validate(b));
-    expect(errs.join('\n')).toMatch(/Deployment agent-mesh-registry: spec\.template\.spec\.containers\[0\]\.readinessprobe: unknown field \(did you mean "readinessProbe"\?\)/);
-    expect(errs.join('\n')).toMatch(/StatefulSet agent-mesh-redis: spec\.volumeClaimTemplates\[0\]\.spec\.resources\.request: unknown field \(did you mean "requests"\?\)/);
+    expect(errs.join('\n')).toMatch(
+      /Deployment agent-mesh-registry: spec\.template\.spec\.containers\[0\]\.readinessprobe: unknown field \(did you mean "readinessProbe"\?\)/,
+    );
+    expect(errs.join('\n')).toMatch(
+      /StatefulSet agent-mesh-redis: spec\.volumeClaimTemplates\[0\]\.spec\.resources\.request: unknown field \(did you mean "requests"\?\)/,
+    );
     expect(registryProblems(b)).toContain('readinessProbe must be an httpGet probe on /readyz');
   });
 

@@ -18,6 +18,7 @@ import { find, NAMES, redisProblems } from './lib/k8s-drift.js';
 import { renderKustomization } from './lib/k8s-validate.js';
 import { composeBytes, k8sBytes, redisBytes, redisMemoryProblems } from './lib/redis-memory.js';
 import { arrAt, at, objAt, PROJECT_ROOT, type JsonObject } from './lib/yaml-util.js';
+import { match } from '../helpers/match.js';
 
 const objects = renderKustomization(path.join(PROJECT_ROOT, 'k8s')).objects;
 const compose = loadCompose(path.join(PROJECT_ROOT, 'docker-compose.yml'), {});
@@ -26,7 +27,7 @@ const haproxyText = readFileSync(path.join(PROJECT_ROOT, 'deploy', 'haproxy.cfg'
 function stsContainer(objs: JsonObject[]): JsonObject {
   const c = at(find(objs, 'StatefulSet', NAMES.redis), 'spec', 'template', 'spec', 'containers', 0);
   if (!c || typeof c !== 'object' || Array.isArray(c)) throw new Error('Redis container missing');
-  return c as JsonObject;
+  return c;
 }
 
 function k8sArgs(): string[] {
@@ -64,16 +65,22 @@ describe('deployed Redis memory settings', () => {
     expect(redisMemoryProblems('redis-server --maxmemory 100mb --maxmemory-policy allkeys-lru', null)).toEqual([
       'Redis must run with --maxmemory-policy noeviction (has allkeys-lru)',
     ]);
-    expect(redisMemoryProblems('redis-server --maxmemory-policy noeviction', null).join('\n')).toMatch(/must run with a --maxmemory limit \(has none\)/);
-    expect(redisMemoryProblems('redis-server --maxmemory 0 --maxmemory-policy noeviction', null).join('\n')).toMatch(/--maxmemory limit \(has 0\)/);
-    expect(redisMemoryProblems('redis-server --maxmemory 500mb --maxmemory-policy noeviction', 512 * 1024 ** 2).join('\n')).toMatch(/more than 75 % of the container memory limit/);
+    expect(redisMemoryProblems('redis-server --maxmemory-policy noeviction', null).join('\n')).toMatch(
+      /must run with a --maxmemory limit \(has none\)/,
+    );
+    expect(redisMemoryProblems('redis-server --maxmemory 0 --maxmemory-policy noeviction', null).join('\n')).toMatch(
+      /--maxmemory limit \(has 0\)/,
+    );
+    expect(redisMemoryProblems('redis-server --maxmemory 500mb --maxmemory-policy noeviction', 512 * 1024 ** 2).join('\n')).toMatch(
+      /more than 75 % of the container memory limit/,
+    );
 
     const k = structuredClone(objects);
     const c = stsContainer(k);
     c.args = ['redis-server', '--appendonly', 'yes', '--dir', '/data'];
     expect(redisProblems(k)).toEqual([
       'Redis must run with --maxmemory-policy noeviction (has none: the server default)',
-      expect.stringMatching(/--maxmemory limit \(has none\)/),
+      match.stringMatching(/--maxmemory limit \(has none\)/),
     ]);
     c.args = ['redis-server', '--appendonly', 'yes', '--maxmemory', '480mb', '--maxmemory-policy', 'noeviction'];
     expect(redisProblems(k).join('\n')).toMatch(/--maxmemory 480mb is more than 75 %/);
@@ -99,7 +106,19 @@ describe('deployed Redis memory settings', () => {
       const port = await freePort();
       // The manifest's arguments, with the data dir, port and persistence made local to the test.
       const local = a.slice(1).map((x, i, all) => (all[i - 1] === '--dir' ? dir : x));
-      const child = spawnTracked(bin, [...local, '--dir', dir, '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
+      const child = spawnTracked(bin, [
+        ...local,
+        '--dir',
+        dir,
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+      ]);
       const client = new Redis(port, '127.0.0.1', { lazyConnect: true });
       try {
         await waitForPing('127.0.0.1', port, 15_000, () => child.logs());
@@ -115,4 +134,3 @@ describe('deployed Redis memory settings', () => {
     });
   }
 });
-

@@ -46,9 +46,21 @@ describe('fault: retry after an ambiguous failure (503 for a send Redis still ra
     const f = fleet;
     await f.start();
     const direct = s.replicas.map((r) => new Api(r.url, f.log));
-    const body = (key: string, to: string | null) => ({ target_instance: to, message_type: 'Notification', payload: { k: key }, correlation_id: null });
+    const body = (key: string, to: string | null) => ({
+      target_instance: to,
+      message_type: 'Notification',
+      payload: { k: key },
+      correlation_id: null,
+    });
     const send = (api: Api, a: Attempt) =>
-      api.call<{ message_id: string; delivered_to: string[] }>('send', 'POST', '/messages/send/a0', body(a.key, a.to), 10_000, a.keyed ? { 'idempotency-key': a.key } : {});
+      api.call<{ message_id: string; delivered_to: string[] }>(
+        'send',
+        'POST',
+        '/messages/send/a0',
+        body(a.key, a.to),
+        10_000,
+        a.keyed ? { 'idempotency-key': a.key } : {},
+      );
     // Each replica builds its membership view at its first broadcast: do that before the fault, so
     // an attempt's first Redis command is the send itself.
     for (const api of direct) expect((await send(api, { key: 'warm-up', to: null, keyed: false, replica: 0 })).status).toBe(200);
@@ -68,7 +80,12 @@ describe('fault: retry after an ambiguous failure (503 for a send Redis still ra
       await Promise.all(attempts.map(async (a) => (a.first = await send(direct[a.replica]!, a))));
       // The SDK's first attempts go in while Redis is frozen too; it retries by itself.
       sdkSends = sdkKeys.map((k, i) =>
-        sdk.send('a0', { target_instance: k.includes('-b') ? null : `mb${i % 2}`, message_type: 'Notification', payload: { k }, correlation_id: null }),
+        sdk.send('a0', {
+          target_instance: k.includes('-b') ? null : `mb${i % 2}`,
+          message_type: 'Notification',
+          payload: { k },
+          correlation_id: null,
+        }),
       );
       await sleep(1000);
     } finally {
@@ -101,7 +118,8 @@ describe('fault: retry after an ambiguous failure (503 for a send Redis still ra
         ids.set(k, (ids.get(k) ?? new Set()).add(m.message_id));
       }
     }
-    const copies = (a: { key: string; to: string | null }) => (a.to === null ? ['mb0', 'mb1'] : [a.to]).map((mb) => ids.get(`${mb}:${a.key}`) ?? new Set<string>());
+    const copies = (a: { key: string; to: string | null }) =>
+      (a.to === null ? ['mb0', 'mb1'] : [a.to]).map((mb) => ids.get(`${mb}:${a.key}`) ?? new Set<string>());
     const unkeyed = attempts.filter((a) => !a.keyed);
     const keyed = attempts.filter((a) => a.keyed);
     const figures = {

@@ -99,7 +99,14 @@ describe('fault: one replica partitioned from Redis', () => {
             ] as const
           ).map(async ([route, method, body]) => {
             const o = await cut.call(`cut ${route}`, method, route, body, 15_000);
-            probes.push({ mode, route, status: o.status, ms: o.receivedAt - o.sentAt, retryAfter: o.retryAfter, code: (o.body as { code?: string } | null)?.code ?? null });
+            probes.push({
+              mode,
+              route,
+              status: o.status,
+              ms: o.receivedAt - o.sentAt,
+              retryAfter: o.retryAfter,
+              code: (o.body as { code?: string } | null)?.code ?? null,
+            });
           }),
         );
       }
@@ -118,7 +125,11 @@ describe('fault: one replica partitioned from Redis', () => {
 
       px.setMode('pass');
       const healedAt = Date.now();
-      await eventually(async () => (await cut.call('cut /readyz', 'GET', '/readyz', undefined, 5000)).status === 200, HEAL_BOUND_MS + 5000, 50);
+      await eventually(
+        async () => (await cut.call('cut /readyz', 'GET', '/readyz', undefined, 5000)).status === 200,
+        HEAL_BOUND_MS + 5000,
+        50,
+      );
       const readyAgainMs = Date.now() - healedAt;
       await eventually(async () => (await lbState('b1')) === 'UP', HEAL_BOUND_MS + 5000, 50);
       const backInRotationMs = Date.now() - healedAt;
@@ -139,16 +150,25 @@ describe('fault: one replica partitioned from Redis', () => {
     console.log(
       '[partition]',
       JSON.stringify({
-        phases: phases.map((p) => ({ mode: p.mode, drainedMs: p.drainedMs, readyAgainMs: p.readyAgainMs, backInRotationMs: p.backInRotationMs })),
+        phases: phases.map((p) => ({
+          mode: p.mode,
+          drainedMs: p.drainedMs,
+          readyAgainMs: p.readyAgainMs,
+          backInRotationMs: p.backInRotationMs,
+        })),
         worstProbeMs: worstProbe,
-        probeMs: Object.fromEntries(['blackhole', 'reset'].map((m) => [m, Math.max(...probes.filter((p) => p.mode === m).map((p) => p.ms))])),
+        probeMs: Object.fromEntries(
+          ['blackhole', 'reset'].map((m) => [m, Math.max(...probes.filter((p) => p.mode === m).map((p) => p.ms))]),
+        ),
         proxy: px.stats,
         // each failure through the load balancer: op, status, sent how long after the nearest cut
         lbFailures: f.log.failures.map((x) => {
           const nearest = phases.reduce((a, b) => (Math.abs(b.startedAt - x.sentAt) < Math.abs(a.startedAt - x.sentAt) ? b : a));
           return `${x.op} ${x.status} ${nearest.mode}${x.sentAt >= nearest.startedAt ? '+' : ''}${x.sentAt - nearest.startedAt}ms`;
         }),
-        probeWorstByRoute: Object.fromEntries([...new Set(probes.map((p) => p.route))].map((r) => [r, Math.max(...probes.filter((p) => p.route === r).map((p) => p.ms))])),
+        probeWorstByRoute: Object.fromEntries(
+          [...new Set(probes.map((p) => p.route))].map((r) => [r, Math.max(...probes.filter((p) => p.route === r).map((p) => p.ms))]),
+        ),
         ...report,
       }),
     );

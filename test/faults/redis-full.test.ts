@@ -92,7 +92,10 @@ describe('fault: Redis full (maxmemory + noeviction)', () => {
     // script had deleted something. With it the whole script is refused before it runs.
     const ns2 = uniqueNamespace('full2');
     const keys2 = meshKeys(ns2);
-    const other = await buildApp(configFrom({ REDIS_URL: redis.url, MESH_NAMESPACE: ns2, LOG_LEVEL: 'silent', STALE_TIMEOUT_MS: 120_000 }), { maintenance: false });
+    const other = await buildApp(
+      configFrom({ REDIS_URL: redis.url, MESH_NAMESPACE: ns2, LOG_LEVEL: 'silent', STALE_TIMEOUT_MS: 120_000 }),
+      { maintenance: false },
+    );
     apps.push(other);
     await register(other, 'ghost');
     await register(other, 'witness');
@@ -152,7 +155,12 @@ describe('fault: Redis full (maxmemory + noeviction)', () => {
     }
     const list = await pick(1).inject({ url: '/registry/agents' });
     expect(list.statusCode).toBe(200);
-    expect((list.json() as { instances: { instance_id: string }[] }).instances.map((x) => x.instance_id).sort()).toEqual(['mailbox', 'reader', 'sender']);
+    expect(
+      list
+        .json<{ instances: { instance_id: string }[] }>()
+        .instances.map((x) => x.instance_id)
+        .sort(),
+    ).toEqual(['mailbox', 'reader', 'sender']);
     for (const app of apps) {
       const ready = await app.inject({ url: '/readyz' });
       expect(ready.statusCode, ready.body).toBe(200);
@@ -160,9 +168,13 @@ describe('fault: Redis full (maxmemory + noeviction)', () => {
     }
     const readerFetch = await fetchRaw(pick(0), 'reader');
     expect(readerFetch.statusCode, readerFetch.body).toBe(200);
-    const readerMsgs = (readerFetch.json() as { messages: AgentMessage[] }).messages;
+    const readerMsgs = readerFetch.json<{ messages: AgentMessage[] }>().messages;
     expect(readerMsgs.map((m) => (m.payload as { k: string }).k)).toEqual(forReader);
-    const readerAck = await ackRaw(pick(1), 'reader', readerMsgs.map((m) => m.message_id));
+    const readerAck = await ackRaw(
+      pick(1),
+      'reader',
+      readerMsgs.map((m) => m.message_id),
+    );
     expect(readerAck.statusCode, readerAck.body).toBe(204);
     // A replica that starts now (a rollout, a restart) comes up and is ready: its maintenance
     // scheduler write is refused, and it tries again later instead of failing its startup.
@@ -188,10 +200,14 @@ describe('fault: Redis full (maxmemory + noeviction)', () => {
     for (let round = 0; round < 50; round++) {
       const res = await fetchRaw(pick(round), 'mailbox', 'limit=50');
       expect(res.statusCode, res.body).toBe(200);
-      const msgs = (res.json() as { messages: AgentMessage[] }).messages;
+      const msgs = res.json<{ messages: AgentMessage[] }>().messages;
       if (msgs.length === 0) break;
       received.push(...msgs.map((m) => (m.payload as { k: string }).k));
-      const ackRes = await ackRaw(pick(round + 1), 'mailbox', msgs.map((m) => m.message_id));
+      const ackRes = await ackRaw(
+        pick(round + 1),
+        'mailbox',
+        msgs.map((m) => m.message_id),
+      );
       expect(ackRes.statusCode, ackRes.body).toBe(204);
     }
     // Nothing acknowledged lost, nothing refused delivered, nothing twice (no retries happened).
@@ -199,15 +215,21 @@ describe('fault: Redis full (maxmemory + noeviction)', () => {
     for (const k of refused) expect(received).not.toContain(k);
 
     // Writes succeed again without anyone touching Redis' configuration.
-    const recovered = await eventually(async () => {
-      const res = await sendRaw(pick(0), 'sender', sendBody('mailbox', { k: 'after' }));
-      return res.statusCode === 200 ? res : null;
-    }, 10_000, 100);
+    const recovered = await eventually(
+      async () => {
+        const res = await sendRaw(pick(0), 'sender', sendBody('mailbox', { k: 'after' }));
+        return res.statusCode === 200 ? res : null;
+      },
+      10_000,
+      100,
+    );
     expect(recovered.json()).toMatchObject({ status: 'queued', delivered_to: ['mailbox'] });
     expect((await pick(1).inject({ method: 'POST', url: '/registry/register', payload: registerBody('late') })).statusCode).toBe(200);
     const after = await fetchRaw(pick(1), 'mailbox');
-    expect((after.json() as { messages: AgentMessage[] }).messages.map((m) => (m.payload as { k: string }).k)).toEqual(['after']);
-    const ids = ((await pick(0).inject({ url: '/registry/agents' })).json() as { instances: { instance_id: string }[] }).instances.map((x) => x.instance_id);
+    expect(after.json<{ messages: AgentMessage[] }>().messages.map((m) => (m.payload as { k: string }).k)).toEqual(['after']);
+    const ids = (await pick(0).inject({ url: '/registry/agents' }))
+      .json<{ instances: { instance_id: string }[] }>()
+      .instances.map((x) => x.instance_id);
     expect(ids.sort()).toEqual(['late', 'mailbox', 'reader', 'sender']);
     // BullMQ's own scripts were refused while full; its ticks resume afterwards.
     // (Ticks go to either replica with a worker: count them together.)
@@ -218,7 +240,15 @@ describe('fault: Redis full (maxmemory + noeviction)', () => {
 
     console.log(
       '[redis-full]',
-      JSON.stringify({ limitBytes: limit, acked: acked.size, refused: refused.size, received: received.length, fillSends: n, fullMs: Date.now() - fullSince, maintenanceWarnings: maintenanceWarnings.length }),
+      JSON.stringify({
+        limitBytes: limit,
+        acked: acked.size,
+        refused: refused.size,
+        received: received.length,
+        fillSends: n,
+        fullMs: Date.now() - fullSince,
+        maintenanceWarnings: maintenanceWarnings.length,
+      }),
     );
   }, 120_000);
 });

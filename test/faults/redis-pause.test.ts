@@ -73,7 +73,10 @@ describe('fault: Redis paused (SIGSTOP) longer than the command timeout', () => 
     const listed = await f.listed();
     const report = f.report();
     const worst = Math.max(...during.map((d) => d.ms));
-    console.log('[redis-pause]', JSON.stringify({ probes: during.length, worstProbeMs: worst, recoveredMs, probeStatuses: probeLog.summary(), ...report }));
+    console.log(
+      '[redis-pause]',
+      JSON.stringify({ probes: during.length, worstProbeMs: worst, recoveredMs, probeStatuses: probeLog.summary(), ...report }),
+    );
 
     expect(during.length).toBe(24);
     expect(recoveredMs).toBeLessThan(3000);

@@ -144,7 +144,14 @@ describe('fault: Redis restart', () => {
     const report = f.report();
     console.log(
       '[redis-restart no-aof]',
-      JSON.stringify({ downMs: backAt - wipedFrom, reRegisterMs, mailboxKept: boxKept, lostBeforeWipe: lostEarly.length, after: afterRestart, ...report }),
+      JSON.stringify({
+        downMs: backAt - wipedFrom,
+        reRegisterMs,
+        mailboxKept: boxKept,
+        lostBeforeWipe: lostEarly.length,
+        after: afterRestart,
+        ...report,
+      }),
     );
 
     // Within one heartbeat interval of Redis answering again (+1 s for the replicas' reconnect

@@ -99,7 +99,10 @@ describe('fault: kill -9 replicas under load', () => {
     const missing = await f.drain(30_000);
     const listed = await f.listed();
     const report = f.report();
-    console.log('[replica-kill]', JSON.stringify({ kills: kills.length, churnActions, sdk: { ...sdk.stats, calls: sdk.log.summary() }, ...report }));
+    console.log(
+      '[replica-kill]',
+      JSON.stringify({ kills: kills.length, churnActions, sdk: { ...sdk.stats, calls: sdk.log.summary() }, ...report }),
+    );
 
     // A restart waits for /readyz, which takes longer on a loaded machine: at least 4 kills in the
     // run (6-9 on a quiet one) still means every replica died at least once under load.

@@ -63,7 +63,11 @@ async function ourClientsOn(node: HostPort): Promise<number> {
   }
 }
 
-async function failoverUnderLoad(label: string, dataConfig: string[] = [], opts: { env?: Record<string, string>; idempotencyKeys?: boolean } = {}) {
+async function failoverUnderLoad(
+  label: string,
+  dataConfig: string[] = [],
+  opts: { env?: Record<string, string>; idempotencyKeys?: boolean } = {},
+) {
   topo = await startSentinel({ dataConfig });
   stack = await startStack(topo.env, { env: opts.env ?? {} });
   fleet = new Fleet({
@@ -89,7 +93,12 @@ async function failoverUnderLoad(label: string, dataConfig: string[] = [], opts:
   const sw = switched as unknown as { from: HostPort; to: HostPort; ms: number };
   // Every replica must have left the old master (reads from it would show writes the new master
   // never got); after that what is missing on the new master is lost.
-  await waitUntil(async () => (await ourClientsOn(sw.from)) === 0, 30_000, () => `replicas still connected to the old master ${sw.from.port}`, 200);
+  await waitUntil(
+    async () => (await ourClientsOn(sw.from)) === 0,
+    30_000,
+    () => `replicas still connected to the old master ${sw.from.port}`,
+    200,
+  );
   const missing = await f.drain(15_000);
   const listed = await f.listed();
   const report = f.report();
@@ -144,7 +153,10 @@ describe('fault: Sentinel failover under load', () => {
   }, 120_000);
 
   it('with REDIS_SYNC_REPLICAS=1 loses no acknowledged write; refused writes are retried with their Idempotency-Key', async () => {
-    const r = await failoverUnderLoad('sync', [], { env: { REDIS_SYNC_REPLICAS: '1', REDIS_SYNC_TIMEOUT_MS: '500' }, idempotencyKeys: true });
+    const r = await failoverUnderLoad('sync', [], {
+      env: { REDIS_SYNC_REPLICAS: '1', REDIS_SYNC_TIMEOUT_MS: '500' },
+      idempotencyKeys: true,
+    });
     expect(r.lostOffsets, 'acknowledged writes lost').toEqual([]);
     // The option did its job in this run: writes the replica could not confirm were refused...
     expect(r.refused).toBeGreaterThan(0);

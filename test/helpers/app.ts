@@ -2,7 +2,7 @@
 // the same namespace behave like several replicas (separate connections, subscribers and workers).
 import type { FastifyInstance } from 'fastify';
 import type { Cluster, Redis } from 'ioredis';
-import { afterAll } from 'vitest';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { configFrom, type Config } from '../../src/config.js';
 import { meshKeys, type MeshKeys } from '../../src/redis/keys.js';
@@ -31,10 +31,7 @@ export interface TestMesh {
   close(): Promise<void>;
 }
 
-export async function startMesh(
-  overrides: Overrides = {},
-  opts: { apps?: number; maintenance?: boolean } = {},
-): Promise<TestMesh> {
+export async function startMesh(overrides: Overrides = {}, opts: StartOptions = {}): Promise<TestMesh> {
   const namespace = uniqueNamespace();
   const base: Overrides = {
     ...redisEnv(),
@@ -72,14 +69,45 @@ export async function startMesh(
   return mesh;
 }
 
+// How a test file gets its meshes, one helper per lifetime:
+//   meshPerSuite()          one mesh for the tests of the file or describe block it is called in
+//   meshPerTest()           a startMesh whose meshes are closed after each test
+//   meshesClosedAfterAll()  a startMesh whose meshes are closed after the file or describe block
+
+export type StartOptions = { apps?: number; maintenance?: boolean };
+
 /**
- * For test files that start several meshes: returns a startMesh that remembers each mesh and
- * closes them all in the file's afterAll.
+ * One mesh for the tests of the enclosing file or describe block: started before them (before the
+ * block's own beforeAll hooks declared after this call), closed after them. Its fields are set
+ * once the tests run.
  */
-export function meshesClosedAfterAll(): (overrides?: Overrides, opts?: { apps?: number; maintenance?: boolean }) => Promise<TestMesh> {
-  const meshes: TestMesh[] = [];
+export function meshPerSuite(overrides: Overrides = {}, opts: StartOptions = {}): TestMesh {
+  const mesh = {} as TestMesh;
+  beforeAll(async () => {
+    Object.assign(mesh, await startMesh(overrides, opts));
+  });
   afterAll(async () => {
-    await Promise.all(meshes.map((m) => m.close()));
+    await mesh.close?.();
+  });
+  return mesh;
+}
+
+/** A startMesh whose meshes are closed after the test that started them. */
+export function meshPerTest(): (overrides?: Overrides, opts?: StartOptions) => Promise<TestMesh> {
+  return closingIn(afterEach);
+}
+
+/** A startMesh whose meshes are closed after the enclosing file or describe block. */
+export function meshesClosedAfterAll(): (overrides?: Overrides, opts?: StartOptions) => Promise<TestMesh> {
+  return closingIn(afterAll);
+}
+
+function closingIn(hook: typeof afterAll): (overrides?: Overrides, opts?: StartOptions) => Promise<TestMesh> {
+  let meshes: TestMesh[] = [];
+  hook(async () => {
+    const closing = meshes;
+    meshes = [];
+    await Promise.all(closing.map((m) => m.close()));
   });
   return async (overrides = {}, opts = {}) => {
     const m = await startMesh(overrides, opts);
@@ -108,13 +136,13 @@ export function registerBody(id: string, o: RegisterOpts = {}) {
 export async function register(app: FastifyInstance, id: string, o: RegisterOpts = {}) {
   const res = await app.inject({ method: 'POST', url: '/registry/register', payload: registerBody(id, o) });
   if (res.statusCode !== 200) throw new Error(`register ${id}: ${res.statusCode} ${res.body}`);
-  return res.json() as {
+  return res.json<{
     is_leader: boolean;
     leader_id: string | null;
     leader_term: number;
     peers: { instance_id: string; is_leader: boolean }[];
     instance_token: string | null;
-  };
+  }>();
 }
 
 export async function heartbeat(app: FastifyInstance, id: string, body: object = { status: 'healthy', metrics: null }) {
@@ -134,7 +162,10 @@ export async function eventually<T>(fn: () => Promise<T | null | undefined | fal
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() > deadline) {
+      const why = last instanceof Error ? String(last) : last === undefined ? '' : JSON.stringify(last);
+      throw new Error(`condition not met within ${timeoutMs} ms${why ? `: ${why}` : ''}`);
+    }
     await sleep(stepMs);
   }
 }

@@ -32,7 +32,11 @@ export async function launchChromium(): Promise<Browser> {
 }
 
 /** Builds the console into a temporary directory (what `npm run build` does into dist/ui). */
-export async function buildConsole(): Promise<{ dir: string; files: { name: string; bytes: number; gzipBytes: number }[]; remove(): void }> {
+export async function buildConsole(): Promise<{
+  dir: string;
+  files: { name: string; bytes: number; gzipBytes: number }[];
+  remove(): void;
+}> {
   const dir = mkdtempSync(join(tmpdir(), 'mesh-console-'));
   const { files } = await buildUi({ outDir: dir });
   return { dir, files, remove: () => rmSync(dir, { recursive: true, force: true }) };

@@ -15,5 +15,5 @@ export function redisEnv(): Record<string, string> {
 
 /** This run's topology (TEST_TOPOLOGY). */
 export function currentTopology(): TopologyKind {
-  return (inject('topology') as TopologyKind | undefined) ?? 'standalone';
+  return inject('topology') ?? 'standalone';
 }

@@ -4,7 +4,7 @@
 // TEST_TOPOLOGY=standalone (default) | sentinel | cluster picks its shape (topology.ts). Tests read:
 //   inject('redisEnv')   the env an app/replica needs (REDIS_URL, or REDIS_SENTINELS +
 //                        REDIS_SENTINEL_NAME, or REDIS_CLUSTER_NODES): use this to build apps
-//   inject('topology')   which of the three it is (for topology guards, see topologyGuard in app.ts)
+//   inject('topology')   which of the three it is (currentTopology() in env.ts reads it)
 //   inject('redisUrl')   standalone: the server; sentinel: the master at start; cluster: one node.
 //                        Only for plain-client checks that work on any node (PING).
 import type { TestProject } from 'vitest/node';

@@ -27,10 +27,7 @@ export interface LoadBalancer {
 
 export { haproxyConfig };
 
-export async function startLoadBalancer(
-  backendPorts: number[],
-  opts: LoadBalancerOptions = {},
-): Promise<LoadBalancer> {
+export async function startLoadBalancer(backendPorts: number[], opts: LoadBalancerOptions = {}): Promise<LoadBalancer> {
   if (backendPorts.length === 0) throw new Error('startLoadBalancer needs at least one backend port');
   const bin = await which('haproxy');
   if (!bin) throw new Error('haproxy not installed (apt-get install haproxy)');

@@ -46,7 +46,7 @@ export function sendRaw(app: FastifyInstance, source: string, body: unknown): Pr
 export async function send(app: FastifyInstance, source: string, body: SendBody): Promise<SendOk> {
   const res = await sendRaw(app, source, body);
   if (res.statusCode !== 200) throw new Error(`send ${source}: ${res.statusCode} ${res.body}`);
-  return res.json() as SendOk;
+  return res.json<SendOk>();
 }
 
 export function fetchRaw(app: FastifyInstance, id: string, query = ''): Promise<LightMyRequestResponse> {
@@ -57,7 +57,7 @@ export function fetchRaw(app: FastifyInstance, id: string, query = ''): Promise<
 export async function fetchMessages(app: FastifyInstance, id: string, query = ''): Promise<AgentMessage[]> {
   const res = await fetchRaw(app, id, query);
   if (res.statusCode !== 200) throw new Error(`fetch ${id}: ${res.statusCode} ${res.body}`);
-  return (res.json() as { messages: AgentMessage[] }).messages;
+  return res.json<{ messages: AgentMessage[] }>().messages;
 }
 
 export function ackRaw(app: FastifyInstance, id: string, messageIds: string[], alias = false): Promise<LightMyRequestResponse> {
@@ -234,7 +234,7 @@ export async function registerLapsed(m: TestMesh, id: string, o: RegisterOpts = 
   await register(shortLived, id, o);
   await eventually(async () => {
     const res = await m.apps[0]!.inject({ method: 'GET', url: '/registry/agents' });
-    const ids = (res.json() as { instances: { instance_id: string }[] }).instances.map((i) => i.instance_id);
+    const ids = res.json<{ instances: { instance_id: string }[] }>().instances.map((i) => i.instance_id);
     return !ids.includes(id);
   });
 }

@@ -60,11 +60,7 @@ export interface TrackedChild {
 
 const MAX_LOG = 256 * 1024;
 
-export function spawnTracked(
-  command: string,
-  args: string[],
-  options: Omit<SpawnOptions, 'stdio'> = {},
-): TrackedChild {
+export function spawnTracked(command: string, args: string[], options: Omit<SpawnOptions, 'stdio'> = {}): TrackedChild {
   const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
   let buf = '';
   const append = (chunk: Buffer) => {
@@ -123,12 +119,7 @@ export function spawnTracked(
 }
 
 /** Polls `check` until it returns true; throws `describe()` after `timeoutMs`. */
-export async function waitUntil(
-  check: () => Promise<boolean>,
-  timeoutMs: number,
-  describe: () => string,
-  intervalMs = 50,
-): Promise<void> {
+export async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, describe: () => string, intervalMs = 50): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await check()) return;

@@ -203,8 +203,7 @@ export function parseExposition(text: string): Exposition {
   return families;
 }
 
-const matches = (s: Sample, labels: Record<string, string>) =>
-  Object.entries(labels).every(([k, v]) => s.labels[k] === v);
+const matches = (s: Sample, labels: Record<string, string>) => Object.entries(labels).every(([k, v]) => s.labels[k] === v);
 
 /** Sum of the samples called `name` whose labels include `labels` (0 when there are none). */
 export function valueOf(exp: Exposition, name: string, labels: Record<string, string> = {}): number {

@@ -66,11 +66,16 @@ export async function startRedisContainer(opts: StartRedisOptions = {}): Promise
     .withExposedPorts({ container: 6379, host: hostPort })
     .withCommand([
       'redis-server',
-      '--protected-mode', 'no',
-      '--save', '',
-      '--appendonly', persistence ? 'yes' : 'no',
-      '--appendfsync', 'always',
-      '--dir', '/data',
+      '--protected-mode',
+      'no',
+      '--save',
+      '',
+      '--appendonly',
+      persistence ? 'yes' : 'no',
+      '--appendfsync',
+      'always',
+      '--dir',
+      '/data',
     ])
     .withWaitStrategy(tc.Wait.forLogMessage('Ready to accept connections'))
     .withStartupTimeout(60_000)

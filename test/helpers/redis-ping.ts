@@ -26,12 +26,7 @@ export function pingOnce(host: string, port: number, timeoutMs = 1000): Promise<
   });
 }
 
-export async function waitForPing(
-  host: string,
-  port: number,
-  timeoutMs: number,
-  context: () => string = () => '',
-): Promise<void> {
+export async function waitForPing(host: string, port: number, timeoutMs: number, context: () => string = () => ''): Promise<void> {
   await waitUntil(
     () => pingOnce(host, port),
     timeoutMs,

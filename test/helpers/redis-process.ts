@@ -36,30 +36,33 @@ export async function startRedisProcess(opts: StartRedisOptions = {}): Promise<R
   const dir = await mkdtemp(path.join(tmpdir(), 'mesh-redis-'));
 
   const args = (port: number) => [
-    '--port', String(port),
-    '--bind', host,
-    '--save', '',
+    '--port',
+    String(port),
+    '--bind',
+    host,
+    '--save',
+    '',
     // appendfsync always: an acknowledged write survives even a SIGKILL restart, so the
     // "data kept iff persistence" contract holds for crash-style restarts too.
-    '--appendonly', persistence ? 'yes' : 'no',
-    '--appendfsync', 'always',
-    '--dir', dir,
-    '--daemonize', 'no',
-    '--logfile', '',
+    '--appendonly',
+    persistence ? 'yes' : 'no',
+    '--appendfsync',
+    'always',
+    '--dir',
+    dir,
+    '--daemonize',
+    'no',
+    '--logfile',
+    '',
   ];
 
   const launch = async (port: number): Promise<TrackedChild> => {
     const child = spawnTracked(bin, args(port), { cwd: dir });
     const exitedEarly = child.exited.then((e) => {
-      throw new Error(
-        `redis-server on port ${port} exited during startup (code ${e.code}, signal ${e.signal}):\n${child.logs()}`,
-      );
+      throw new Error(`redis-server on port ${port} exited during startup (code ${e.code}, signal ${e.signal}):\n${child.logs()}`);
     });
     try {
-      await Promise.race([
-        waitForPing(host, port, READY_TIMEOUT_MS, () => `\n${child.logs()}`),
-        exitedEarly,
-      ]);
+      await Promise.race([waitForPing(host, port, READY_TIMEOUT_MS, () => `\n${child.logs()}`), exitedEarly]);
     } catch (err) {
       await child.terminate('SIGKILL');
       throw err;

@@ -113,9 +113,7 @@ export async function startReplicas(
   perReplica?: (index: number) => Record<string, string>,
 ): Promise<Replica[]> {
   if (!existsSync(ENTRY)) throw new Error(`${ENTRY} is missing: run \`npm run build\` first`);
-  const results = await Promise.allSettled(
-    Array.from({ length: n }, (_, i) => startReplica({ ...env, ...(perReplica?.(i) ?? {}) })),
-  );
+  const results = await Promise.allSettled(Array.from({ length: n }, (_, i) => startReplica({ ...env, ...(perReplica?.(i) ?? {}) })));
   const started = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) {

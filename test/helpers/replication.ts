@@ -94,30 +94,50 @@ export async function addClusterReplica(cluster: ClusterTopology, key: string): 
     const owner = nodesText
       .split('\n')
       .map((l) => l.trim().split(' '))
-      .find((f) => f[2]?.includes('master') && f.slice(8).some((r) => {
-        const [a, b = a] = r.split('-').map(Number) as [number, number?];
-        return slot >= a && slot <= (b as number);
-      }));
+      .find(
+        (f) =>
+          f[2]?.includes('master') &&
+          f.slice(8).some((r) => {
+            const [a, b = a] = r.split('-').map(Number) as [number, number?];
+            return slot >= a && slot <= b;
+          }),
+      );
     if (!owner) throw new Error(`no master owns slot ${slot}:\n${nodesText}`);
     const [ownerId, ownerAddr] = owner as [string, string];
     const masterPort = Number(ownerAddr.split('@')[0]!.split(':')[1]);
     const port = await freePort(HOST);
     let bus = await freePort(HOST);
     while (bus === port) bus = await freePort(HOST);
-    child = spawnTracked(bin, [
-      '--port', String(port),
-      '--bind', HOST,
-      '--cluster-enabled', 'yes',
-      '--cluster-port', String(bus),
-      '--cluster-config-file', path.join(dir, `nodes-${port}.conf`),
-      '--cluster-node-timeout', '3000',
-      '--cluster-announce-ip', HOST,
-      '--save', '',
-      '--appendonly', 'no',
-      '--dir', dir,
-      '--daemonize', 'no',
-      '--logfile', '',
-    ], { cwd: dir });
+    child = spawnTracked(
+      bin,
+      [
+        '--port',
+        String(port),
+        '--bind',
+        HOST,
+        '--cluster-enabled',
+        'yes',
+        '--cluster-port',
+        String(bus),
+        '--cluster-config-file',
+        path.join(dir, `nodes-${port}.conf`),
+        '--cluster-node-timeout',
+        '3000',
+        '--cluster-announce-ip',
+        HOST,
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        dir,
+        '--daemonize',
+        'no',
+        '--logfile',
+        '',
+      ],
+      { cwd: dir },
+    );
     await waitForPing(HOST, port, 15_000, () => `\n${child?.logs() ?? ''}`);
     const node = admin(port);
     extra.push(node);

@@ -28,7 +28,7 @@ export function call(app: FastifyInstance, method: Method, url: string, o: CallO
 export function expectJsonError(res: LightMyRequestResponse, status: number, code?: string): { error: string; code: string } {
   expect(res.statusCode, `${res.statusCode} ${res.body}`).toBe(status);
   expect(String(res.headers['content-type'])).toMatch(/^application\/json/);
-  const body = res.json() as { error: unknown; code: unknown };
+  const body = res.json<{ error: unknown; code: unknown }>();
   expect(typeof body.error, res.body).toBe('string');
   expect(typeof body.code, res.body).toBe('string');
   if (code) expect(body.code, res.body).toBe(code);

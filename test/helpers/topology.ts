@@ -184,7 +184,6 @@ export interface SentinelOptions {
   dataConfig?: string[];
 }
 
-
 /** Writes `<dir>/<sub>/<file>` (a fresh node data dir) with `dir <that dir>` added; returns its path. */
 async function writeNodeConf(dir: string, sub: string, file: string, lines: string[]): Promise<string> {
   const d = path.join(dir, sub);
@@ -271,7 +270,12 @@ export async function startSentinel(opts: SentinelOptions = {}): Promise<Sentine
         // view of a promoted node would convert it back and abort the next failover.
         return replicas.every((raw) => {
           const v = flatToMap(raw);
-          return v.get('flags') === 'slave' && v.get('role-reported') === 'slave' && v.get('master-link-status') === 'ok' && v.get('master-port') === String(first?.port);
+          return (
+            v.get('flags') === 'slave' &&
+            v.get('role-reported') === 'slave' &&
+            v.get('master-link-status') === 'ok' &&
+            v.get('master-port') === String(first?.port)
+          );
         });
       }).catch(() => false);
       if (!ok) return null;
@@ -387,18 +391,30 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<ClusterTo
     // The bus port is set explicitly (cluster-port, Redis >= 7) instead of the implicit port+10000,
     // so both ports come from the free-port pool.
     const args = async (port: number, bus: number) => [
-      '--port', String(port),
-      '--bind', HOST,
-      '--cluster-enabled', 'yes',
-      '--cluster-port', String(bus),
-      '--cluster-config-file', path.join(dir, `nodes-${port}.conf`),
-      '--cluster-node-timeout', String(opts.nodeTimeoutMs ?? 3000),
-      '--cluster-announce-ip', HOST,
-      '--save', '',
-      '--appendonly', 'no',
-      '--dir', dir,
-      '--daemonize', 'no',
-      '--logfile', '',
+      '--port',
+      String(port),
+      '--bind',
+      HOST,
+      '--cluster-enabled',
+      'yes',
+      '--cluster-port',
+      String(bus),
+      '--cluster-config-file',
+      path.join(dir, `nodes-${port}.conf`),
+      '--cluster-node-timeout',
+      String(opts.nodeTimeoutMs ?? 3000),
+      '--cluster-announce-ip',
+      HOST,
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      dir,
+      '--daemonize',
+      'no',
+      '--logfile',
+      '',
     ];
     const started = await Promise.all([1, 2, 3].map((i) => launchNode(bin, `cluster-node-${i}`, dir, args, true)));
     nodes.push(...started);

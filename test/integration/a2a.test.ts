@@ -5,16 +5,17 @@
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { AGENT_CARD_MAX_BYTES, agentCard } from '../../src/a2a/agent-card.js';
 import { REGISTRY_PROTOCOL_BINDING } from '../../src/a2a/registry-card.js';
 import { buildApp } from '../../src/app.js';
 import { configFrom } from '../../src/config.js';
 import { meshKeys } from '../../src/redis/keys.js';
-import { eventually, meshesClosedAfterAll, registerBody, type TestMesh } from '../helpers/app.js';
+import { eventually, meshesClosedAfterAll, meshPerSuite, registerBody, type TestMesh } from '../helpers/app.js';
 import { fetchMessages, send, sendBody, sendRaw } from '../helpers/messages.js';
 import { startRedisProcess } from '../helpers/redis.js';
 import { call, expectJsonError } from '../helpers/security.js';
+import { match } from '../helpers/match.js';
 
 type Card = Record<string, unknown> & { skills: Record<string, unknown>[] };
 type Listing = { instances: { instance_id: string }[]; next_cursor: string | null };
@@ -31,16 +32,26 @@ function cardWith(skills: { id: string; tags: string[] }[], name = 'Test Agent')
 
 const startMesh = meshesClosedAfterAll();
 
-function registerRaw(app: FastifyInstance, id: string, card: unknown, o: { capabilities?: string[]; token?: string; headers?: Record<string, string> } = {}) {
+function registerRaw(
+  app: FastifyInstance,
+  id: string,
+  card: unknown,
+  o: { capabilities?: string[]; token?: string; headers?: Record<string, string> } = {},
+) {
   const body: Record<string, unknown> = registerBody(id, { capabilities: o.capabilities ?? [] });
   if (card !== undefined) body.agent_card = card;
   return call(app, 'POST', '/registry/register', { body, token: o.token ?? null, headers: o.headers ?? {} });
 }
 
-async function registerCard(app: FastifyInstance, id: string, card: unknown, o: { capabilities?: string[]; token?: string; headers?: Record<string, string> } = {}) {
+async function registerCard(
+  app: FastifyInstance,
+  id: string,
+  card: unknown,
+  o: { capabilities?: string[]; token?: string; headers?: Record<string, string> } = {},
+) {
   const res = await registerRaw(app, id, card, o);
   expect(res.statusCode, res.body).toBe(200);
-  return res.json() as { instance_token: string | null };
+  return res.json<{ instance_token: string | null }>();
 }
 
 const getCard = (app: FastifyInstance, id: string, headers: Record<string, string> = {}, token?: string) =>
@@ -49,7 +60,7 @@ const getCard = (app: FastifyInstance, id: string, headers: Record<string, strin
 async function bySkill(app: FastifyInstance, skill: string, query = ''): Promise<Listing> {
   const res = await app.inject({ url: `/registry/agents?skill=${encodeURIComponent(skill)}${query}` });
   expect(res.statusCode, res.body).toBe(200);
-  return res.json() as Listing;
+  return res.json<Listing>();
 }
 const ids = (l: Listing) => l.instances.map((i) => i.instance_id);
 
@@ -61,10 +72,9 @@ async function traces(mesh: TestMesh, id: string, values: string[]): Promise<{ c
 }
 
 describe('registering with a card, and serving it', () => {
-  let mesh: TestMesh;
+  const mesh = meshPerSuite();
   let app: FastifyInstance;
   beforeAll(async () => {
-    mesh = await startMesh();
     app = mesh.apps[0]!;
   });
 
@@ -75,7 +85,7 @@ describe('registering with a card, and serving it', () => {
     expect(res.headers['content-type']).toMatch(/^application\/json/);
     // Byte for byte what the client sent (after JSON parsing): `security` (0.3) kept, keys in order.
     expect(res.body).toBe(JSON.stringify(SAMPLE));
-    expect(Object.keys(res.json() as object)).toEqual(Object.keys(SAMPLE));
+    expect(Object.keys(res.json<object>())).toEqual(Object.keys(SAMPLE));
   });
 
   it('answers with an ETag, and 304 while the card is unchanged', async () => {
@@ -89,7 +99,7 @@ describe('registering with a card, and serving it', () => {
     await registerCard(app, 'geo-1', { ...SAMPLE, version: '1.2.1' });
     const changed = await getCard(app, 'geo-1', { 'if-none-match': etag });
     expect(changed.statusCode).toBe(200);
-    expect((changed.json() as Card).version).toBe('1.2.1');
+    expect(changed.json<Card>().version).toBe('1.2.1');
   });
 
   it('an instance without a card, and an unknown one, answer distinct 404s', async () => {
@@ -102,8 +112,8 @@ describe('registering with a card, and serving it', () => {
   });
 
   it('the register answer is the same with or without a card (seed clients see no difference)', async () => {
-    const withCard = (await registerRaw(app, 'shape-1', MINIMAL)).json() as Record<string, unknown>;
-    const without = (await registerRaw(app, 'shape-2', undefined)).json() as Record<string, unknown>;
+    const withCard = (await registerRaw(app, 'shape-1', MINIMAL)).json<Record<string, unknown>>();
+    const without = (await registerRaw(app, 'shape-2', undefined)).json<Record<string, unknown>>();
     expect(Object.keys(withCard).sort()).toEqual(Object.keys(without).sort());
     const peer = (withCard.peers as Record<string, unknown>[]).find((p) => p.instance_id === 'shape-1')!;
     expect(Object.keys(peer)).not.toContain('agent_card');
@@ -120,7 +130,10 @@ describe('registering with a card, and serving it', () => {
     for (const [card, field] of cases) {
       const res = await registerRaw(app, 'bad-card', card);
       const err = expectJsonError(res, 400, 'invalid_request') as { error: string; issues?: { field: string }[] };
-      expect(err.issues?.map((i) => i.field), res.body).toEqual([field]);
+      expect(
+        err.issues?.map((i) => i.field),
+        res.body,
+      ).toEqual([field]);
       expect(err.error).toContain(field);
     }
     expectJsonError(await app.inject({ url: '/registry/agents/bad-card' }), 404, 'instance_not_found');
@@ -136,7 +149,11 @@ describe('registering with a card, and serving it', () => {
     // Just under the limit is fine, multi-byte characters counted as bytes.
     const room = AGENT_CARD_MAX_BYTES - Buffer.byteLength(JSON.stringify({ ...MINIMAL, description: '' }));
     expect((await registerRaw(app, 'big-card', { ...MINIMAL, description: 'x'.repeat(room) })).statusCode).toBe(200);
-    expectJsonError(await registerRaw(app, 'big-card-2', { ...MINIMAL, description: 'é'.repeat(Math.ceil(room / 2) + 1) }), 413, 'payload_too_large');
+    expectJsonError(
+      await registerRaw(app, 'big-card-2', { ...MINIMAL, description: 'é'.repeat(Math.ceil(room / 2) + 1) }),
+      413,
+      'payload_too_large',
+    );
   });
 
   it('leaves no staged copy behind', async () => {
@@ -150,7 +167,9 @@ describe('a full Redis (maxmemory, noeviction)', () => {
     // A standalone one whatever TEST_TOPOLOGY is: the app is built on it directly.
     const redis = await startRedisProcess();
     const admin = new Redis(redis.url);
-    const app = await buildApp(configFrom({ REDIS_URL: redis.url, MESH_NAMESPACE: 'a2a-full', LOG_LEVEL: 'silent' }), { maintenance: false });
+    const app = await buildApp(configFrom({ REDIS_URL: redis.url, MESH_NAMESPACE: 'a2a-full', LOG_LEVEL: 'silent' }), {
+      maintenance: false,
+    });
     const keys = meshKeys('a2a-full');
     try {
       await registerCard(app, 'full-a', MINIMAL);
@@ -175,7 +194,14 @@ describe('listing by skill id or tag', () => {
     const mesh = await startMesh();
     app = mesh.apps[0]!;
     await registerCard(app, 'sk-a', cardWith([{ id: 'translate', tags: ['text', 'i18n'] }]));
-    await registerCard(app, 'sk-b', cardWith([{ id: 'summarize', tags: ['text'] }, { id: 'classify', tags: ['ml'] }]));
+    await registerCard(
+      app,
+      'sk-b',
+      cardWith([
+        { id: 'summarize', tags: ['text'] },
+        { id: 'classify', tags: ['ml'] },
+      ]),
+    );
     await registerCard(app, 'sk-c', undefined, { capabilities: ['text'] });
     await registerCard(app, 'sk-d', fixture('valid/tags-with-spaces.json'));
     await registerCard(app, 'sk-e', cardWith([{ id: 'ml', tags: ['text'] }]));
@@ -195,7 +221,7 @@ describe('listing by skill id or tag', () => {
   });
 
   it('skills and capabilities are separate filters', async () => {
-    const caps = (await app.inject({ url: '/registry/agents?capability=text' })).json() as Listing;
+    const caps = (await app.inject({ url: '/registry/agents?capability=text' })).json<Listing>();
     expect(ids(caps)).toEqual(['sk-c']);
     expectJsonError(await app.inject({ url: '/registry/agents?capability=text&skill=text' }), 400, 'invalid_request');
   });
@@ -212,7 +238,7 @@ describe('listing by skill id or tag', () => {
   it('the operator inspect view names the skill ids and tags each instance indexed', async () => {
     const res = await app.inject({ url: '/registry/inspect?ids=sk-b,sk-c,sk-gone' });
     expect(res.statusCode, res.body).toBe(200);
-    const body = res.json() as { instances: { instance_id: string; skills: string[] }[]; missing: string[] };
+    const body = res.json<{ instances: { instance_id: string; skills: string[] }[]; missing: string[] }>();
     expect(body.instances.map((i) => [i.instance_id, i.skills])).toEqual([
       ['sk-b', ['summarize', 'text', 'classify', 'ml']],
       ['sk-c', []],
@@ -229,10 +255,9 @@ describe('listing by skill id or tag', () => {
 });
 
 describe('the card and its index entries leave with the instance', () => {
-  let mesh: TestMesh;
+  const mesh = meshPerSuite();
   let app: FastifyInstance;
   beforeAll(async () => {
-    mesh = await startMesh();
     app = mesh.apps[0]!;
   });
 
@@ -243,8 +268,11 @@ describe('the card and its index entries leave with the instance', () => {
     expect(ids(await bySkill(app, 'i18n'))).toEqual([]);
     expect(ids(await bySkill(app, 'text'))).toEqual(['up-1']);
     expect(ids(await bySkill(app, 'prose'))).toEqual(['up-1']);
-    expect(((await getCard(app, 'up-1')).json() as Card).skills.map((s) => s.id)).toEqual(['rewrite']);
-    expect(await traces(mesh, 'up-1', ['translate', 'i18n', 'text', 'prose', 'rewrite'])).toEqual({ card: 1, indexed: ['text', 'prose', 'rewrite'] });
+    expect((await getCard(app, 'up-1')).json<Card>().skills.map((s) => s.id)).toEqual(['rewrite']);
+    expect(await traces(mesh, 'up-1', ['translate', 'i18n', 'text', 'prose', 'rewrite'])).toEqual({
+      card: 1,
+      indexed: ['text', 'prose', 'rewrite'],
+    });
   });
 
   it('re-registering without a card removes it', async () => {
@@ -271,7 +299,10 @@ describe('the card and its index entries leave with the instance', () => {
     expect(ids(await bySkill(app, 'lapse-tag'))).toEqual([]);
     // Not yet cleaned up: the traces are still there until maintenance purges the member.
     expect((await traces(mesh, 'lp-1', ['lapse-skill', 'lapse-tag'])).card).toBe(1);
-    await eventually(async () => (await app.mesh.instances.cleanupBatch(100)).removed.includes('lp-1') || (await mesh.redis.exists(mesh.keys.inst('lp-1'))) === 0);
+    await eventually(
+      async () =>
+        (await app.mesh.instances.cleanupBatch(100)).removed.includes('lp-1') || (await mesh.redis.exists(mesh.keys.inst('lp-1'))) === 0,
+    );
     expect(await traces(mesh, 'lp-1', ['lapse-skill', 'lapse-tag'])).toEqual({ card: 0, indexed: [] });
   });
 
@@ -281,22 +312,25 @@ describe('the card and its index entries leave with the instance', () => {
     await eventually(async () => (await getCard(app, 'lp-2')).statusCode === 404, 5000, 25);
     // Registering again purges the lapsed record (its card and index entries) first.
     await registerCard(app, 'lp-2', cardWith([{ id: 'new-skill', tags: ['new-tag'] }]));
-    expect(await traces(mesh, 'lp-2', ['old-skill', 'old-tag', 'new-skill', 'new-tag'])).toEqual({ card: 1, indexed: ['new-skill', 'new-tag'] });
-    expect(((await getCard(app, 'lp-2')).json() as Card).skills.map((s) => s.id)).toEqual(['new-skill']);
+    expect(await traces(mesh, 'lp-2', ['old-skill', 'old-tag', 'new-skill', 'new-tag'])).toEqual({
+      card: 1,
+      indexed: ['new-skill', 'new-tag'],
+    });
+    expect((await getCard(app, 'lp-2')).json<Card>().skills.map((s) => s.id)).toEqual(['new-skill']);
   });
 
   it('nothing of a removed member stays in the namespace', async () => {
-    for (const id of ['lp-2', 'up-1']) expect((await app.inject({ method: 'DELETE', url: `/registry/deregister/${id}` })).statusCode).toBe(204);
+    for (const id of ['lp-2', 'up-1'])
+      expect((await app.inject({ method: 'DELETE', url: `/registry/deregister/${id}` })).statusCode).toBe(204);
     const left = (await mesh.namespaceKeys()).filter((k) => /:(card|cardin|skillz):/.test(k) || k.endsWith(':cardin'));
     expect(left).toEqual([]);
   });
 });
 
 describe('routing target_capability to skill holders', () => {
-  let mesh: TestMesh;
+  const mesh = meshPerSuite();
   let app: FastifyInstance;
   beforeAll(async () => {
-    mesh = await startMesh();
     app = mesh.apps[0]!;
     await registerCard(app, 'client', undefined);
     await registerCard(app, 'cap-1', undefined, { capabilities: ['ocr'] });
@@ -338,7 +372,11 @@ describe('routing target_capability to skill holders', () => {
   });
 
   it('nobody with the capability or skill: 400 no_capable_instance, nothing queued', async () => {
-    expectJsonError(await sendRaw(app, 'client', sendBody(null, null, { target_capability: 'nobody-has-this' })), 400, 'no_capable_instance');
+    expectJsonError(
+      await sendRaw(app, 'client', sendBody(null, null, { target_capability: 'nobody-has-this' })),
+      400,
+      'no_capable_instance',
+    );
     // A skill holder that left is no longer a target.
     await registerCard(app, 'gone-1', cardWith([{ id: 'ephemeral', tags: ['ephemeral-tag'] }]));
     expect((await route('client', 'ephemeral-tag')).delivered_to).toEqual(['gone-1']);
@@ -356,10 +394,15 @@ describe('routing target_capability to skill holders', () => {
       const m = (await fetchMessages(app, 'skill-1')).filter((x) => x.payload === 'q');
       return m.length > 0 ? m : null;
     });
-    await send(app, 'skill-1', { target_instance: 'client', message_type: 'Response', payload: 'a', correlation_id: query!.correlation_id });
+    await send(app, 'skill-1', {
+      target_instance: 'client',
+      message_type: 'Response',
+      payload: 'a',
+      correlation_id: query!.correlation_id,
+    });
     const res = await asking;
     expect(res.statusCode, res.body).toBe(200);
-    expect((res.json() as { request: { delivered_to: string[] } }).request.delivered_to).toEqual(['skill-1']);
+    expect(res.json<{ request: { delivered_to: string[] } }>().request.delivered_to).toEqual(['skill-1']);
     void mesh;
   });
 });
@@ -375,9 +418,9 @@ describe('events note the card', () => {
     await registerCard(app, 'ev-plain', MINIMAL);
     await registerCard(app, 'ev-card', undefined);
     expect((await app.inject({ method: 'DELETE', url: '/registry/deregister/ev-plain' })).statusCode).toBe(204);
-    const page = (await app.inject({ url: '/registry/events?since=0&format=json' })).json() as {
+    const page = (await app.inject({ url: '/registry/events?since=0&format=json' })).json<{
       events: { type: string; instance_id: string; what: string | null; agent_card: boolean | null }[];
-    };
+    }>();
     const seen = page.events.filter((e) => e.type !== 'leader').map((e) => [e.type, e.instance_id, e.what, e.agent_card]);
     expect(seen).toEqual([
       ['joined', 'ev-card', null, true],
@@ -391,11 +434,10 @@ describe('events note the card', () => {
 
 describe('ownership (AUTH_MODE=instance)', () => {
   const REG = 'registration-token';
-  let mesh: TestMesh;
+  const mesh = meshPerSuite({ AUTH_MODE: 'instance', AUTH_TOKENS: REG });
   let app: FastifyInstance;
   let tokA: string;
   beforeAll(async () => {
-    mesh = await startMesh({ AUTH_MODE: 'instance', AUTH_TOKENS: REG });
     app = mesh.apps[0]!;
     tokA = (await registerCard(app, 'own-a', cardWith([{ id: 'genuine', tags: ['owned'] }]), { token: REG })).instance_token!;
   });
@@ -407,7 +449,11 @@ describe('ownership (AUTH_MODE=instance)', () => {
 
   it("a refused takeover leaves the owner's card and index entries untouched", async () => {
     const before = (await getCard(app, 'own-a', {}, tokA)).body;
-    expectJsonError(await registerRaw(app, 'own-a', cardWith([{ id: 'forged', tags: ['owned'] }]), { token: REG }), 409, 'instance_id_in_use');
+    expectJsonError(
+      await registerRaw(app, 'own-a', cardWith([{ id: 'forged', tags: ['owned'] }]), { token: REG }),
+      409,
+      'instance_id_in_use',
+    );
     expect((await getCard(app, 'own-a', {}, tokA)).body).toBe(before);
     expect(await traces(mesh, 'own-a', ['genuine', 'owned', 'forged'])).toEqual({ card: 1, indexed: ['genuine', 'owned'] });
     expect(await mesh.redis.exists(mesh.keys.agentCardIncoming)).toBe(0);
@@ -415,21 +461,22 @@ describe('ownership (AUTH_MODE=instance)', () => {
 
   it('the holder replaces its card with its instance token', async () => {
     await registerCard(app, 'own-a', cardWith([{ id: 'renewed', tags: ['owned'] }]), { token: REG, headers: { 'x-instance-token': tokA } });
-    expect(((await getCard(app, 'own-a', {}, tokA)).json() as Card).skills.map((s) => s.id)).toEqual(['renewed']);
+    expect((await getCard(app, 'own-a', {}, tokA)).json<Card>().skills.map((s) => s.id)).toEqual(['renewed']);
   });
 
   it("the registry's card is public and says how to authenticate", async () => {
     const res = await call(app, 'GET', '/.well-known/agent-card.json');
     expect(res.statusCode).toBe(200);
-    expect((res.json() as Card).securitySchemes).toEqual({ bearer: { httpAuthSecurityScheme: expect.objectContaining({ scheme: 'Bearer' }) } });
+    expect(res.json<Card>().securitySchemes).toEqual({
+      bearer: { httpAuthSecurityScheme: match.objectContaining({ scheme: 'Bearer' }) },
+    });
   });
 });
 
 describe("the registry's own card at /.well-known/agent-card.json", () => {
-  let mesh: TestMesh;
+  const mesh = meshPerSuite();
   let app: FastifyInstance;
   beforeAll(async () => {
-    mesh = await startMesh();
     app = mesh.apps[0]!;
   });
 
@@ -440,19 +487,19 @@ describe("the registry's own card at /.well-known/agent-card.json", () => {
     const res = await wellKnown(app, { host: 'mesh.example.com:8443' });
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toMatch(/^application\/json/);
-    const card = res.json() as Card & { supportedInterfaces: { url: string; protocolBinding: string }[]; documentationUrl: string };
+    const card = res.json<Card & { supportedInterfaces: { url: string; protocolBinding: string }[]; documentationUrl: string }>();
     expect(agentCard.safeParse(card).error?.issues ?? []).toEqual([]);
     expect(card.supportedInterfaces[0]).toMatchObject({ url: 'http://mesh.example.com:8443', protocolBinding: REGISTRY_PROTOCOL_BINDING });
     expect(card.documentationUrl).toBe('http://mesh.example.com:8443/docs');
     expect(card.securitySchemes).toBeUndefined();
     // A Host header that is not a host is not echoed.
-    const odd = (await wellKnown(app, { host: 'evil.example.com/<script>' })).json() as typeof card;
+    const odd = (await wellKnown(app, { host: 'evil.example.com/<script>' })).json<typeof card>();
     expect(odd.supportedInterfaces[0]!.url).toBe('http://localhost');
   });
 
   it('uses PUBLIC_URL when set', async () => {
     const behindLb = await mesh.addApp({ PUBLIC_URL: 'https://mesh.example.org/' });
-    const card = (await wellKnown(behindLb, { host: 'replica-7:8080' })).json() as { supportedInterfaces: { url: string }[] };
+    const card = (await wellKnown(behindLb, { host: 'replica-7:8080' })).json<{ supportedInterfaces: { url: string }[] }>();
     expect(card.supportedInterfaces[0]!.url).toBe('https://mesh.example.org');
   });
 

@@ -3,10 +3,11 @@
 // hijack by re-register), and tokens never written to the logs.
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, createLogger } from '../../src/app.js';
-import { hashToken } from '../../src/http/plugins/auth.js';
-import { registerBody, sleep, startMesh, type TestMesh } from '../helpers/app.js';
+import { hashToken } from '../../src/http/bearer.js';
+import { asHttpAnswer, rejectionOf } from '../helpers/domain-errors.js';
+import { meshPerSuite, registerBody, sleep, startMesh } from '../helpers/app.js';
 import { actingRoutes, call, expectJsonError, readRoutes } from '../helpers/security.js';
 
 const PROBES = ['/health', '/livez', '/readyz'];
@@ -19,7 +20,7 @@ async function registerWith(app: FastifyInstance, id: string, token: string | nu
 async function registerOk(app: FastifyInstance, id: string, token: string | null): Promise<string> {
   const res = await registerWith(app, id, token);
   expect(res.statusCode, res.body).toBe(200);
-  const t = (res.json() as { instance_token: string | null }).instance_token;
+  const t = res.json<{ instance_token: string | null }>().instance_token;
   if (!t) throw new Error(`no instance token for ${id}`);
   return t;
 }
@@ -40,13 +41,11 @@ async function streamStatus(app: FastifyInstance, id: string, token: string): Pr
 }
 
 describe('AUTH_MODE=none', () => {
-  let mesh: TestMesh;
+  const mesh = meshPerSuite();
   let app: FastifyInstance;
   beforeAll(async () => {
-    mesh = await startMesh();
     app = mesh.apps[0]!;
   });
-  afterAll(async () => mesh.close());
 
   it('everything is open and no instance token is issued', async () => {
     const res = await registerWith(app, 'none-a', null);
@@ -74,13 +73,11 @@ describe('AUTH_MODE=none', () => {
 describe('AUTH_MODE=token', () => {
   const SHARED = ['shared-token-one', 'shared-token-two'];
   const ADMIN = 'admin-token-xyz';
-  let mesh: TestMesh;
+  const mesh = meshPerSuite({ AUTH_MODE: 'token', AUTH_TOKENS: SHARED.join(','), ADMIN_TOKENS: ADMIN });
   let app: FastifyInstance;
   beforeAll(async () => {
-    mesh = await startMesh({ AUTH_MODE: 'token', AUTH_TOKENS: SHARED.join(','), ADMIN_TOKENS: ADMIN });
     app = mesh.apps[0]!;
   });
-  afterAll(async () => mesh.close());
 
   it('probes stay open', async () => {
     for (const p of PROBES) expect((await call(app, 'GET', p)).statusCode, p).toBe(200);
@@ -171,17 +168,15 @@ describe('AUTH_MODE=token', () => {
 describe('AUTH_MODE=instance', () => {
   const REG = 'registration-token';
   const ADMIN = 'admin-token-abc';
-  let mesh: TestMesh;
+  const mesh = meshPerSuite({ AUTH_MODE: 'instance', AUTH_TOKENS: REG, ADMIN_TOKENS: ADMIN });
   let app: FastifyInstance;
   let tokA: string;
   let tokB: string;
   beforeAll(async () => {
-    mesh = await startMesh({ AUTH_MODE: 'instance', AUTH_TOKENS: REG, ADMIN_TOKENS: ADMIN });
     app = mesh.apps[0]!;
     tokA = await registerOk(app, 'inst-a', REG);
     tokB = await registerOk(app, 'inst-b', REG);
   });
-  afterAll(async () => mesh.close());
 
   it('probes stay open', async () => {
     for (const p of PROBES) expect((await call(app, 'GET', p)).statusCode, p).toBe(200);
@@ -195,7 +190,7 @@ describe('AUTH_MODE=instance', () => {
     expect(await mesh.redis.exists(mesh.keys.inst('inst-r'))).toBe(0);
     const res = await registerWith(app, 'inst-r', ADMIN);
     expect(res.statusCode).toBe(200);
-    expect((res.json() as { instance_token: string }).instance_token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(res.json<{ instance_token: string }>().instance_token).toMatch(/^[A-Za-z0-9_-]{43}$/);
   });
 
   it('instance tokens are random 256-bit values stored only as their sha256', async () => {
@@ -267,14 +262,14 @@ describe('AUTH_MODE=instance', () => {
       body: { target_instance: 'inst-b', message_type: 'Query', payload: { secret: 1 }, correlation_id: null },
     });
     expect(sent.statusCode, sent.body).toBe(200);
-    const mid = (sent.json() as { message_id: string }).message_id;
+    const mid = sent.json<{ message_id: string }>().message_id;
     expectJsonError(await call(app, 'GET', '/messages/inst-b', { token: tokA }), 403, 'forbidden');
     expectJsonError(await call(app, 'POST', '/messages/ack/inst-b', { token: tokA, body: { message_ids: [mid] } }), 403, 'forbidden');
     // Acking someone else's message id as yourself does nothing to their copy.
     expect((await call(app, 'POST', '/messages/ack/inst-a', { token: tokA, body: { message_ids: [mid] } })).statusCode).toBe(204);
     const mine = await call(app, 'GET', '/messages/inst-b', { token: tokB });
     expect(mine.statusCode).toBe(200);
-    expect((mine.json() as { messages: { message_id: string }[] }).messages.map((m) => m.message_id)).toEqual([mid]);
+    expect(mine.json<{ messages: { message_id: string }[] }>().messages.map((m) => m.message_id)).toEqual([mid]);
     expect((await call(app, 'POST', '/messages/ack/inst-b', { token: tokB, body: { message_ids: [mid] } })).statusCode).toBe(204);
   });
 
@@ -317,22 +312,21 @@ describe('AUTH_MODE=instance', () => {
 
   it('the deregister script re-checks the token (a stale lookup cannot remove a new registration)', async () => {
     await registerOk(app, 'inst-e', REG);
-    await expect(
+    const err = await rejectionOf(
       app.mesh.instances.deregister('inst-e', { enforce: true, presentedHash: hashToken('someone-elses-old-token') }),
-    ).rejects.toMatchObject({ statusCode: 403, code: 'forbidden' });
+    );
+    expect(asHttpAnswer(err)).toMatchObject({ statusCode: 403, code: 'forbidden' });
     expect(await mesh.redis.exists(mesh.keys.inst('inst-e'))).toBe(1);
   });
 });
 
 describe('AUTH_MODE=instance, expiry and open registration', () => {
-  let mesh: TestMesh;
+  // No AUTH_TOKENS: registration is open, acting still needs the instance token.
+  const mesh = meshPerSuite({ AUTH_MODE: 'instance', HEARTBEAT_INTERVAL_MS: 50, STALE_TIMEOUT_MS: 200 });
   let app: FastifyInstance;
   beforeAll(async () => {
-    // No AUTH_TOKENS: registration is open, acting still needs the instance token.
-    mesh = await startMesh({ AUTH_MODE: 'instance', HEARTBEAT_INTERVAL_MS: 50, STALE_TIMEOUT_MS: 200 });
     app = mesh.apps[0]!;
   });
-  afterAll(async () => mesh.close());
 
   it('registers without a bearer and still guards every action', async () => {
     const tok = await registerOk(app, 'open-a', null);
@@ -372,7 +366,10 @@ describe('tokens never reach the logs', () => {
         done();
       },
     });
-    const mesh = await startMesh({ AUTH_MODE: 'instance', AUTH_TOKENS: 'reg-secret-for-logs', ADMIN_TOKENS: 'admin-secret-for-logs' }, { apps: 0 });
+    const mesh = await startMesh(
+      { AUTH_MODE: 'instance', AUTH_TOKENS: 'reg-secret-for-logs', ADMIN_TOKENS: 'admin-secret-for-logs' },
+      { apps: 0 },
+    );
     const config = { ...mesh.config, LOG_LEVEL: 'trace' as const };
     const logger = createLogger(config, sink);
     const app = await buildApp(config, { logger, maintenance: false });
@@ -380,7 +377,7 @@ describe('tokens never reach the logs', () => {
     const secrets = ['reg-secret-for-logs', 'admin-secret-for-logs'];
     try {
       const reg = await registerWith(app, 'log-a', 'reg-secret-for-logs');
-      const tok = (reg.json() as { instance_token: string }).instance_token;
+      const tok = reg.json<{ instance_token: string }>().instance_token;
       secrets.push(tok);
       await call(app, 'POST', '/registry/register', {
         token: 'reg-secret-for-logs',
@@ -391,7 +388,11 @@ describe('tokens never reach the logs', () => {
       await call(app, 'GET', '/registry/agents', { token: 'admin-secret-for-logs' });
       await call(app, 'GET', '/messages/log-a', { token: 'wrong-secret-for-logs' });
       secrets.push('wrong-secret-for-logs');
-      await call(app, 'POST', '/registry/heartbeat/log-a', { token: tok, body: '{not json' as unknown as object, headers: { 'content-type': 'application/json' } });
+      await call(app, 'POST', '/registry/heartbeat/log-a', {
+        token: tok,
+        body: '{not json' as unknown as object,
+        headers: { 'content-type': 'application/json' },
+      });
       // Code that logs a request's headers or a register reply gets them censored too.
       app.log.info({ req: { headers: { authorization: `Bearer ${tok}`, 'x-instance-token': tok } } }, 'headers logged');
       app.log.info({ headers: { authorization: `Bearer ${tok}` } }, 'bare headers logged');

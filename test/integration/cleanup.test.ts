@@ -1,24 +1,24 @@
 // Maintenance: the BullMQ job scheduler sweeps lapsed members (all their keys) in bounded batches,
 // exactly one replica runs each tick, and the sweep's cost follows the number expired.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { sweep } from '../../src/registry/maintenance.js';
-import { eventually, heartbeat, register, sleep, startMesh, type TestMesh } from '../helpers/app.js';
+import { eventually, heartbeat, meshPerTest, register, sleep } from '../helpers/app.js';
 
-let mesh: TestMesh | null = null;
-afterEach(async () => {
-  await mesh?.close();
-  mesh = null;
-});
+const startMesh = meshPerTest();
 
 describe('cleanup', () => {
   it('deletes every key of lapsed members and re-elects', async () => {
-    mesh = await startMesh({ STALE_TIMEOUT_MS: 200, HEARTBEAT_INTERVAL_MS: 50 });
+    const mesh = await startMesh({ STALE_TIMEOUT_MS: 200, HEARTBEAT_INTERVAL_MS: 50 });
     const app = mesh.apps[0]!;
     await register(app, 'keep', { capabilities: ['x'] });
     const baseline = await mesh.namespaceKeys();
     await register(app, 'gone-1', { capabilities: ['x', 'only-gone'] });
     await register(app, 'gone-2', { capabilities: ['y'] });
-    await app.inject({ method: 'POST', url: '/messages/send/keep', payload: { target_instance: 'gone-1', message_type: 'Query', payload: 1, correlation_id: null } });
+    await app.inject({
+      method: 'POST',
+      url: '/messages/send/keep',
+      payload: { target_instance: 'gone-1', message_type: 'Query', payload: 1, correlation_id: null },
+    });
     const withGone = await mesh.namespaceKeys();
     expect(withGone).toContain(mesh.keys.inst('gone-1'));
     expect(withGone).toContain(mesh.keys.inbox('gone-1'));
@@ -40,7 +40,19 @@ describe('cleanup', () => {
     expect(await mesh.redis.zrange(mesh.keys.cap('x'), 0, -1)).toEqual(['keep']);
     expect(await mesh.redis.zrange(mesh.keys.broadcastLoad, 0, -1)).toEqual(['keep']);
     expect(await mesh.redis.zrange(mesh.keys.broadcastFloor, 0, -1)).toEqual(['keep']);
-    expect(after.filter((k) => !baseline.includes(k)).filter((k) => !k.endsWith(':events') && !k.endsWith(':seq') && !k.endsWith(':rr') && !k.endsWith(':inbox_oldest') && !k.endsWith(':msgseq') && !k.endsWith(':electfloor'))).toEqual([]);
+    expect(
+      after
+        .filter((k) => !baseline.includes(k))
+        .filter(
+          (k) =>
+            !k.endsWith(':events') &&
+            !k.endsWith(':seq') &&
+            !k.endsWith(':rr') &&
+            !k.endsWith(':inbox_oldest') &&
+            !k.endsWith(':msgseq') &&
+            !k.endsWith(':electfloor'),
+        ),
+    ).toEqual([]);
     // The events feed recorded why they left.
     const events = await mesh.redis.xrange(mesh.keys.events, '-', '+');
     const left = events.filter(([, f]) => f[1] === 'left').map(([, f]) => `${f[3]}:${f[5]}`);
@@ -48,7 +60,7 @@ describe('cleanup', () => {
   });
 
   it('removes in bounded batches until none is left', async () => {
-    mesh = await startMesh({ STALE_TIMEOUT_MS: 100, HEARTBEAT_INTERVAL_MS: 20 });
+    const mesh = await startMesh({ STALE_TIMEOUT_MS: 100, HEARTBEAT_INTERVAL_MS: 20 });
     const app = mesh.apps[0]!;
     await Promise.all(Array.from({ length: 25 }, (_, i) => register(app, `b-${i}`)));
     await sleep(150);
@@ -64,10 +76,13 @@ describe('cleanup', () => {
   it('the BullMQ scheduler runs each tick on exactly one of 3 replicas', async () => {
     // Ticks start as soon as the first app's scheduler exists, inside startMesh: count from before.
     const started = Date.now();
-    mesh = await startMesh({ CLEANUP_INTERVAL_MS: 100, STALE_TIMEOUT_MS: 150, HEARTBEAT_INTERVAL_MS: 30 }, { apps: 3, maintenance: true });
+    const mesh = await startMesh(
+      { CLEANUP_INTERVAL_MS: 100, STALE_TIMEOUT_MS: 150, HEARTBEAT_INTERVAL_MS: 30 },
+      { apps: 3, maintenance: true },
+    );
     const app = mesh.apps[0]!;
     await register(app, 'sweep-me');
-    await eventually(async () => (await mesh!.redis.exists(mesh!.keys.inst('sweep-me'))) === 0, 5000, 50);
+    await eventually(async () => (await mesh.redis.exists(mesh.keys.inst('sweep-me'))) === 0, 5000, 50);
     await sleep(1200);
     const perReplica = mesh.apps.map((a) => [...a.mesh.maintenance!.ranJobIds]);
     const all = perReplica.flat();

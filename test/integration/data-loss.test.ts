@@ -16,7 +16,8 @@ async function wipe(mesh: TestMesh): Promise<void> {
   if (keys.length > 0) await mesh.redis.del(...keys);
 }
 
-const leaderOf = async (app: FastifyInstance) => (await app.inject({ url: '/registry/leader' })).json() as { leader_id: string | null; leader_term: number };
+const leaderOf = async (app: FastifyInstance) =>
+  (await app.inject({ url: '/registry/leader' })).json<{ leader_id: string | null; leader_term: number }>();
 
 describe('fencing terms across data loss', () => {
   it('the first term comes from Redis time, and the next leader after a wipe gets a term above every earlier one', async () => {
@@ -59,7 +60,7 @@ describe('after Redis lost the namespace', () => {
     try {
       await register(app, 'w-1');
       await register(app, 'w-2');
-      const watch = (await app.inject({ url: '/registry/events?format=json&since=0' })).json() as { last_id: string };
+      const watch = (await app.inject({ url: '/registry/events?format=json&since=0' })).json<{ last_id: string }>();
       await app.inject({
         method: 'POST',
         url: '/messages/send/w-1',
@@ -76,7 +77,12 @@ describe('after Redis lost the namespace', () => {
       expect((await inject('GET', '/messages/w-2')).json()).toMatchObject({ code: 'instance_not_found' });
       expect((await inject('GET', '/messages/w-2?wait=1')).statusCode).toBe(404);
       expect((await inject('GET', '/messages/w-2/stream')).statusCode).toBe(404);
-      const send = await inject('POST', '/messages/send/w-1', { target_instance: 'w-2', message_type: 'Query', payload: 1, correlation_id: null });
+      const send = await inject('POST', '/messages/send/w-1', {
+        target_instance: 'w-2',
+        message_type: 'Query',
+        payload: 1,
+        correlation_id: null,
+      });
       expect(send.statusCode).toBe(404);
       expect(send.json()).toMatchObject({ code: 'source_not_found' });
       expect((await inject('DELETE', '/registry/deregister/w-1')).json()).toMatchObject({ code: 'instance_not_found' });
@@ -86,7 +92,7 @@ describe('after Redis lost the namespace', () => {
       expect((await inject('GET', '/registry/agents')).json()).toMatchObject({ instances: [], leader_id: null, next_cursor: null });
       expect((await inject('GET', '/registry/agents/w-1')).statusCode).toBe(404);
       // A watcher resuming from before the loss is told it missed changes.
-      const resumed = (await inject('GET', `/registry/events?format=json&since=${watch.last_id}`)).json() as { gap: boolean };
+      const resumed = (await inject('GET', `/registry/events?format=json&since=${watch.last_id}`)).json<{ gap: boolean }>();
       expect(resumed.gap).toBe(true);
 
       // The heartbeat reply already told this replica: one warning, counted.
@@ -99,8 +105,8 @@ describe('after Redis lost the namespace', () => {
       const metrics = parseExposition((await app.inject({ url: '/metrics' })).body);
       expect(valueOf(metrics, 'mesh_redis_data_loss_total')).toBe(1);
       // And a watcher of the new life resumes without a gap.
-      const fresh = (await inject('GET', '/registry/events?format=json&since=0')).json() as { last_id: string };
-      expect(((await inject('GET', `/registry/events?format=json&since=${fresh.last_id}`)).json() as { gap: boolean }).gap).toBe(false);
+      const fresh = (await inject('GET', '/registry/events?format=json&since=0')).json<{ last_id: string }>();
+      expect((await inject('GET', `/registry/events?format=json&since=${fresh.last_id}`)).json<{ gap: boolean }>().gap).toBe(false);
     } finally {
       await app.close();
     }

@@ -4,7 +4,7 @@
 // promptly at shutdown.
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { eventually, heartbeat, register, sleep, startMesh, type TestMesh } from '../helpers/app.js';
+import { eventually, heartbeat, meshPerTest, register, sleep } from '../helpers/app.js';
 
 const RFC3339_Z = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
@@ -79,12 +79,11 @@ class SseReader {
   }
 }
 
-let mesh: TestMesh | null = null;
+const startMesh = meshPerTest();
 const readers: SseReader[] = [];
+// After-hooks run in reverse order: the readers close before their mesh does.
 afterEach(async () => {
   await Promise.all(readers.splice(0).map((r) => r.close()));
-  await mesh?.close();
-  mesh = null;
 });
 
 async function listen(app: FastifyInstance): Promise<string> {
@@ -111,14 +110,18 @@ function expectOrderedIds(events: SseEvent[]): void {
     expect(e.data.at).toMatch(RFC3339_Z);
   }
   const ids = events.map((e) => e.id!);
-  const key = (id: string) => id.split('-').map((p) => p.padStart(20, '0')).join('-');
+  const key = (id: string) =>
+    id
+      .split('-')
+      .map((p) => p.padStart(20, '0'))
+      .join('-');
   expect([...ids].sort((a, b) => (key(a) < key(b) ? -1 : 1))).toEqual(ids);
   expect(new Set(ids).size).toBe(ids.length);
 }
 
 describe('GET /registry/events (server-sent events)', () => {
   it('a watcher on one replica sees joined / left / leader made through another, in order', async () => {
-    mesh = await startMesh({}, { apps: 2 });
+    const mesh = await startMesh({}, { apps: 2 });
     const [a, b] = mesh.apps as [FastifyInstance, FastifyInstance];
     const w = await watch(await listen(b));
     await register(a, 'w-1');
@@ -144,7 +147,7 @@ describe('GET /registry/events (server-sent events)', () => {
   });
 
   it('resumes from Last-Event-ID without gaps or repeats after a disconnect', async () => {
-    mesh = await startMesh({}, { apps: 2 });
+    const mesh = await startMesh({}, { apps: 2 });
     const [a, b] = mesh.apps as [FastifyInstance, FastifyInstance];
     const base = await listen(b);
     await register(a, 'early'); // before any watcher: not part of this feed
@@ -185,7 +188,7 @@ describe('GET /registry/events (server-sent events)', () => {
   });
 
   it('reports expiry and the failover a heartbeat decides, as they happen', async () => {
-    mesh = await startMesh({ STALE_TIMEOUT_MS: 800, HEARTBEAT_INTERVAL_MS: 50 }, { apps: 2 });
+    const mesh = await startMesh({ STALE_TIMEOUT_MS: 800, HEARTBEAT_INTERVAL_MS: 50 }, { apps: 2 });
     const [a, b] = mesh.apps as [FastifyInstance, FastifyInstance];
     const w = await watch(await listen(b));
     await register(a, 'e-old');
@@ -215,7 +218,7 @@ describe('GET /registry/events (server-sent events)', () => {
   });
 
   it('sends keep-alive comments and ends promptly when the replica shuts down', async () => {
-    mesh = await startMesh({ SSE_KEEPALIVE_MS: 50 }, { apps: 2 });
+    const mesh = await startMesh({ SSE_KEEPALIVE_MS: 50 }, { apps: 2 });
     const b = mesh.apps[1]!;
     const w = await watch(await listen(b));
     await w.until((r) => r.comments >= 2, 2000);
@@ -226,7 +229,7 @@ describe('GET /registry/events (server-sent events)', () => {
   });
 
   it('refuses a malformed cursor with a JSON 400 before streaming', async () => {
-    mesh = await startMesh();
+    const mesh = await startMesh();
     const app = mesh.apps[0]!;
     const bad = await app.inject({ url: '/registry/events?since=yesterday' });
     expect(bad.statusCode).toBe(400);
@@ -238,50 +241,50 @@ describe('GET /registry/events (server-sent events)', () => {
 
 describe('GET /registry/events?format=json', () => {
   it('pages through the feed and long-polls for the next event', async () => {
-    mesh = await startMesh({}, { apps: 2 });
+    const mesh = await startMesh({}, { apps: 2 });
     const [a, b] = mesh.apps as [FastifyInstance, FastifyInstance];
     await register(a, 'j-1');
     await register(a, 'j-2');
-    const page = (await b.inject({ url: '/registry/events?format=json&since=0&limit=2' })).json() as {
+    const page = (await b.inject({ url: '/registry/events?format=json&since=0&limit=2' })).json<{
       events: { id: string; type: string; instance_id: string }[];
       last_id: string;
       gap: boolean;
-    };
+    }>();
     expect(page.events.map((e) => `${e.type}:${e.instance_id}`)).toEqual(['joined:j-1', 'leader:j-1']);
     expect(page.last_id).toBe(page.events[1]!.id);
     expect(page.gap).toBe(false);
-    const next = (await b.inject({ url: `/registry/events?format=json&since=${page.last_id}` })).json() as typeof page;
+    const next = (await b.inject({ url: `/registry/events?format=json&since=${page.last_id}` })).json<typeof page>();
     expect(next.events.map((e) => `${e.type}:${e.instance_id}`)).toEqual(['joined:j-2']);
 
     // Nothing pending: an immediate answer keeps the cursor ...
-    const empty = (await b.inject({ url: `/registry/events?format=json&since=${next.last_id}` })).json() as typeof page;
+    const empty = (await b.inject({ url: `/registry/events?format=json&since=${next.last_id}` })).json<typeof page>();
     expect(empty).toEqual({ events: [], last_id: next.last_id, gap: false });
     // ... and with wait= it returns as soon as a change lands on another replica.
     const started = Date.now();
     const waiting = b.inject({ url: `/registry/events?format=json&since=${next.last_id}&wait=10` });
     await sleep(150);
     await register(a, 'j-3');
-    const woke = (await waiting).json() as typeof page;
+    const woke = (await waiting).json<typeof page>();
     expect(woke.events.map((e) => `${e.type}:${e.instance_id}`)).toEqual(['joined:j-3']);
     expect(Date.now() - started).toBeLessThan(3000);
   });
 
   it('flags a gap when the capped feed trimmed events after the cursor', async () => {
-    mesh = await startMesh({ EVENTS_MAXLEN: 100 });
+    const mesh = await startMesh({ EVENTS_MAXLEN: 100 });
     const app = mesh.apps[0]!;
     await register(app, 'gap-0');
-    const first = (await app.inject({ url: '/registry/events?format=json&since=0&limit=1' })).json() as {
+    const first = (await app.inject({ url: '/registry/events?format=json&since=0&limit=1' })).json<{
       events: { id: string }[];
       last_id: string;
       gap: boolean;
-    };
+    }>();
     for (let i = 1; i <= 300; i += 30) {
       await Promise.all(Array.from({ length: 30 }, (_, k) => register(app, `gap-${i + k}`)));
     }
     expect(await mesh.redis.xlen(mesh.keys.events)).toBeLessThan(300);
-    const stale = (await app.inject({ url: `/registry/events?format=json&since=${first.last_id}` })).json() as typeof first;
+    const stale = (await app.inject({ url: `/registry/events?format=json&since=${first.last_id}` })).json<typeof first>();
     expect(stale.gap).toBe(true);
-    const fresh = (await app.inject({ url: `/registry/events?format=json&since=${stale.last_id}` })).json() as typeof first;
+    const fresh = (await app.inject({ url: `/registry/events?format=json&since=${stale.last_id}` })).json<typeof first>();
     expect(fresh.gap).toBe(false);
   });
 });

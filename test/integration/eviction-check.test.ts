@@ -17,6 +17,7 @@ import { uniqueNamespace } from '../helpers/ns.js';
 import { spawnTracked } from '../helpers/procs.js';
 import { startRedisProcess, type RedisProcessHandle } from '../helpers/redis.js';
 import { startCluster, startSentinel, type ClusterTopology } from '../helpers/topology.js';
+import { match } from '../helpers/match.js';
 
 const servers: { stop(): Promise<void> }[] = [];
 const apps: FastifyInstance[] = [];
@@ -83,7 +84,7 @@ describe('Redis eviction policy check', () => {
         result: 'ok',
         mode: 'enforce',
         nodes: [{ node: `127.0.0.1:${server.port}`, policy: 'noeviction', maxmemory_bytes: 64 * 1024 * 1024 }],
-        checked_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+        checked_at: match.stringMatching(/^\d{4}-\d\d-\d\dT/),
       },
     });
     expect(lines.some((l) => /maxmemory is 0/.test(l.msg))).toBe(false);
@@ -93,7 +94,7 @@ describe('Redis eviction policy check', () => {
     const { server } = await privateRedis();
     const { app, lines } = await start(cfg({ REDIS_URL: server.url }));
     expect((await readyz(app)).body.eviction.nodes[0]?.maxmemory_bytes).toBe(0);
-    expect(lines.filter((l) => l.level === 40).map((l) => l.msg)).toEqual(expect.arrayContaining([expect.stringMatching(/maxmemory is 0/)]));
+    expect(lines.filter((l) => l.level === 40).map((l) => l.msg)).toEqual(match.arrayContaining([match.stringMatching(/maxmemory is 0/)]));
   });
 
   it('refuses to start on a policy that evicts, with a message that says how to fix it, and closes its connections', async () => {
@@ -122,7 +123,7 @@ describe('Redis eviction policy check', () => {
     expect(r.statusCode).toBe(200);
     expect(r.body.eviction).toMatchObject({ result: 'evicting', mode: 'warn', nodes: [{ policy: 'volatile-lru' }] });
     const errorsLogged = lines.filter((l) => l.level === 50).map((l) => l.msg);
-    expect(errorsLogged).toEqual([expect.stringMatching(/Redis may evict keys: .* has maxmemory-policy volatile-lru.*Starting anyway/)]);
+    expect(errorsLogged).toEqual([match.stringMatching(/Redis may evict keys: .* has maxmemory-policy volatile-lru.*Starting anyway/)]);
   });
 
   it('a Redis that refuses CONFIG (managed Redis): enforce refuses, warn starts and says it could not check', async () => {
@@ -143,9 +144,9 @@ describe('Redis eviction policy check', () => {
     const { app, lines } = await start(cfg({ REDIS_URL: url }, { REDIS_EVICTION_CHECK: 'warn' }));
     const r = await readyz(app);
     expect(r.statusCode).toBe(200);
-    expect(r.body.eviction).toMatchObject({ result: 'unchecked', mode: 'warn', nodes: [], error: expect.stringMatching(/^NOPERM/) });
+    expect(r.body.eviction).toMatchObject({ result: 'unchecked', mode: 'warn', nodes: [], error: match.stringMatching(/^NOPERM/) });
     expect(lines.filter((l) => l.level === 40).map((l) => l.msg)).toEqual(
-      expect.arrayContaining([expect.stringMatching(/Could not read .*not checked/)]),
+      match.arrayContaining([match.stringMatching(/Could not read .*not checked/)]),
     );
   });
 
@@ -155,11 +156,15 @@ describe('Redis eviction policy check', () => {
     expect((await readyz(app)).body.eviction.result).toBe('ok');
     await admin.config('SET', 'maxmemory-policy', 'allkeys-random');
     // Reported, not drained: /readyz stays 200 (taking every replica out would be an outage).
-    await eventually(async () => {
-      const r = await readyz(app);
-      return r.statusCode === 200 && r.body.eviction.result === 'evicting' && r.body.eviction.nodes[0]?.policy === 'allkeys-random';
-    }, 10_000, 50);
-    expect(lines.filter((l) => l.level === 50).map((l) => l.msg)).toEqual([expect.stringMatching(/no longer noeviction/)]);
+    await eventually(
+      async () => {
+        const r = await readyz(app);
+        return r.statusCode === 200 && r.body.eviction.result === 'evicting' && r.body.eviction.nodes[0]?.policy === 'allkeys-random';
+      },
+      10_000,
+      50,
+    );
+    expect(lines.filter((l) => l.level === 50).map((l) => l.msg)).toEqual([match.stringMatching(/no longer noeviction/)]);
     await admin.config('SET', 'maxmemory-policy', 'noeviction');
     await eventually(async () => (await readyz(app)).body.eviction.result === 'ok', 10_000, 50);
     expect(lines.some((l) => /noeviction again/.test(l.msg))).toBe(true);
@@ -196,7 +201,10 @@ describe('Redis eviction policy check', () => {
     servers.push(sentinel);
     const master = await sentinel.masterAddr();
     const { app } = await start(cfg(sentinel.env));
-    expect((await readyz(app)).body.eviction).toMatchObject({ result: 'ok', nodes: [{ node: `${master.host}:${master.port}`, policy: 'noeviction' }] });
+    expect((await readyz(app)).body.eviction).toMatchObject({
+      result: 'ok',
+      nodes: [{ node: `${master.host}:${master.port}`, policy: 'noeviction' }],
+    });
     const m = new Redis(master.port, master.host);
     clients.push(m);
     await m.config('SET', 'maxmemory-policy', 'allkeys-lru');
@@ -216,7 +224,14 @@ describe('Redis eviction policy check', () => {
     const { server, admin } = await privateRedis();
     await admin.config('SET', 'maxmemory-policy', 'allkeys-lru');
     const child = spawnTracked(process.execPath, [entry], {
-      env: { ...process.env, REDIS_URL: server.url, PORT: '0', HOST: '127.0.0.1', MESH_NAMESPACE: uniqueNamespace('evict'), LOG_LEVEL: 'warn' },
+      env: {
+        ...process.env,
+        REDIS_URL: server.url,
+        PORT: '0',
+        HOST: '127.0.0.1',
+        MESH_NAMESPACE: uniqueNamespace('evict'),
+        LOG_LEVEL: 'warn',
+      },
     });
     const exit = await Promise.race([child.exited, new Promise<null>((r) => setTimeout(() => r(null), 20_000))]);
     if (exit === null) await child.terminate('SIGKILL');

@@ -8,11 +8,20 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
-import { ID_PATTERN, NAME_PATTERN, ackBody, heartbeatBody, registerBody as registerSchema, requestBody, sendBody } from '../../src/http/schemas.js';
-import { registerBody, startMesh, type TestMesh } from '../helpers/app.js';
+import {
+  ID_PATTERN,
+  NAME_PATTERN,
+  ackBody,
+  heartbeatBody,
+  registerBody as registerSchema,
+  requestBody,
+  sendBody,
+} from '../../src/http/schemas.js';
+import { meshPerSuite, registerBody, type TestMesh } from '../helpers/app.js';
 import { keysContaining, snapshotKeys } from '../helpers/security.js';
+import { match } from '../helpers/match.js';
 
 const MARK = `mk${randomBytes(5).toString('hex')}`;
 const MAX_PAYLOAD = 4096;
@@ -103,7 +112,25 @@ const deepJson = fc
   .map(([d, open]) => (open === '[' ? `${'['.repeat(d)}1${']'.repeat(d)}` : `${'{"a":'.repeat(d)}1${'}'.repeat(d)}`));
 
 const malformedText = fc.oneof(
-  fc.constantFrom('{', '}', '{"a":', '[1,]', "{'a':1}", 'nul', 'undefined', '{"a":1}}', '\u0000', '{"__proto__":{"x":1}}', '{"constructor":{"prototype":{"x":1}}}', '', ' ', 'null', '[]', '0', '"s"'),
+  fc.constantFrom(
+    '{',
+    '}',
+    '{"a":',
+    '[1,]',
+    "{'a':1}",
+    'nul',
+    'undefined',
+    '{"a":1}}',
+    '\u0000',
+    '{"__proto__":{"x":1}}',
+    '{"constructor":{"prototype":{"x":1}}}',
+    '',
+    ' ',
+    'null',
+    '[]',
+    '0',
+    '"s"',
+  ),
   fc.string({ unit: 'binary', maxLength: 200 }),
   fc.integer({ min: BODY_LIMIT - 100, max: BODY_LIMIT * 2 }).map((n) => JSON.stringify({ pad: 'p'.repeat(n) })),
   deepJson,
@@ -209,7 +236,12 @@ const ROUTES: Record<string, RouteSpec> = {
   agents: { method: 'GET', path: () => '/registry/agents' },
   agent: { method: 'GET', path: (id) => `/registry/agents/${enc(id)}` },
   leader: { method: 'GET', path: () => '/registry/leader' },
-  heartbeat: { method: 'POST', path: (id) => `/registry/heartbeat/${enc(id)}`, valid: () => ({ status: 'ok', metrics: null }), schema: heartbeatBody },
+  heartbeat: {
+    method: 'POST',
+    path: (id) => `/registry/heartbeat/${enc(id)}`,
+    valid: () => ({ status: 'ok', metrics: null }),
+    schema: heartbeatBody,
+  },
   deregister: { method: 'DELETE', path: (id) => `/registry/deregister/${enc(id)}` },
   send: {
     method: 'POST',
@@ -283,15 +315,41 @@ const rejectedRequest: fc.Arbitrary<Req> = fc.oneof(
       headers: { 'content-type': 'application/json' },
     })),
   fc
-    .tuple(fc.constantFrom(...BODY_ROUTES), fc.constantFrom(...SEED_IDS), fc.constantFrom('text/plain', 'application/x-www-form-urlencoded', 'application/xml', 'text/json'))
-    .map<Req>(([name, id, ct]) => ({ method: ROUTES[name]!.method, url: ROUTES[name]!.path(id), body: JSON.stringify(ROUTES[name]!.valid!('fz-b')), headers: { 'content-type': ct } })),
+    .tuple(
+      fc.constantFrom(...BODY_ROUTES),
+      fc.constantFrom(...SEED_IDS),
+      fc.constantFrom('text/plain', 'application/x-www-form-urlencoded', 'application/xml', 'text/json'),
+    )
+    .map<Req>(([name, id, ct]) => ({
+      method: ROUTES[name]!.method,
+      url: ROUTES[name]!.path(id),
+      body: JSON.stringify(ROUTES[name]!.valid!('fz-b')),
+      headers: { 'content-type': ct },
+    })),
   // Bad query strings.
   fc
     .tuple(
       fc.constantFrom('/messages/fz-a', '/registry/agents'),
-      fc.constantFrom('limit=0', 'limit=-5', 'limit=1e9', 'limit=abc', 'limit=', 'limit=1&limit=2', 'wait=61', 'wait=-1', 'wait=x', 'cursor=abc', 'capability=%7Bx%7D', 'capability=*'),
+      fc.constantFrom(
+        'limit=0',
+        'limit=-5',
+        'limit=1e9',
+        'limit=abc',
+        'limit=',
+        'limit=1&limit=2',
+        'wait=61',
+        'wait=-1',
+        'wait=x',
+        'cursor=abc',
+        'capability=%7Bx%7D',
+        'capability=*',
+      ),
     )
-    .filter(([p, q]) => !(p === '/registry/agents' && q.startsWith('wait')) && !(p === '/messages/fz-a' && (q.startsWith('cursor') || q.startsWith('capability'))))
+    .filter(
+      ([p, q]) =>
+        !(p === '/registry/agents' && q.startsWith('wait')) &&
+        !(p === '/messages/fz-a' && (q.startsWith('cursor') || q.startsWith('capability'))),
+    )
     .map<Req>(([p, q]) => ({ method: 'GET', url: `${p}?${q}`, headers: {} })),
 );
 
@@ -317,7 +375,9 @@ const anyRequest: fc.Arbitrary<Req> = fc.oneof(
           name === 'register'
             ? fc
                 .tuple(fc.oneof(validMarkedId, marked), fc.array(fc.oneof(marked, validMarkedId), { maxLength: 3 }))
-                .map(([rid, caps]) => JSON.stringify({ ...registerBody(rid, { hostname: 'fuzz.local' }), capabilities: caps, agent_profiles: caps }))
+                .map(([rid, caps]) =>
+                  JSON.stringify({ ...registerBody(rid, { hostname: 'fuzz.local' }), capabilities: caps, agent_profiles: caps }),
+                )
             : fc.constant(JSON.stringify(r.valid(other)));
       } else if (kind === 'mutated') body = mutatedBody(r, other);
       else if (kind === 'malformed') body = malformedText;
@@ -333,8 +393,13 @@ const anyRequest: fc.Arbitrary<Req> = fc.oneof(
   fc
     .tuple(
       fc.constantFrom<Req['method']>('GET', 'POST', 'DELETE', 'PUT', 'PATCH'),
-      fc.array(fc.oneof(weird, marked, fc.constantFrom('registry', 'messages', 'agents', 'send', 'ack', 'stream', 'events')), { minLength: 0, maxLength: 5 }),
-      fc.option(fc.dictionary(fc.oneof(weird, fc.constantFrom('limit', 'wait', 'cursor', 'capability', '__proto__')), weird, { maxKeys: 3 })),
+      fc.array(fc.oneof(weird, marked, fc.constantFrom('registry', 'messages', 'agents', 'send', 'ack', 'stream', 'events')), {
+        minLength: 0,
+        maxLength: 5,
+      }),
+      fc.option(
+        fc.dictionary(fc.oneof(weird, fc.constantFrom('limit', 'wait', 'cursor', 'capability', '__proto__')), weird, { maxKeys: 3 }),
+      ),
     )
     .map<Req>(([method, segs, query]) => {
       let url = `/${segs.map(enc).join('/')}`;
@@ -351,7 +416,10 @@ const anyRequest: fc.Arbitrary<Req> = fc.oneof(
 // ---- checks --------------------------------------------------------------------------------------
 
 function describeReq(req: Req): string {
-  const body = req.body === undefined ? '' : ` body=${JSON.stringify(req.body.length > 300 ? `${req.body.slice(0, 300)}…(${req.body.length})` : req.body)}`;
+  const body =
+    req.body === undefined
+      ? ''
+      : ` body=${JSON.stringify(req.body.length > 300 ? `${req.body.slice(0, 300)}…(${req.body.length})` : req.body)}`;
   return `${req.method} ${req.url.length > 300 ? `${req.url.slice(0, 300)}…` : req.url} ${JSON.stringify(req.headers)}${body}`;
 }
 
@@ -363,7 +431,7 @@ async function send(app: FastifyInstance, req: Req): Promise<LightMyRequestRespo
 function isContract404(req: Req, res: LightMyRequestResponse): boolean {
   if (res.statusCode !== 404) return false;
   if (req.method === 'POST' && req.url.startsWith('/registry/heartbeat/')) {
-    return (res.json() as { acknowledged?: unknown }).acknowledged === false;
+    return res.json<{ acknowledged?: unknown }>().acknowledged === false;
   }
   return false;
 }
@@ -373,7 +441,7 @@ function isContract404(req: Req, res: LightMyRequestResponse): boolean {
  * outcome of that route (the upstream agent did not answer), not a server failure.
  */
 function isRequestTimeout(req: Req, res: LightMyRequestResponse): boolean {
-  return res.statusCode === 504 && req.url.startsWith('/messages/request/') && (res.json() as { code?: unknown }).code === 'timeout';
+  return res.statusCode === 504 && req.url.startsWith('/messages/request/') && res.json<{ code?: unknown }>().code === 'timeout';
 }
 
 function checkResponse(req: Req, res: LightMyRequestResponse): void {
@@ -391,7 +459,12 @@ function checkResponse(req: Req, res: LightMyRequestResponse): void {
 async function seed(app: FastifyInstance, token?: string): Promise<void> {
   const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
   for (const id of SEED_IDS) {
-    const res = await app.inject({ method: 'POST', url: '/registry/register', headers, payload: registerBody(id, { capabilities: ['fuzz'] }) });
+    const res = await app.inject({
+      method: 'POST',
+      url: '/registry/register',
+      headers,
+      payload: registerBody(id, { capabilities: ['fuzz'] }),
+    });
     expect(res.statusCode, res.body).toBe(200);
   }
 }
@@ -411,31 +484,40 @@ class Coverage {
   readonly codes = new Set<string>();
   add(req: Req, res: LightMyRequestResponse): void {
     const path = req.url.split('?')[0]!;
-    const known = /^\/(registry\/(register|agents|leader|events|heartbeat|deregister)|messages\/(send|request|ack|[^/]+\/(stream|ack)|[^/]+$)|health|livez|readyz|metrics)/.exec(path);
-    if (known) this.routes.add(`${req.method} ${known[0].replace(/\/[^/]+\/(stream|ack)$/, '/{id}/$1').replace(/^\/messages\/[^/]+$/, '/messages/{id}')}`);
+    const known =
+      /^\/(registry\/(register|agents|leader|events|heartbeat|deregister)|messages\/(send|request|ack|[^/]+\/(stream|ack)|[^/]+$)|health|livez|readyz|metrics)/.exec(
+        path,
+      );
+    if (known)
+      this.routes.add(
+        `${req.method} ${known[0].replace(/\/[^/]+\/(stream|ack)$/, '/{id}/$1').replace(/^\/messages\/[^/]+$/, '/messages/{id}')}`,
+      );
     if (res.statusCode >= 400 && res.headers['content-type']?.toString().startsWith('application/json')) {
-      const code = (res.json() as { code?: unknown }).code;
+      const code = res.json<{ code?: unknown }>().code;
       if (typeof code === 'string') this.codes.add(code);
     }
   }
   expectAtLeast(o: { routes: number; codes: string[] }): void {
     expect(this.routes.size, [...this.routes].join(', ')).toBeGreaterThanOrEqual(o.routes);
-    expect([...this.codes], 'error codes answered').toEqual(expect.arrayContaining(o.codes));
+    expect([...this.codes], 'error codes answered').toEqual(match.arrayContaining(o.codes));
   }
 }
 
 // ---- properties ----------------------------------------------------------------------------------
 
 describe('fuzz: AUTH_MODE=none', () => {
-  let mesh: TestMesh;
+  const mesh = meshPerSuite({
+    MAX_PAYLOAD_BYTES: MAX_PAYLOAD,
+    BODY_LIMIT_BYTES: BODY_LIMIT,
+    STALE_TIMEOUT_MS: 600_000,
+    HEARTBEAT_INTERVAL_MS: 1000,
+  });
   let app: FastifyInstance;
   beforeAll(async () => {
-    mesh = await startMesh({ MAX_PAYLOAD_BYTES: MAX_PAYLOAD, BODY_LIMIT_BYTES: BODY_LIMIT, STALE_TIMEOUT_MS: 600_000, HEARTBEAT_INTERVAL_MS: 1000 });
     app = mesh.apps[0]!;
     namespaces.push(mesh.namespace);
     await seed(app);
   });
-  afterAll(async () => mesh.close());
 
   it('rejected requests: 4xx JSON with a code, and the namespace state is unchanged', async () => {
     const seen = new Coverage();
@@ -474,7 +556,11 @@ describe('fuzz: AUTH_MODE=none', () => {
     // not be among them, and a later random deregister may remove it, so that is checked below).
     expect(accepted).toBeGreaterThan(0);
     // A marked registration through the same path lands inside the namespace, like every key.
-    const control = await app.inject({ method: 'POST', url: '/registry/register', payload: registerBody(`${MARK}-control`, { capabilities: [`${MARK}-cap`] }) });
+    const control = await app.inject({
+      method: 'POST',
+      url: '/registry/register',
+      payload: registerBody(`${MARK}-control`, { capabilities: [`${MARK}-cap`] }),
+    });
     expect(control.statusCode).toBe(200);
     expect((await keysContaining(mesh.redis, MARK)).length).toBeGreaterThan(0);
     await expectNoKeysOutside(mesh);
@@ -486,19 +572,32 @@ describe('fuzz: AUTH_MODE=none', () => {
 describe('fuzz: AUTH_MODE=instance without valid tokens', () => {
   const REG = `reg-${randomBytes(8).toString('hex')}`;
   const ADMIN = `adm-${randomBytes(8).toString('hex')}`;
-  let mesh: TestMesh;
+  const mesh = meshPerSuite({
+    AUTH_MODE: 'instance',
+    AUTH_TOKENS: REG,
+    ADMIN_TOKENS: ADMIN,
+    STALE_TIMEOUT_MS: 600_000,
+    HEARTBEAT_INTERVAL_MS: 1000,
+  });
   let app: FastifyInstance;
   beforeAll(async () => {
-    mesh = await startMesh({ AUTH_MODE: 'instance', AUTH_TOKENS: REG, ADMIN_TOKENS: ADMIN, STALE_TIMEOUT_MS: 600_000, HEARTBEAT_INTERVAL_MS: 1000 });
     app = mesh.apps[0]!;
     namespaces.push(mesh.namespace);
     await seed(app, REG);
   });
-  afterAll(async () => mesh.close());
 
   const authHeader = fc.oneof(
     fc.constant<string | null>(null),
-    fc.constantFrom('Bearer', 'Bearer ', 'Basic abc', `Bearer ${REG}x`, `Bearer x${ADMIN}`, `bearer ${REG.slice(0, -1)}`, 'Bearer \u0000', `Token ${ADMIN}`),
+    fc.constantFrom(
+      'Bearer',
+      'Bearer ',
+      'Basic abc',
+      `Bearer ${REG}x`,
+      `Bearer x${ADMIN}`,
+      `bearer ${REG.slice(0, -1)}`,
+      'Bearer \u0000',
+      `Token ${ADMIN}`,
+    ),
     weird.map((w) => `Bearer ${w}`),
     weird,
   );

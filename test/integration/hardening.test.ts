@@ -5,11 +5,13 @@ import { connect, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { buildApp, createLogger } from '../../src/app.js';
 import { recordGraceMs } from '../../src/registry/instances.js';
-import { eventually, heartbeat, meshesClosedAfterAll, register, registerBody, sleep, startMesh, type TestMesh } from '../helpers/app.js';
+import { eventually, heartbeat, meshesClosedAfterAll, meshPerSuite, register, registerBody, sleep, startMesh } from '../helpers/app.js';
 import { call, expectJsonError } from '../helpers/security.js';
+import { match } from '../helpers/match.js';
+import type { EventsPage, HeartbeatResponse, RegisterResponse } from '../../sdk/src/types.js';
 
 const startMeshOnce = meshesClosedAfterAll();
 
@@ -27,10 +29,7 @@ function expectSecurityHeaders(headers: Record<string, unknown>): void {
 }
 
 describe('router-level errors are JSON with our headers', () => {
-  let mesh: TestMesh;
-  beforeAll(async () => {
-    mesh = await startMeshOnce();
-  });
+  const mesh = meshPerSuite();
 
   it('bad percent-encoding: 400 bad_url, no URL echoed', async () => {
     const res = await mesh.apps[0]!.inject({ method: 'POST', url: '/registry/heartbeat/a%zz', payload: { status: 'x' } });
@@ -59,15 +58,12 @@ describe('router-level errors are JSON with our headers', () => {
     // The largest valid id is still accepted.
     const max = await app.inject({ url: '/registry/events?format=json&since=18446744073709551615-18446744073709551615' });
     expect(max.statusCode).toBe(200);
-    expect(max.json().events).toEqual([]);
+    expect(max.json<EventsPage>().events).toEqual([]);
   });
 });
 
 describe('hostile bodies', () => {
-  let mesh: TestMesh;
-  beforeAll(async () => {
-    mesh = await startMeshOnce({ REQUEST_TIMEOUT_MS: 1000 });
-  });
+  const mesh = meshPerSuite({ REQUEST_TIMEOUT_MS: 1000 });
 
   it('refuses a 900 KB body nested 450,000 levels before parsing it (json_too_deep)', async () => {
     const app = mesh.apps[0]!;
@@ -76,7 +72,12 @@ describe('hostile bodies', () => {
     const payload = `{"target_instance":null,"message_type":"Query","correlation_id":null,"payload":${'['.repeat(levels)}${']'.repeat(levels)}}`;
     expect(payload.length).toBeGreaterThan(900_000);
     const started = performance.now();
-    const res = await app.inject({ method: 'POST', url: '/messages/send/deep-src', headers: { 'content-type': 'application/json' }, payload });
+    const res = await app.inject({
+      method: 'POST',
+      url: '/messages/send/deep-src',
+      headers: { 'content-type': 'application/json' },
+      payload,
+    });
     const ms = performance.now() - started;
     expectJsonError(res, 400, 'json_too_deep');
     // JSON.parse of this body took 0.5-0.9 s here; the scan stops at level 66. Generous for a loaded
@@ -144,7 +145,11 @@ describe('auth ordering and takeovers', () => {
     expectJsonError(await call(app, 'POST', '/registry/register', { body: { instance_id: '!!' } }), 401, 'unauthorized');
     expectJsonError(await call(app, 'POST', '/registry/register', { body: { nonsense: true }, token: 'wrong' }), 401, 'unauthorized');
     // With the registration bearer the body rules apply.
-    expectJsonError(await call(app, 'POST', '/registry/register', { body: { instance_id: '!!' }, token: 'reg-secret' }), 400, 'invalid_request');
+    expectJsonError(
+      await call(app, 'POST', '/registry/register', { body: { instance_id: '!!' }, token: 'reg-secret' }),
+      400,
+      'invalid_request',
+    );
   });
 
   it('a live record registered without a token cannot be taken over in instance mode (409)', async () => {
@@ -160,7 +165,7 @@ describe('auth ordering and takeovers', () => {
     expect((await open.apps[0]!.inject({ method: 'DELETE', url: '/registry/deregister/tokenless' })).statusCode).toBe(204);
     const taken = await call(secured, 'POST', '/registry/register', { body: registerBody('tokenless'), token: 'reg-secret' });
     expect(taken.statusCode).toBe(200);
-    expect(taken.json().instance_token).toEqual(expect.any(String));
+    expect(taken.json<RegisterResponse>().instance_token).toEqual(match.any(String));
   });
 
   it("a lapsed instance's token stops authorizing reads at its deadline, before cleanup", async () => {
@@ -176,7 +181,7 @@ describe('auth ordering and takeovers', () => {
     // ...and acting as itself still reaches the heartbeat route, whose 404 says "register again".
     const hb = await call(app, 'POST', '/registry/heartbeat/lapser', { token, body: { status: 'ok' } });
     expect(hb.statusCode).toBe(404);
-    expect(hb.json().acknowledged).toBe(false);
+    expect(hb.json<HeartbeatResponse>().acknowledged).toBe(false);
   });
 
   it('/metrics is never more open than /registry/leader', async () => {
@@ -247,12 +252,16 @@ describe('server-sent event answers', () => {
     for (const s of serverSockets) expect(s.writableLength).toBeLessThan(1_000_000);
     for (const s of sockets) s.destroy();
     // Closed streams free their slots.
-    await eventually(async () => {
-      const abort = new AbortController();
-      const res = await fetch(`${base}/messages/bp-dst/stream`, { signal: abort.signal });
-      abort.abort();
-      return res.status === 200;
-    }, 5000, 50);
+    await eventually(
+      async () => {
+        const abort = new AbortController();
+        const res = await fetch(`${base}/messages/bp-dst/stream`, { signal: abort.signal });
+        abort.abort();
+        return res.status === 200;
+      },
+      5000,
+      50,
+    );
   });
 });
 

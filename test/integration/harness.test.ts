@@ -180,5 +180,4 @@ describe('startLoadBalancer', () => {
       await Promise.all([a.close(), b.close(), c.close()]);
     }
   });
-
 });

@@ -2,9 +2,9 @@
 // CORS_ORIGINS is set, sane request ids, and JSON answers for requests Node's parser rejects.
 import { connect } from 'node:net';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { configFrom } from '../../src/config.js';
-import { registerBody, startMesh, type TestMesh } from '../helpers/app.js';
+import { meshPerSuite, registerBody, startMesh } from '../helpers/app.js';
 import { call, expectJsonError } from '../helpers/security.js';
 
 function expectApiHeaders(res: LightMyRequestResponse, what: string): void {
@@ -37,14 +37,12 @@ async function rawHttp(app: FastifyInstance, bytes: string): Promise<string> {
 }
 
 describe('security headers', () => {
-  let mesh: TestMesh;
+  const mesh = meshPerSuite();
   let app: FastifyInstance;
   beforeAll(async () => {
-    mesh = await startMesh();
     app = mesh.apps[0]!;
     await call(app, 'POST', '/registry/register', { body: registerBody('hdr-a') });
   });
-  afterAll(async () => mesh.close());
 
   it('on successes, errors and probes alike', async () => {
     const cases: [string, Promise<LightMyRequestResponse>][] = [
@@ -145,7 +143,11 @@ describe('CORS', () => {
 
       const other = await call(app, 'GET', '/registry/agents', { token: 'cors-token', headers: { origin: 'https://evil.example' } });
       expect(other.headers['access-control-allow-origin']).toBeUndefined();
-      expect((await call(app, 'GET', '/registry/agents', { token: 'cors-token', headers: { origin: 'http://localhost:3000' } })).headers['access-control-allow-origin']).toBe('http://localhost:3000');
+      expect(
+        (await call(app, 'GET', '/registry/agents', { token: 'cors-token', headers: { origin: 'http://localhost:3000' } })).headers[
+          'access-control-allow-origin'
+        ],
+      ).toBe('http://localhost:3000');
     } finally {
       await mesh.close();
     }
@@ -165,14 +167,12 @@ describe('CORS', () => {
 });
 
 describe('requests the HTTP parser rejects', () => {
-  let mesh: TestMesh;
+  const mesh = meshPerSuite();
   let app: FastifyInstance;
   beforeAll(async () => {
-    mesh = await startMesh();
     app = mesh.apps[0]!;
     await app.listen({ port: 0, host: '127.0.0.1' });
   });
-  afterAll(async () => mesh.close());
 
   const jsonOf = (raw: string) => JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4)) as { error: string; code: string };
 

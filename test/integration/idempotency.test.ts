@@ -5,7 +5,17 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { eventually, meshesClosedAfterAll, register, type TestMesh } from '../helpers/app.js';
-import { ack, expectError, fetchMessages, send, sendBody, xlen, type AgentMessage, type SendBody, type SendOk } from '../helpers/messages.js';
+import {
+  ack,
+  expectError,
+  fetchMessages,
+  send,
+  sendBody,
+  xlen,
+  type AgentMessage,
+  type SendBody,
+  type SendOk,
+} from '../helpers/messages.js';
 
 const mesh = meshesClosedAfterAll();
 
@@ -21,7 +31,7 @@ function keyed(app: FastifyInstance, source: string, body: SendBody, key: string
 async function keyedOk(app: FastifyInstance, source: string, body: SendBody, key: string): Promise<{ body: SendOk; replayed: boolean }> {
   const res = await keyed(app, source, body, key);
   expect(res.statusCode, res.body).toBe(200);
-  return { body: res.json() as SendOk, replayed: res.headers['idempotent-replayed'] === 'true' };
+  return { body: res.json<SendOk>(), replayed: res.headers['idempotent-replayed'] === 'true' };
 }
 
 const payloadKeys = (msgs: AgentMessage[]) => msgs.map((m) => (m.payload as { k?: string } | null)?.k);
@@ -64,7 +74,11 @@ describe('targeted sends', () => {
     expect(ids.size).toBe(4);
     const msgs = await fetchMessages(a, 'bob');
     expect(msgs).toHaveLength(4);
-    await ack(a, 'bob', msgs.map((x) => x.message_id));
+    await ack(
+      a,
+      'bob',
+      msgs.map((x) => x.message_id),
+    );
   });
 
   it('keys are per sender: the same key from another sender is another message', async () => {
@@ -74,7 +88,11 @@ describe('targeted sends', () => {
     expect(fromCarol.body.message_id).not.toBe(fromAlice.body.message_id);
     const msgs = await fetchMessages(a, 'bob');
     expect(msgs.map((x) => x.source_instance).sort()).toEqual(['alice', 'carol']);
-    await ack(a, 'bob', msgs.map((x) => x.message_id));
+    await ack(
+      a,
+      'bob',
+      msgs.map((x) => x.message_id),
+    );
   });
 
   it('the same key for a different request is 422 idempotency_key_mismatch and queues nothing', async () => {
@@ -84,7 +102,11 @@ describe('targeted sends', () => {
     expect(body.idempotency_key).toBe('key-4');
     expectError(await keyed(a, 'alice', sendBody('carol', { k: 'orig' }), 'key-4'), 422, 'idempotency_key_mismatch');
     expectError(await keyed(a, 'alice', sendBody('bob', { k: 'orig' }, { correlation_id: 'c' }), 'key-4'), 422, 'idempotency_key_mismatch');
-    expectError(await keyed(a, 'alice', sendBody('bob', { k: 'orig' }, { message_type: 'Query' }), 'key-4'), 422, 'idempotency_key_mismatch');
+    expectError(
+      await keyed(a, 'alice', sendBody('bob', { k: 'orig' }, { message_type: 'Query' }), 'key-4'),
+      422,
+      'idempotency_key_mismatch',
+    );
     expect((await fetchMessages(a, 'carol')).length).toBe(0);
     const msgs = await fetchMessages(a, 'bob');
     expect(msgs.map((x) => x.message_id)).toEqual([first.body.message_id]);
@@ -103,7 +125,9 @@ describe('targeted sends', () => {
   });
 
   it('many concurrent attempts with one key, on two replicas, queue exactly one message', async () => {
-    const attempts = await Promise.all(Array.from({ length: 12 }, (_, i) => keyedOk(i % 2 ? a : b, 'alice', sendBody('carol', { k: 'race' }), 'key-6')));
+    const attempts = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => keyedOk(i % 2 ? a : b, 'alice', sendBody('carol', { k: 'race' }), 'key-6')),
+    );
     const ids = new Set(attempts.map((r) => r.body.message_id));
     expect(ids.size).toBe(1);
     expect(attempts.filter((r) => !r.replayed)).toHaveLength(1);
@@ -130,7 +154,11 @@ describe('targeted sends', () => {
     expect((await keyedOk(b, 'alice', sendBody('bob', { k: 'long' }), long)).replayed).toBe(true);
     const msgs = await fetchMessages(a, 'bob');
     expect(msgs).toHaveLength(2);
-    await ack(a, 'bob', msgs.map((x) => x.message_id));
+    await ack(
+      a,
+      'bob',
+      msgs.map((x) => x.message_id),
+    );
   });
 
   it('the record is small metadata with the window as TTL: never the body', async () => {
@@ -216,7 +244,11 @@ describe('broadcasts', () => {
     for (const id of ['bc-b', 'bc-c']) {
       const msgs = await fetchMessages(a, id);
       expect(payloadKeys(msgs)).toEqual(['bcast']);
-      await ack(a, id, msgs.map((x) => x.message_id));
+      await ack(
+        a,
+        id,
+        msgs.map((x) => x.message_id),
+      );
     }
     expect(await fetchMessages(a, 'bc-late')).toEqual([]);
     expect(await m.redis.xlen(`${m.keys.prefix}bcast`)).toBeLessThanOrEqual(1);
@@ -262,9 +294,17 @@ describe('server-side request/response', () => {
       return msgs.length >= expected ? msgs : null;
     });
     for (const q of queries) {
-      await send(a, 'rq-worker', sendBody('rq-asker', { answer: q.payload }, { message_type: 'Response', correlation_id: q.correlation_id }));
+      await send(
+        a,
+        'rq-worker',
+        sendBody('rq-asker', { answer: q.payload }, { message_type: 'Response', correlation_id: q.correlation_id }),
+      );
     }
-    await ack(a, 'rq-worker', queries.map((q) => q.message_id));
+    await ack(
+      a,
+      'rq-worker',
+      queries.map((q) => q.message_id),
+    );
     return queries;
   }
 
@@ -279,8 +319,8 @@ describe('server-side request/response', () => {
     expect(r1.statusCode, r1.body).toBe(200);
     expect(r2.statusCode, r2.body).toBe(200);
     expect(r2.headers['idempotent-replayed']).toBe('true');
-    const b1 = r1.json() as { request: SendOk; response: AgentMessage };
-    const b2 = r2.json() as { request: SendOk; response: AgentMessage };
+    const b1 = r1.json<{ request: SendOk; response: AgentMessage }>();
+    const b2 = r2.json<{ request: SendOk; response: AgentMessage }>();
     expect(b2).toEqual(b1);
     expect(b1.response.correlation_id).toBe(queries[0]!.correlation_id);
     expect(await fetchMessages(a, 'rq-worker')).toEqual([]);

@@ -110,7 +110,10 @@ describe('broadcast to 20 members', () => {
       // Everyone who has not acked yet still has it; everyone who has, does not.
       for (let j = 0; j < members.length; j++) {
         const got = await fetchMessages(app, members[j]!);
-        expect(got.map((x) => x.message_id), `${members[j]} after ${i} acks`).toEqual(j < i ? [] : [sent.message_id]);
+        expect(
+          got.map((x) => x.message_id),
+          `${members[j]} after ${i} acks`,
+        ).toEqual(j < i ? [] : [sent.message_id]);
       }
       await ack(app, members[i]!, [sent.message_id], i % 2 === 1);
     }
@@ -136,7 +139,12 @@ describe('capability routing (target_capability, target_instance null)', () => {
 
   async function drain(id: string): Promise<AgentMessage[]> {
     const got = await fetchMessages(app, id, 'limit=1000');
-    if (got.length > 0) await ack(app, id, got.map((x) => x.message_id));
+    if (got.length > 0)
+      await ack(
+        app,
+        id,
+        got.map((x) => x.message_id),
+      );
     return got;
   }
 
@@ -176,7 +184,11 @@ describe('capability routing (target_capability, target_instance null)', () => {
 
   it('answers 400 no_capable_instance when no other live instance has the capability, and queues nothing', async () => {
     const keysBefore = await m.namespaceKeys();
-    const none = expectError(await sendRaw(app, 'client', sendBody(null, 'x', { target_capability: 'translate' })), 400, 'no_capable_instance');
+    const none = expectError(
+      await sendRaw(app, 'client', sendBody(null, 'x', { target_capability: 'translate' })),
+      400,
+      'no_capable_instance',
+    );
     expect(none.error).toContain('translate');
     // Only the sender itself and a lapsed member are left: still nobody.
     await register(app, 'only-me', { capabilities: ['solo'] });

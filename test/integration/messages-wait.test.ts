@@ -19,6 +19,7 @@ import {
   type AgentMessage,
   type SseReader,
 } from '../helpers/messages.js';
+import { match } from '../helpers/match.js';
 
 const meshes: TestMesh[] = [];
 const streams: SseReader[] = [];
@@ -84,7 +85,7 @@ describe('long-poll: GET /messages/{id}?wait=<s>', () => {
     const sent = await send(sender, 'c', sendBody(null, 'to all'));
     const res = await pollB;
     expect(Date.now() - started).toBeLessThan(4000);
-    expect((res.json() as { messages: AgentMessage[] }).messages.map((x) => x.message_id)).toEqual([sent.message_id]);
+    expect(res.json<{ messages: AgentMessage[] }>().messages.map((x) => x.message_id)).toEqual([sent.message_id]);
     await ack(sender, 'b', [sent.message_id]);
     const forA = await fetchMessages(sender, 'a');
     expect(forA.map((x) => x.message_id)).toEqual([sent.message_id]);
@@ -188,7 +189,7 @@ describe('server-sent events: GET /messages/{id}/stream', () => {
       message_type: 'Query',
       payload: { n: 1 },
       correlation_id: 'k1',
-      created_at: expect.stringMatching(RFC3339_Z),
+      created_at: match.stringMatching(RFC3339_Z),
     });
     expect(first.message_id).toMatch(UUID_V7);
 
@@ -294,7 +295,7 @@ describe('request/response: POST /messages/request/{source}', () => {
   async function answer(opts: { decoys?: boolean } = {}) {
     for (let i = 0; i < 10; i++) {
       const res = await back.inject({ method: 'GET', url: '/messages/answerer?wait=5' });
-      const q = (res.json() as { messages: AgentMessage[] }).messages.find((x) => x.message_type === 'Query');
+      const q = res.json<{ messages: AgentMessage[] }>().messages.find((x) => x.message_type === 'Query');
       if (!q) continue;
       expect(q.correlation_id).toMatch(UUID_V7);
       if (opts.decoys) {
@@ -303,7 +304,11 @@ describe('request/response: POST /messages/request/{source}', () => {
         await send(back, 'answerer', sendBody('asker', 'decoy 2', { message_type: 'Notification', correlation_id: q.correlation_id }));
         await sleep(50);
       }
-      await send(back, 'answerer', sendBody(q.source_instance, { echo: q.payload }, { message_type: 'Response', correlation_id: q.correlation_id }));
+      await send(
+        back,
+        'answerer',
+        sendBody(q.source_instance, { echo: q.payload }, { message_type: 'Response', correlation_id: q.correlation_id }),
+      );
       await ack(back, 'answerer', [q.message_id]);
       return q;
     }
@@ -319,7 +324,7 @@ describe('request/response: POST /messages/request/{source}', () => {
     });
     const q = await answered;
     expect(res.statusCode, res.body).toBe(200);
-    const body = res.json() as { request: { message_id: string; status: string; delivered_to: string[] }; response: AgentMessage };
+    const body = res.json<{ request: { message_id: string; status: string; delivered_to: string[] }; response: AgentMessage }>();
     expect(body.request).toEqual({ message_id: q.message_id, status: 'queued', delivered_to: ['answerer'] });
     expect(body.response).toMatchObject({
       source_instance: 'answerer',
@@ -343,12 +348,16 @@ describe('request/response: POST /messages/request/{source}', () => {
     });
     const q = await answered;
     expect(res.statusCode, res.body).toBe(200);
-    const body = res.json() as { response: AgentMessage };
+    const body = res.json<{ response: AgentMessage }>();
     expect(body.response).toMatchObject({ message_type: 'Response', correlation_id: q.correlation_id, payload: { echo: 'q2' } });
     // The decoys stay in the asker's inbox for its normal message loop.
     const left = await fetchMessages(front, 'asker');
     expect(left.map((x) => x.payload)).toEqual(['decoy 1', 'decoy 2']);
-    await ack(front, 'asker', left.map((x) => x.message_id));
+    await ack(
+      front,
+      'asker',
+      left.map((x) => x.message_id),
+    );
   });
 
   it('answers 504 timeout when nobody responds in timeout_ms (the request itself stays queued)', async () => {
@@ -362,7 +371,11 @@ describe('request/response: POST /messages/request/{source}', () => {
     expect(Date.now() - started).toBeLessThan(10_000);
     const pending = await fetchMessages(front, 'answerer');
     expect(pending.map((x) => x.payload)).toEqual(['anyone?']);
-    await ack(front, 'answerer', pending.map((x) => x.message_id));
+    await ack(
+      front,
+      'answerer',
+      pending.map((x) => x.message_id),
+    );
     await eventually(async () => front.mesh.wake.waiterCount === 0);
   });
 
@@ -373,14 +386,18 @@ describe('request/response: POST /messages/request/{source}', () => {
       payload: { target_instance: 'ghost', payload: 1, timeout_ms: 1000 },
     });
     expect(unknown.statusCode).toBe(400);
-    expect((unknown.json() as { error: string }).error).toBe("Target instance 'ghost' not found");
+    expect(unknown.json<{ error: string }>().error).toBe("Target instance 'ghost' not found");
     expectError(
       await front.inject({ method: 'POST', url: '/messages/request/ghost', payload: { target_instance: 'answerer', payload: 1 } }),
       404,
       'source_not_found',
     );
     expectError(
-      await front.inject({ method: 'POST', url: '/messages/request/asker', payload: { target_instance: 'answerer', payload: 1, timeout_ms: 0 } }),
+      await front.inject({
+        method: 'POST',
+        url: '/messages/request/asker',
+        payload: { target_instance: 'answerer', payload: 1, timeout_ms: 0 },
+      }),
       400,
       'invalid_request',
     );
@@ -430,7 +447,11 @@ describe('request/response: POST /messages/request/{source}', () => {
     expect(res.statusCode).toBeGreaterThanOrEqual(500);
     for (const id of ['asker', 'answerer']) {
       const left = await fetchMessages(front, id);
-      await ack(front, id, left.map((x) => x.message_id));
+      await ack(
+        front,
+        id,
+        left.map((x) => x.message_id),
+      );
     }
   });
 });

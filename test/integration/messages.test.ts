@@ -1,4 +1,4 @@
-// Messaging over the wire contract (CONTRACT.md "Routes" and defects 1-5), in-process apps on the
+// Messaging over the seed's wire contract (its routes, and defects 1-5 of docs/DESIGN.md), in-process apps on the
 // run's Redis. Every describe block has its own namespace, so broadcasts of one never reach another.
 import type { FastifyInstance } from 'fastify';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +18,7 @@ import {
   UUID_V7,
   xlen,
 } from '../helpers/messages.js';
+import { match } from '../helpers/match.js';
 
 const mesh = meshesClosedAfterAll();
 
@@ -34,7 +35,7 @@ describe('contract shapes', () => {
     const before = Date.now();
     const res = await sendRaw(app, 'alice', sendBody('bob', { hello: 'world' }));
     expect(res.statusCode).toBe(200);
-    const body = res.json() as Record<string, unknown>;
+    const body = res.json<Record<string, unknown>>();
     expect(Object.keys(body).sort()).toEqual(['delivered_to', 'message_id', 'status']);
     expect(body.status).toBe('queued');
     expect(body.delivered_to).toEqual(['bob']);
@@ -48,7 +49,11 @@ describe('contract shapes', () => {
 
     const msgs = await fetchMessages(app, 'bob');
     expect(msgs.map((x) => x.message_id)).toContain(id);
-    await ack(app, 'bob', msgs.map((x) => x.message_id));
+    await ack(
+      app,
+      'bob',
+      msgs.map((x) => x.message_id),
+    );
   });
 
   it('fetch returns AgentMessages with every field present, nulls included, created_at RFC 3339 with Z', async () => {
@@ -110,9 +115,20 @@ describe('contract shapes', () => {
     const types = [...BUILTIN_MESSAGE_TYPES, { Custom: 'x' }, { Custom: 'with spaces & ünïcode' }];
     // The six of the seed's contract and the later spec-ai additions must all be there.
     expect(types).toEqual(
-      expect.arrayContaining([
-        'Query', 'Response', 'Notification', 'TaskDelegation', 'TaskResult', 'GraphSync', 'CapabilityUpdate',
-        'CapabilityQuery', 'LearningShare', 'ProposalSubmit', 'ProposalVote', 'WorkflowAssignment', 'WorkflowStageResult',
+      match.arrayContaining([
+        'Query',
+        'Response',
+        'Notification',
+        'TaskDelegation',
+        'TaskResult',
+        'GraphSync',
+        'CapabilityUpdate',
+        'CapabilityQuery',
+        'LearningShare',
+        'ProposalSubmit',
+        'ProposalVote',
+        'WorkflowAssignment',
+        'WorkflowStageResult',
       ]),
     );
     const ids: string[] = [];
@@ -160,10 +176,10 @@ describe('contract shapes', () => {
     await ack(app, 'bob', [ok.message_id]);
   });
 
-  it("answers an unknown target with 400 and the exact text \"Target instance '<id>' not found\"", async () => {
+  it('answers an unknown target with 400 and the exact text "Target instance \'<id>\' not found"', async () => {
     const res = await sendRaw(app, 'alice', sendBody('nobody-here', { x: 1 }));
     expect(res.statusCode).toBe(400);
-    const body = res.json() as { error: string; code: string };
+    const body = res.json<{ error: string; code: string }>();
     expect(body.error).toBe("Target instance 'nobody-here' not found");
     expect(body.code).toBe('target_not_found');
   });
@@ -186,7 +202,7 @@ describe('defect 1: a message to an unknown target is not queued', () => {
 
     const res = await sendRaw(app, 'src', sendBody('ghost', 'lost?'));
     expect(res.statusCode).toBe(400);
-    expect((res.json() as { error: string }).error).toBe("Target instance 'ghost' not found");
+    expect(res.json<{ error: string }>().error).toBe("Target instance 'ghost' not found");
 
     expect(await m.namespaceKeys()).toEqual(keysBefore);
     expect(keysBefore.some((k) => k.includes('ghost'))).toBe(false);
@@ -208,7 +224,7 @@ describe('defect 1: a message to an unknown target is not queued', () => {
     expect(await m.redis.exists(m.keys.inst('gone'))).toBe(1);
     const res = await sendRaw(app, 'src', sendBody('gone', 'x'));
     expect(res.statusCode).toBe(400);
-    expect((res.json() as { error: string }).error).toBe("Target instance 'gone' not found");
+    expect(res.json<{ error: string }>().error).toBe("Target instance 'gone' not found");
     expect(await xlen(m, m.keys.inbox('gone'))).toBe(0);
   });
 });

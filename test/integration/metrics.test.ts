@@ -4,23 +4,13 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { eventually, heartbeat, register, sleep, startMesh, type TestMesh } from '../helpers/app.js';
-import {
-  parseExposition,
-  promtool,
-  promtoolCheckMetrics,
-  samplesOf,
-  valueOf,
-  type Exposition,
-} from '../helpers/prometheus.js';
+import { eventually, heartbeat, meshPerTest, register, sleep } from '../helpers/app.js';
+import { parseExposition, promtool, promtoolCheckMetrics, samplesOf, valueOf, type Exposition } from '../helpers/prometheus.js';
+import { match } from '../helpers/match.js';
 
-let mesh: TestMesh | null = null;
-afterEach(async () => {
-  await mesh?.close();
-  mesh = null;
-});
+const startMesh = meshPerTest();
 
 async function scrapeText(app: FastifyInstance, headers: Record<string, string> = {}): Promise<string> {
   const res = await app.inject({ url: '/metrics', headers });
@@ -84,7 +74,7 @@ const MESH_FAMILIES: Record<string, string> = {
 
 describe('GET /metrics', () => {
   it('is valid Prometheus text format with every mesh_ family, typed, plus process metrics', async () => {
-    mesh = await startMesh();
+    const mesh = await startMesh();
     const app = mesh.apps[0]!;
     await register(app, 'fmt-a');
     await app.inject({ url: '/no/such/route' });
@@ -114,7 +104,7 @@ describe('GET /metrics', () => {
 
   it('counters move with register, heartbeat, send, ack and deregister', async () => {
     // Every status change announced (no coalescing window), so both heartbeats below count.
-    mesh = await startMesh({ STATUS_EVENT_INTERVAL_MS: 0 });
+    const mesh = await startMesh({ STATUS_EVENT_INTERVAL_MS: 0 });
     const app = mesh.apps[0]!;
     const before = await scrape(app);
     await register(app, 'c-a');
@@ -127,7 +117,7 @@ describe('GET /metrics', () => {
     expect((await send(app, 'c-a', 'c-b', { n: 2 })).statusCode).toBe(200);
     expect((await send(app, 'c-a', null, 'all')).statusCode).toBe(200); // broadcast: c-b only
     expect((await send(app, 'c-a', 'c-nobody')).statusCode).toBe(400); // rejected
-    const fetched = (await app.inject({ url: '/messages/c-b' })).json() as { messages: { message_id: string }[] };
+    const fetched = (await app.inject({ url: '/messages/c-b' })).json<{ messages: { message_id: string }[] }>();
     expect(fetched.messages).toHaveLength(3);
     const ack = await app.inject({
       method: 'POST',
@@ -153,15 +143,22 @@ describe('GET /metrics', () => {
     // c-a led; its register elected it, its deregister handed over to c-b.
     expect(delta('mesh_leader_changes_total')).toBe(2);
     // Latency histograms saw the routes (by pattern) and the scripts behind them.
-    expect(delta('mesh_http_request_duration_seconds_count', { route: '/registry/heartbeat/:id', method: 'POST', status_code: '200' })).toBe(2);
-    expect(delta('mesh_http_request_duration_seconds_count', { route: '/registry/heartbeat/:id', method: 'POST', status_code: '404' })).toBe(1);
+    expect(
+      delta('mesh_http_request_duration_seconds_count', { route: '/registry/heartbeat/:id', method: 'POST', status_code: '200' }),
+    ).toBe(2);
+    expect(
+      delta('mesh_http_request_duration_seconds_count', { route: '/registry/heartbeat/:id', method: 'POST', status_code: '404' }),
+    ).toBe(1);
     expect(delta('mesh_redis_script_duration_seconds_count', { script: 'heartbeat', outcome: 'ok' })).toBe(3);
     expect(delta('mesh_redis_script_duration_seconds_count', { script: 'send' })).toBe(4);
     expect(valueOf(after, 'mesh_leader_info', { leader_id: 'c-b' })).toBe(1);
   });
 
   it('cleanup runs, removals and expirations are counted on the replica that ran the tick', async () => {
-    mesh = await startMesh({ STALE_TIMEOUT_MS: 1000, HEARTBEAT_INTERVAL_MS: 100, CLEANUP_INTERVAL_MS: 100 }, { apps: 2, maintenance: true });
+    const mesh = await startMesh(
+      { STALE_TIMEOUT_MS: 1000, HEARTBEAT_INTERVAL_MS: 100, CLEANUP_INTERVAL_MS: 100 },
+      { apps: 2, maintenance: true },
+    );
     const [a, b] = mesh.apps as [FastifyInstance, FastifyInstance];
     await register(a, 'x-keep');
     await register(a, 'x-lapse-1');
@@ -185,7 +182,7 @@ describe('GET /metrics', () => {
   });
 
   it('registry-wide gauges come from Redis: two replicas report the same truth', async () => {
-    mesh = await startMesh({}, { apps: 2 });
+    const mesh = await startMesh({}, { apps: 2 });
     const [a, b] = mesh.apps as [FastifyInstance, FastifyInstance];
     for (const id of ['g-1', 'g-2', 'g-3']) await register(a, id);
     await send(a, 'g-1', 'g-2', 1);
@@ -215,7 +212,7 @@ describe('GET /metrics', () => {
   });
 
   it('a client that leaves before the answer is counted as 499; an SSE stream when it closes', async () => {
-    mesh = await startMesh();
+    const mesh = await startMesh();
     const app = mesh.apps[0]!;
     await register(app, 'gone-early');
     await app.listen({ port: 0, host: '127.0.0.1' });
@@ -239,7 +236,7 @@ describe('GET /metrics', () => {
   });
 
   it('reports no leader while the seat is empty', async () => {
-    mesh = await startMesh({ STALE_TIMEOUT_MS: 200, HEARTBEAT_INTERVAL_MS: 50 });
+    const mesh = await startMesh({ STALE_TIMEOUT_MS: 200, HEARTBEAT_INTERVAL_MS: 50 });
     const app = mesh.apps[0]!;
     await register(app, 'solo');
     await sleep(250); // lapsed; no script has re-elected (there is nobody to elect)
@@ -251,7 +248,7 @@ describe('GET /metrics', () => {
   });
 
   it('each app has its own registry: counters of one app do not show in another', async () => {
-    mesh = await startMesh({}, { apps: 2 });
+    const mesh = await startMesh({}, { apps: 2 });
     const [a, b] = mesh.apps as [FastifyInstance, FastifyInstance];
     expect(a.metricsRegistry).not.toBe(b.metricsRegistry);
     await register(a, 'own-1');
@@ -261,13 +258,15 @@ describe('GET /metrics', () => {
   });
 
   it('METRICS_TOKEN: a scrape needs the bearer (401 JSON otherwise)', async () => {
-    mesh = await startMesh({ METRICS_TOKEN: 'scrape-secret' });
+    const mesh = await startMesh({ METRICS_TOKEN: 'scrape-secret' });
     const app = mesh.apps[0]!;
     for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: 'Basic c2NyYXBlLXNlY3JldA==' }]) {
       const res = await app.inject({ url: '/metrics', headers });
       expect(res.statusCode).toBe(401);
       expect(res.headers['content-type']).toMatch(/application\/json/);
       expect(res.json()).toMatchObject({ code: 'unauthorized' });
+      // RFC 6750: a 401 for a bearer-protected resource names the scheme and realm.
+      expect(res.headers['www-authenticate']).toBe('Bearer realm="metrics"');
       expect(res.body).not.toContain('mesh_');
     }
     const ok = await scrape(app, { authorization: 'Bearer scrape-secret' });
@@ -296,9 +295,9 @@ describe('docs: metrics reference and example alerts', () => {
       (g) => g.rules,
     );
     expect(rules.map((r) => r.alert)).toEqual(
-      expect.arrayContaining(['MeshNoLeader', 'MeshLiveInstancesDropped', 'MeshInboxDepthHigh', 'MeshRedisLatencyHigh', 'MeshHttp5xxRate']),
+      match.arrayContaining(['MeshNoLeader', 'MeshLiveInstancesDropped', 'MeshInboxDepthHigh', 'MeshRedisLatencyHigh', 'MeshHttp5xxRate']),
     );
-    mesh = await startMesh();
+    const mesh = await startMesh();
     const exp = await scrape(mesh.apps[0]!);
     for (const r of rules) {
       expect(r.labels?.severity, r.alert).toMatch(/^(warning|critical)$/);

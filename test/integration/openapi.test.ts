@@ -4,14 +4,18 @@
 import { validate, compileErrors } from '@readme/openapi-parser';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMesh, type TestMesh } from '../helpers/app.js';
+import { meshPerSuite } from '../helpers/app.js';
+import { match } from '../helpers/match.js';
 
 interface Operation {
   operationId?: string;
   summary?: string;
   parameters?: { in: string; name: string }[];
   requestBody?: { content: Record<string, { schema: unknown }> };
-  responses: Record<string, { description?: string; content?: Record<string, { schema: { $ref?: string; properties?: Record<string, unknown> } }> }>;
+  responses: Record<
+    string,
+    { description?: string; content?: Record<string, { schema: { $ref?: string; properties?: Record<string, unknown> } }> }
+  >;
 }
 interface Document {
   openapi: string;
@@ -31,7 +35,11 @@ function routerRoutes(app: FastifyInstance): { method: string; path: string }[] 
     stack.length = depth;
     const path = (stack[depth - 1] ?? '') + m[2]!;
     stack[depth] = path;
-    for (const method of (m[3] ?? '').split(',').map((s) => s.trim()).filter(Boolean)) out.push({ method, path });
+    for (const method of (m[3] ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean))
+      out.push({ method, path });
   }
   return out;
 }
@@ -45,17 +53,16 @@ function resolve(schema: { $ref?: string; properties?: Record<string, unknown> }
 const isDocRoute = (path: string) => path === '/openapi.json' || path === '/docs' || path.startsWith('/docs/');
 const toOpenApiPath = (path: string) => path.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
 
-let mesh: TestMesh;
+const mesh = meshPerSuite();
 let app: FastifyInstance;
 let doc: Document;
 
 beforeAll(async () => {
-  mesh = await startMesh();
   app = mesh.apps[0]!;
   const res = await app.inject({ url: '/openapi.json' });
   expect(res.statusCode).toBe(200);
   expect(res.headers['content-type']).toMatch(/application\/json/);
-  doc = res.json() as Document;
+  doc = res.json<Document>();
 });
 afterAll(async () => {
   await mesh?.close();
@@ -87,26 +94,31 @@ describe('GET /openapi.json', () => {
         const where = `${method.toUpperCase()} ${path}`;
         expect(op.summary, where).toBeTruthy();
         const statuses = Object.keys(op.responses);
-        expect(statuses.some((s) => s.startsWith('2')), where).toBe(true);
+        expect(
+          statuses.some((s) => s.startsWith('2')),
+          where,
+        ).toBe(true);
         // The errors plugin can answer these on any route.
-        expect(statuses, where).toEqual(expect.arrayContaining(['500', '503']));
+        expect(statuses, where).toEqual(match.arrayContaining(['500', '503']));
         // Path parameters are declared, and a route that validates input documents its 400.
         for (const name of [...path.matchAll(/\{(\w+)\}/g)].map((x) => x[1])) {
-          expect(op.parameters?.some((p) => p.in === 'path' && p.name === name), `${where} param ${name}`).toBe(true);
+          expect(
+            op.parameters?.some((p) => p.in === 'path' && p.name === name),
+            `${where} param ${name}`,
+          ).toBe(true);
         }
         if (op.parameters?.length || op.requestBody) expect(statuses, where).toContain('400');
         if (op.requestBody) {
           expect(op.requestBody.content['application/json'], where).toBeTruthy();
-          expect(statuses, where).toEqual(expect.arrayContaining(['413', '415']));
+          expect(statuses, where).toEqual(match.arrayContaining(['413', '415']));
         }
         // Every 4xx/5xx is the `{error, code}` shape, but for the answers the wire contract or the
         // probes fix: heartbeat's 404 `{acknowledged: false, ...}` and /readyz's 503 `{status, reason}`.
-        const fixedByContract = (x: string) =>
-          (path === '/readyz' && x === '503') || (path === '/registry/heartbeat/{id}' && x === '404');
+        const fixedByContract = (x: string) => (path === '/readyz' && x === '503') || (path === '/registry/heartbeat/{id}' && x === '404');
         for (const s of statuses.filter((x) => /^[45]/.test(x) && !fixedByContract(x))) {
           const schema = resolve(op.responses[s]!.content?.['application/json']?.schema);
           expect(schema, `${where} ${s}`).toBeTruthy();
-          if (schema) expect(Object.keys(schema.properties ?? {}), `${where} ${s}`).toEqual(expect.arrayContaining(['error', 'code']));
+          if (schema) expect(Object.keys(schema.properties ?? {}), `${where} ${s}`).toEqual(match.arrayContaining(['error', 'code']));
         }
       }
     }
@@ -115,15 +127,15 @@ describe('GET /openapi.json', () => {
   it('spells out the contract routes and the additive ones', () => {
     const register = doc.paths['/registry/register']!.post!;
     expect(register.requestBody).toBeTruthy();
-    expect(Object.keys(register.responses)).toEqual(expect.arrayContaining(['200', '400', '409']));
+    expect(Object.keys(register.responses)).toEqual(match.arrayContaining(['200', '400', '409']));
     const hb = doc.paths['/registry/heartbeat/{id}']!.post!;
-    expect(Object.keys(hb.responses)).toEqual(expect.arrayContaining(['200', '404']));
-    expect(Object.keys(doc.paths['/registry/deregister/{id}']!.delete!.responses)).toEqual(expect.arrayContaining(['204', '404']));
-    expect(Object.keys(doc.paths['/messages/send/{source_id}']!.post!.responses)).toEqual(expect.arrayContaining(['200', '400', '429']));
+    expect(Object.keys(hb.responses)).toEqual(match.arrayContaining(['200', '404']));
+    expect(Object.keys(doc.paths['/registry/deregister/{id}']!.delete!.responses)).toEqual(match.arrayContaining(['204', '404']));
+    expect(Object.keys(doc.paths['/messages/send/{source_id}']!.post!.responses)).toEqual(match.arrayContaining(['200', '400', '429']));
     const events = doc.paths['/registry/events']!.get!;
     expect(Object.keys(events.responses['200']!.content ?? {}).sort()).toEqual(['application/json', 'text/event-stream']);
     expect(events.parameters?.map((p) => `${p.in}:${p.name}`)).toEqual(
-      expect.arrayContaining(['query:since', 'query:format', 'query:wait', 'header:last-event-id']),
+      match.arrayContaining(['query:since', 'query:format', 'query:wait', 'header:last-event-id']),
     );
     const metrics = doc.paths['/metrics']!.get!;
     expect(Object.keys(metrics.responses['200']!.content ?? {})).toEqual(['text/plain']);
@@ -143,9 +155,19 @@ describe('GET /openapi.json for client generators', () => {
   it('shares the wire schemas as components, referenced from the routes', () => {
     const schemas = doc.components?.schemas ?? {};
     expect(Object.keys(schemas)).toEqual(
-      expect.arrayContaining(['MeshInstance', 'AgentMessage', 'MessageType', 'RegisterRequestInput', 'RegisterResponse', 'SendRequestInput', 'ErrorBody']),
+      match.arrayContaining([
+        'MeshInstance',
+        'AgentMessage',
+        'MessageType',
+        'RegisterRequestInput',
+        'RegisterResponse',
+        'SendRequestInput',
+        'ErrorBody',
+      ]),
     );
-    expect(doc.paths['/registry/agents']!.get!.responses['200']!.content!['application/json']!.schema.$ref).toBe('#/components/schemas/AgentsResponse');
+    expect(doc.paths['/registry/agents']!.get!.responses['200']!.content!['application/json']!.schema.$ref).toBe(
+      '#/components/schemas/AgentsResponse',
+    );
     expect(doc.paths['/registry/register']!.post!.requestBody!.content['application/json']!.schema).toEqual({
       $ref: '#/components/schemas/RegisterRequestInput',
     });
@@ -181,6 +203,6 @@ describe('GET /docs', () => {
     // The UI loads the same document.
     const json = await app.inject({ url: '/docs/json' });
     expect(json.statusCode).toBe(200);
-    expect(Object.keys((json.json() as Document).paths).sort()).toEqual(Object.keys(doc.paths).sort());
+    expect(Object.keys(json.json<Document>().paths).sort()).toEqual(Object.keys(doc.paths).sort());
   });
 });

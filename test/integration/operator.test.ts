@@ -3,9 +3,9 @@
 // rows on screen: records + inbox depths, bounded) and GET /registry/agents/{id}/pending (a page of
 // message ids, never the bodies).
 import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { INSPECT_MAX_IDS, PENDING_PAGE_MAX } from '../../src/registry/inspect.js';
-import { eventually, heartbeat, meshesClosedAfterAll, register, sleep, type TestMesh } from '../helpers/app.js';
+import { eventually, heartbeat, meshesClosedAfterAll, meshPerSuite, register, sleep } from '../helpers/app.js';
 import { fetchMessages, RFC3339_Z, send, sendBody } from '../helpers/messages.js';
 import { call, expectJsonError } from '../helpers/security.js';
 
@@ -42,7 +42,7 @@ const startMesh = meshesClosedAfterAll();
 async function get<T>(app: FastifyInstance, url: string, token?: string): Promise<T> {
   const res = await call(app, 'GET', url, { token });
   expect(res.statusCode, `${url}: ${res.body}`).toBe(200);
-  return res.json() as T;
+  return res.json<T>();
 }
 
 async function ack(app: FastifyInstance, id: string, ids: string[]) {
@@ -51,11 +51,10 @@ async function ack(app: FastifyInstance, id: string, ids: string[]) {
 }
 
 describe('GET /registry/stats', () => {
-  let mesh: TestMesh;
+  const mesh = meshPerSuite({ HEARTBEAT_INTERVAL_MS: 1000, STALE_TIMEOUT_MS: 60_000, CLEANUP_INTERVAL_MS: 5000 }, { apps: 2 });
   let a: FastifyInstance;
   let b: FastifyInstance;
   beforeAll(async () => {
-    mesh = await startMesh({ HEARTBEAT_INTERVAL_MS: 1000, STALE_TIMEOUT_MS: 60_000, CLEANUP_INTERVAL_MS: 5000 }, { apps: 2 });
     [a, b] = mesh.apps as [FastifyInstance, FastifyInstance];
   });
 
@@ -67,7 +66,14 @@ describe('GET /registry/stats', () => {
     const { now: nx, ...restX } = x;
     const { now: ny, ...restY } = y;
     expect(restX).toEqual(restY);
-    expect(x).toMatchObject({ live: 3, registered: 3, lapsed: 0, leader_id: 's-1', leader_term: Number(await mesh.redis.get(mesh.keys.term)), inbox_total: 0 });
+    expect(x).toMatchObject({
+      live: 3,
+      registered: 3,
+      lapsed: 0,
+      leader_id: 's-1',
+      leader_term: Number(await mesh.redis.get(mesh.keys.term)),
+      inbox_total: 0,
+    });
     expect(x).toMatchObject({ heartbeat_interval_ms: 1000, stale_timeout_ms: 60_000, cleanup_interval_ms: 5000 });
     // `now` is Redis TIME: the console measures heartbeat ages and rates against it.
     for (const n of [nx, ny]) {
@@ -95,7 +101,10 @@ describe('GET /registry/stats', () => {
     after = await get<Stats>(a, '/registry/stats');
     expect(after.messages_acked - before.messages_acked).toBe(2);
     expect(after.messages_sent - before.messages_sent).toBe(5);
-    expect(await get<Stats>(b, '/registry/stats')).toMatchObject({ messages_acked: after.messages_acked, messages_sent: after.messages_sent });
+    expect(await get<Stats>(b, '/registry/stats')).toMatchObject({
+      messages_acked: after.messages_acked,
+      messages_sent: after.messages_sent,
+    });
   });
 
   it('counts cleanup runs mesh-wide: every tick once, whichever replica ran it', async () => {
@@ -114,19 +123,22 @@ describe('GET /registry/stats', () => {
     const app = m.apps[0]!;
     await register(app, 'keeps');
     await register(app, 'lapses');
-    await eventually(async () => {
-      expect((await heartbeat(app, 'keeps')).statusCode).toBe(200);
-      const s = await get<Stats>(app, '/registry/stats');
-      return s.lapsed === 1 && s.live === 1 && s.registered === 2;
-    }, 10_000, 50);
+    await eventually(
+      async () => {
+        expect((await heartbeat(app, 'keeps')).statusCode).toBe(200);
+        const s = await get<Stats>(app, '/registry/stats');
+        return s.lapsed === 1 && s.live === 1 && s.registered === 2;
+      },
+      10_000,
+      50,
+    );
   });
 });
 
 describe('GET /registry/inspect', () => {
-  let mesh: TestMesh;
+  const mesh = meshPerSuite({ HEARTBEAT_INTERVAL_MS: 1000, STALE_TIMEOUT_MS: 60_000 });
   let app: FastifyInstance;
   beforeAll(async () => {
-    mesh = await startMesh({ HEARTBEAT_INTERVAL_MS: 1000, STALE_TIMEOUT_MS: 60_000 });
     app = mesh.apps[0]!;
   });
 
@@ -169,10 +181,9 @@ describe('GET /registry/inspect', () => {
 });
 
 describe('GET /registry/agents/{id}/pending', () => {
-  let mesh: TestMesh;
+  const mesh = meshPerSuite({ HEARTBEAT_INTERVAL_MS: 1000, STALE_TIMEOUT_MS: 60_000, MAX_PAYLOAD_BYTES: 200_000 });
   let app: FastifyInstance;
   beforeAll(async () => {
-    mesh = await startMesh({ HEARTBEAT_INTERVAL_MS: 1000, STALE_TIMEOUT_MS: 60_000, MAX_PAYLOAD_BYTES: 200_000 });
     app = mesh.apps[0]!;
     await register(app, 'p-src');
     await register(app, 'p-dst');
@@ -190,7 +201,7 @@ describe('GET /registry/agents/{id}/pending', () => {
       expect(res.statusCode, res.body).toBe(200);
       // Bounded answer: ids only, never a 100 kB payload.
       expect(res.body.length).toBeLessThan(2000);
-      const page = res.json() as Pending;
+      const page = res.json<Pending>();
       expect(page).toMatchObject({ instance_id: 'p-dst', pending: 7 });
       seen.push(...page.message_ids);
       cursor = page.next_cursor;
@@ -208,7 +219,12 @@ describe('GET /registry/agents/{id}/pending', () => {
   });
 
   it('is empty for an empty inbox, 404 for an id that is not live, 400 for bad input', async () => {
-    expect(await get<Pending>(app, '/registry/agents/p-src/pending')).toEqual({ instance_id: 'p-src', pending: 0, message_ids: [], next_cursor: null });
+    expect(await get<Pending>(app, '/registry/agents/p-src/pending')).toEqual({
+      instance_id: 'p-src',
+      pending: 0,
+      message_ids: [],
+      next_cursor: null,
+    });
     expectJsonError(await call(app, 'GET', '/registry/agents/ghost/pending'), 404, 'instance_not_found');
     for (const q of ['limit=0', `limit=${PENDING_PAGE_MAX + 1}`, 'limit=x', 'cursor=abc', 'cursor=1-2-3']) {
       expectJsonError(await call(app, 'GET', `/registry/agents/p-dst/pending?${q}`), 400, 'invalid_request');

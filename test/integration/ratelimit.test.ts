@@ -1,11 +1,11 @@
 // SEND_RATE_PER_SEC / SEND_BURST: one token bucket per sender in Redis (rate-limit.lua), shared by
 // every replica; off by default; 429 rate_limited with Retry-After (whole seconds, rounded up).
 import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { configFrom } from '../../src/config.js';
-import { hashToken } from '../../src/http/plugins/auth.js';
+import { hashToken } from '../../src/http/bearer.js';
 import { sendRateLimitSettings } from '../../src/registry/ratelimit.js';
-import { registerBody, sleep, startMesh, type TestMesh } from '../helpers/app.js';
+import { meshPerSuite, registerBody, sleep } from '../helpers/app.js';
 import { call, expectJsonError } from '../helpers/security.js';
 
 const note = (target: string) => ({ target_instance: target, message_type: 'Notification', payload: null, correlation_id: null });
@@ -28,29 +28,26 @@ describe('config', () => {
 });
 
 describe('off by default', () => {
-  let mesh: TestMesh;
+  const mesh = meshPerSuite();
   beforeAll(async () => {
-    mesh = await startMesh();
     await registerAll(mesh.apps[0]!, ['free-a', 'free-b']);
   });
-  afterAll(async () => mesh.close());
 
   it('sends are never limited and no bucket key is written', async () => {
-    for (let i = 0; i < 40; i++) expect((await call(mesh.apps[0]!, 'POST', '/messages/send/free-a', { body: note('free-b') })).statusCode).toBe(200);
+    for (let i = 0; i < 40; i++)
+      expect((await call(mesh.apps[0]!, 'POST', '/messages/send/free-a', { body: note('free-b') })).statusCode).toBe(200);
     expect((await mesh.namespaceKeys()).filter((k) => k.includes(':rl:'))).toEqual([]);
   });
 });
 
 describe('SEND_RATE_PER_SEC=2, SEND_BURST=3 on two replicas', () => {
-  let mesh: TestMesh;
+  const mesh = meshPerSuite({ SEND_RATE_PER_SEC: 2, SEND_BURST: 3 }, { apps: 2 });
   let a: FastifyInstance;
   let b: FastifyInstance;
   beforeAll(async () => {
-    mesh = await startMesh({ SEND_RATE_PER_SEC: 2, SEND_BURST: 3 }, { apps: 2 });
     [a, b] = mesh.apps as [FastifyInstance, FastifyInstance];
     await registerAll(a, ['rl-a', 'rl-b', 'rl-c']);
   });
-  afterAll(async () => mesh.close());
 
   it('allows the burst, then 429 rate_limited with Retry-After, across replicas', async () => {
     expect((await call(a, 'POST', '/messages/send/rl-a', { body: note('rl-b') })).statusCode).toBe(200);
@@ -60,7 +57,7 @@ describe('SEND_RATE_PER_SEC=2, SEND_BURST=3 on two replicas', () => {
     const body = expectJsonError(limited, 429, 'rate_limited');
     expect(body.error).toContain('rl-a');
     expect(limited.headers['retry-after']).toBe('1');
-    const retryMs = (limited.json() as { retry_after_ms: number }).retry_after_ms;
+    const retryMs = limited.json<{ retry_after_ms: number }>().retry_after_ms;
     expect(retryMs).toBeGreaterThan(0);
     expect(retryMs).toBeLessThanOrEqual(500);
     // The bucket is one key per sender, inside the namespace, with an expiry.
@@ -70,14 +67,18 @@ describe('SEND_RATE_PER_SEC=2, SEND_BURST=3 on two replicas', () => {
     // Other senders have their own bucket.
     expect((await call(a, 'POST', '/messages/send/rl-c', { body: note('rl-b') })).statusCode).toBe(200);
     // /messages/request sends too, so it draws from the same bucket.
-    expectJsonError(await call(a, 'POST', '/messages/request/rl-a', { body: { target_instance: 'rl-b', payload: null, timeout_ms: 10 } }), 429, 'rate_limited');
+    expectJsonError(
+      await call(a, 'POST', '/messages/request/rl-a', { body: { target_instance: 'rl-b', payload: null, timeout_ms: 10 } }),
+      429,
+      'rate_limited',
+    );
   });
 
   it('refills at the configured rate', async () => {
     let res = await call(a, 'POST', '/messages/send/rl-a', { body: note('rl-b') });
     while (res.statusCode === 200) res = await call(a, 'POST', '/messages/send/rl-a', { body: note('rl-b') });
     expect(res.statusCode).toBe(429);
-    await sleep((res.json() as { retry_after_ms: number }).retry_after_ms + 50);
+    await sleep(res.json<{ retry_after_ms: number }>().retry_after_ms + 50);
     expect((await call(a, 'POST', '/messages/send/rl-a', { body: note('rl-b') })).statusCode).toBe(200);
     expect((await call(a, 'POST', '/messages/send/rl-a', { body: note('rl-b') })).statusCode).toBe(429);
   });
@@ -90,12 +91,10 @@ describe('SEND_RATE_PER_SEC=2, SEND_BURST=3 on two replicas', () => {
 });
 
 describe('Retry-After rounds up to whole seconds', () => {
-  let mesh: TestMesh;
+  const mesh = meshPerSuite({ SEND_RATE_PER_SEC: 0.4, SEND_BURST: 1 });
   beforeAll(async () => {
-    mesh = await startMesh({ SEND_RATE_PER_SEC: 0.4, SEND_BURST: 1 });
     await registerAll(mesh.apps[0]!, ['slow-a', 'slow-b']);
   });
-  afterAll(async () => mesh.close());
 
   it('2.5 s to the next token -> Retry-After: 3', async () => {
     const app = mesh.apps[0]!;
@@ -111,20 +110,17 @@ describe('Retry-After rounds up to whole seconds', () => {
 });
 
 describe('with AUTH_MODE=instance', () => {
-  let mesh: TestMesh;
-  beforeAll(async () => {
-    mesh = await startMesh({ AUTH_MODE: 'instance', SEND_RATE_PER_SEC: 1, SEND_BURST: 1 });
-  });
-  afterAll(async () => mesh.close());
+  const mesh = meshPerSuite({ AUTH_MODE: 'instance', SEND_RATE_PER_SEC: 1, SEND_BURST: 1 });
 
   it("a send with someone else's token is refused before it can drain their bucket", async () => {
     const app = mesh.apps[0]!;
     const tok = async (id: string) =>
-      ((await call(app, 'POST', '/registry/register', { body: registerBody(id) })).json() as { instance_token: string }).instance_token;
+      (await call(app, 'POST', '/registry/register', { body: registerBody(id) })).json<{ instance_token: string }>().instance_token;
     const tokA = await tok('ia');
     const tokB = await tok('ib');
     expect(await mesh.redis.hget(`${mesh.keys.prefix}tokens`, hashToken(tokA))).toBe('ia');
-    for (let i = 0; i < 5; i++) expectJsonError(await call(app, 'POST', '/messages/send/ia', { token: tokB, body: note('ib') }), 403, 'forbidden');
+    for (let i = 0; i < 5; i++)
+      expectJsonError(await call(app, 'POST', '/messages/send/ia', { token: tokB, body: note('ib') }), 403, 'forbidden');
     expect(await mesh.redis.exists(`${mesh.keys.prefix}rl:ia`)).toBe(0);
     expect((await call(app, 'POST', '/messages/send/ia', { token: tokA, body: note('ib') })).statusCode).toBe(200);
   });

@@ -5,8 +5,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMesh, type TestMesh } from '../helpers/app.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { meshPerSuite } from '../helpers/app.js';
 
 const README = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 
@@ -19,15 +19,13 @@ export function readmeExample(name: string): string {
   return m[1]!;
 }
 
-let mesh: TestMesh;
+const mesh = meshPerSuite();
 let base: string;
 beforeAll(async () => {
-  mesh = await startMesh();
   const app = mesh.apps[0]!;
   await app.listen({ port: 0, host: '127.0.0.1' });
   base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
 });
-afterAll(async () => mesh.close());
 
 describe('README examples', () => {
   it('the curl walkthrough runs as written, every call succeeding', async () => {
@@ -66,7 +64,9 @@ describe('README examples', () => {
     expect(out).toContain('"protocolBinding":"urn:agent-mesh:registry-http:v1"');
     expect(out.match(/"success":true/g)).toHaveLength(2);
     expect(out).toMatch(/"instances":\[\{"instance_id":"translator-1"/);
-    expect(out).toContain('"skills":[{"id":"translate","name":"Translate","description":"Translates between languages","tags":["i18n","text"]}]');
+    expect(out).toContain(
+      '"skills":[{"id":"translate","name":"Translate","description":"Translates between languages","tags":["i18n","text"]}]',
+    );
     expect(out).toMatch(/"status":"queued","delivered_to":\["translator-1"\]/);
     const agents = (await (await fetch(`${base}/registry/agents`)).json()) as { instances: unknown[] };
     expect(agents.instances).toEqual([]);

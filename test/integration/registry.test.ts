@@ -1,7 +1,9 @@
 // Every /registry route and the health routes: status codes and exact JSON shapes.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { heartbeat, register, registerBody, startMesh, type TestMesh } from '../helpers/app.js';
+import type { AgentsResponse, ErrorBody, HealthResponse, MeshInstance, RegisterResponse } from '../../sdk/src/types.js';
+import { heartbeat, meshPerSuite, register, registerBody } from '../helpers/app.js';
+import { match } from '../helpers/match.js';
 
 const RFC3339_Z = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const INSTANCE_KEYS = [
@@ -17,16 +19,14 @@ const INSTANCE_KEYS = [
   'metrics',
 ].sort();
 
-let mesh: TestMesh;
+const mesh = meshPerSuite();
 let app: FastifyInstance;
 /** The first leader's term: Redis time in ms when the namespace began (+1 per change after that). */
 let t1 = 0;
 
 beforeAll(async () => {
-  mesh = await startMesh();
   app = mesh.apps[0]!;
 });
-afterAll(async () => mesh.close());
 
 describe('POST /registry/register', () => {
   it('registers, returns peers including the caller, nulls present', async () => {
@@ -38,16 +38,33 @@ describe('POST /registry/register', () => {
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toMatch(/application\/json/);
     expect(res.headers['x-request-id']).toBeTruthy();
-    const body = res.json();
-    expect(Object.keys(body).sort()).toEqual(['instance_id', 'instance_token', 'is_leader', 'leader_id', 'leader_term', 'peers', 'peers_next_cursor', 'peers_truncated', 'success']);
+    const body = res.json<RegisterResponse>();
+    expect(Object.keys(body).sort()).toEqual([
+      'instance_id',
+      'instance_token',
+      'is_leader',
+      'leader_id',
+      'leader_term',
+      'peers',
+      'peers_next_cursor',
+      'peers_truncated',
+      'success',
+    ]);
     expect(body).toMatchObject({ peers_truncated: false, peers_next_cursor: null });
     t1 = body.leader_term;
     // Not 1: a term starts from Redis' clock, so terms stay above those of a lost earlier life.
     expect(t1).toBeGreaterThan(Date.now() - 600_000);
     expect(t1).toBeLessThan(2 ** 53);
-    expect(body).toMatchObject({ success: true, instance_id: 'reg-a', is_leader: true, leader_id: 'reg-a', leader_term: t1, instance_token: null });
+    expect(body).toMatchObject({
+      success: true,
+      instance_id: 'reg-a',
+      is_leader: true,
+      leader_id: 'reg-a',
+      leader_term: t1,
+      instance_token: null,
+    });
     expect(body.peers).toHaveLength(1);
-    const peer = body.peers[0];
+    const peer = body.peers[0]!;
     expect(Object.keys(peer).sort()).toEqual(INSTANCE_KEYS);
     expect(peer).toMatchObject({
       instance_id: 'reg-a',
@@ -72,16 +89,16 @@ describe('POST /registry/register', () => {
   });
 
   it('re-registering keeps created_at, join order and leadership, and updates the record', async () => {
-    const before = (await app.inject({ url: '/registry/agents/reg-a' })).json();
+    const before = (await app.inject({ url: '/registry/agents/reg-a' })).json<MeshInstance>();
     const body = await register(app, 'reg-a', { capabilities: ['code'], port: 3001 });
     expect(body.is_leader).toBe(true);
     expect(body.leader_term).toBe(t1);
-    const after = (await app.inject({ url: '/registry/agents/reg-a' })).json();
+    const after = (await app.inject({ url: '/registry/agents/reg-a' })).json<MeshInstance>();
     expect(after.created_at).toBe(before.created_at);
     expect(after.port).toBe(3001);
     expect(after.capabilities).toEqual(['code']);
     // The capability index follows the new record.
-    const search = (await app.inject({ url: '/registry/agents?capability=search' })).json();
+    const search = (await app.inject({ url: '/registry/agents?capability=search' })).json<AgentsResponse>();
     expect(search.instances).toEqual([]);
     await register(app, 'reg-a', { capabilities: ['code', 'search'], port: 3000 });
   });
@@ -98,19 +115,24 @@ describe('POST /registry/register', () => {
   ])('400 with a JSON error naming the field: %s', async (_name, payload) => {
     const res = await app.inject({ method: 'POST', url: '/registry/register', payload });
     expect(res.statusCode).toBe(400);
-    const body = res.json();
+    const body = res.json<ErrorBody>();
     expect(body.code).toBe('invalid_request');
     expect(typeof body.error).toBe('string');
     expect(body.error).toMatch(/body\./);
   });
 
   it('400 for malformed JSON and 415 for a non-JSON body', async () => {
-    const bad = await app.inject({ method: 'POST', url: '/registry/register', headers: { 'content-type': 'application/json' }, payload: '{"x":' });
+    const bad = await app.inject({
+      method: 'POST',
+      url: '/registry/register',
+      headers: { 'content-type': 'application/json' },
+      payload: '{"x":',
+    });
     expect(bad.statusCode).toBe(400);
-    expect(bad.json().code).toBe('invalid_json');
+    expect(bad.json<ErrorBody>().code).toBe('invalid_json');
     const text = await app.inject({ method: 'POST', url: '/registry/register', headers: { 'content-type': 'text/plain' }, payload: 'hi' });
     expect(text.statusCode).toBe(415);
-    expect(text.json().code).toBe('unsupported_media_type');
+    expect(text.json<ErrorBody>().code).toBe('unsupported_media_type');
   });
 });
 
@@ -118,29 +140,29 @@ describe('GET /registry/agents', () => {
   it('lists live instances oldest first with the leader', async () => {
     const res = await app.inject({ url: '/registry/agents' });
     expect(res.statusCode).toBe(200);
-    const body = res.json();
+    const body = res.json<AgentsResponse>();
     expect(Object.keys(body).sort()).toEqual(['instances', 'leader_id', 'leader_term', 'next_cursor']);
     expect(body.leader_id).toBe('reg-a');
-    expect(body.instances.map((i: { instance_id: string }) => i.instance_id)).toEqual(['reg-a', 'reg-b']);
-    expect(body.instances.filter((i: { is_leader: boolean }) => i.is_leader)).toHaveLength(1);
+    expect(body.instances.map((i) => i.instance_id)).toEqual(['reg-a', 'reg-b']);
+    expect(body.instances.filter((i) => i.is_leader)).toHaveLength(1);
   });
 
   it('filters by capability', async () => {
     const res = await app.inject({ url: '/registry/agents?capability=search' });
-    expect(res.json().instances.map((i: { instance_id: string }) => i.instance_id)).toEqual(['reg-a']);
+    expect(res.json<AgentsResponse>().instances.map((i) => i.instance_id)).toEqual(['reg-a']);
     const none = await app.inject({ url: '/registry/agents?capability=nobody-has-this' });
-    expect(none.json().instances).toEqual([]);
+    expect(none.json<AgentsResponse>().instances).toEqual([]);
     const bad = await app.inject({ url: '/registry/agents?capability=a%20b' });
     expect(bad.statusCode).toBe(400);
   });
 
   it('pages with limit and cursor', async () => {
     await register(app, 'reg-c');
-    const p1 = (await app.inject({ url: '/registry/agents?limit=2' })).json();
-    expect(p1.instances.map((i: { instance_id: string }) => i.instance_id)).toEqual(['reg-a', 'reg-b']);
-    expect(p1.next_cursor).toEqual(expect.any(String));
-    const p2 = (await app.inject({ url: `/registry/agents?limit=2&cursor=${p1.next_cursor}` })).json();
-    expect(p2.instances.map((i: { instance_id: string }) => i.instance_id)).toEqual(['reg-c']);
+    const p1 = (await app.inject({ url: '/registry/agents?limit=2' })).json<AgentsResponse>();
+    expect(p1.instances.map((i) => i.instance_id)).toEqual(['reg-a', 'reg-b']);
+    expect(p1.next_cursor).toEqual(match.any(String));
+    const p2 = (await app.inject({ url: `/registry/agents?limit=2&cursor=${p1.next_cursor}` })).json<AgentsResponse>();
+    expect(p2.instances.map((i) => i.instance_id)).toEqual(['reg-c']);
     expect(p2.next_cursor).toBeNull();
     expect((await app.inject({ url: '/registry/agents?limit=0' })).statusCode).toBe(400);
     expect((await app.inject({ url: '/registry/agents?cursor=abc' })).statusCode).toBe(400);
@@ -149,17 +171,17 @@ describe('GET /registry/agents', () => {
   it('GET /registry/agents/{id}: 200 for live, 404 JSON for unknown, 400 for a bad id', async () => {
     const ok = await app.inject({ url: '/registry/agents/reg-b' });
     expect(ok.statusCode).toBe(200);
-    expect(Object.keys(ok.json()).sort()).toEqual(INSTANCE_KEYS);
+    expect(Object.keys(ok.json<object>()).sort()).toEqual(INSTANCE_KEYS);
     const missing = await app.inject({ url: '/registry/agents/nope' });
     expect(missing.statusCode).toBe(404);
-    expect(missing.json().code).toBe('instance_not_found');
+    expect(missing.json<ErrorBody>().code).toBe('instance_not_found');
     expect((await app.inject({ url: '/registry/agents/a%7Bb%7D' })).statusCode).toBe(400);
   });
 
   it('GET /registry/leader', async () => {
     const res = await app.inject({ url: '/registry/leader' });
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toEqual({ leader_id: 'reg-a', leader_term: t1 });
+    expect(res.json<unknown>()).toEqual({ leader_id: 'reg-a', leader_term: t1 });
   });
 });
 
@@ -167,8 +189,8 @@ describe('POST /registry/heartbeat/{id}', () => {
   it('acknowledges and stores status and metrics', async () => {
     const res = await heartbeat(app, 'reg-b', { status: 'busy', metrics: { load: 0.5, jobs: 3, ok: true, note: 'x', gone: null } });
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toEqual({ acknowledged: true, leader_id: 'reg-a', should_sync: false, leader_term: t1 });
-    const inst = (await app.inject({ url: '/registry/agents/reg-b' })).json();
+    expect(res.json<unknown>()).toEqual({ acknowledged: true, leader_id: 'reg-a', should_sync: false, leader_term: t1 });
+    const inst = (await app.inject({ url: '/registry/agents/reg-b' })).json<MeshInstance>();
     expect(inst.status).toBe('busy');
     expect(inst.metrics).toEqual({ load: 0.5, jobs: 3, ok: true, note: 'x', gone: null });
   });
@@ -176,22 +198,22 @@ describe('POST /registry/heartbeat/{id}', () => {
   it('accepts metrics omitted or null (seed clients send null)', async () => {
     expect((await heartbeat(app, 'reg-b', { status: 'healthy' })).statusCode).toBe(200);
     expect((await heartbeat(app, 'reg-b', { status: 'healthy', metrics: null })).statusCode).toBe(200);
-    const inst = (await app.inject({ url: '/registry/agents/reg-b' })).json();
+    const inst = (await app.inject({ url: '/registry/agents/reg-b' })).json<MeshInstance>();
     expect(inst.metrics).toBeNull();
   });
 
   it('404 with the contract body for an unknown id', async () => {
     const res = await heartbeat(app, 'ghost');
     expect(res.statusCode).toBe(404);
-    expect(res.json()).toEqual({ acknowledged: false, leader_id: 'reg-a', should_sync: false, leader_term: t1 });
+    expect(res.json<unknown>()).toEqual({ acknowledged: false, leader_id: 'reg-a', should_sync: false, leader_term: t1 });
   });
 
   it('stores nested metrics (any JSON value, as the seed) and returns them exactly as sent', async () => {
     const metrics = { tasks: { running: 2, queued: [1, 2] }, tags: ['a', { b: null }], load: 0.25, label: 'é ✓' };
     expect((await heartbeat(app, 'reg-b', { status: 'busy', metrics })).statusCode).toBe(200);
-    expect((await app.inject({ url: '/registry/agents/reg-b' })).json().metrics).toEqual(metrics);
-    const listed = (await app.inject({ url: '/registry/agents' })).json().instances.find((i: { instance_id: string }) => i.instance_id === 'reg-b');
-    expect(listed.metrics).toEqual(metrics);
+    expect((await app.inject({ url: '/registry/agents/reg-b' })).json<MeshInstance>().metrics).toEqual(metrics);
+    const listed = (await app.inject({ url: '/registry/agents' })).json<AgentsResponse>().instances.find((i) => i.instance_id === 'reg-b');
+    expect(listed?.metrics).toEqual(metrics);
     // Key order and values survive as sent (the listing copies the stored JSON text).
     expect((await app.inject({ url: '/registry/agents' })).body).toContain(JSON.stringify(metrics));
   });
@@ -204,7 +226,7 @@ describe('POST /registry/heartbeat/{id}', () => {
     for (let i = 0; i < 9; i++) deep = { d: deep };
     const tooDeep = await heartbeat(app, 'reg-b', { status: 'x', metrics: deep as Record<string, unknown> });
     expect(tooDeep.statusCode).toBe(400);
-    expect(tooDeep.json().issues[0].field).toBe('body.metrics');
+    expect(tooDeep.json<ErrorBody & { issues: { field: string }[] }>().issues[0]?.field).toBe('body.metrics');
     expect((await heartbeat(app, 'reg-b', { status: 'x', metrics: { big: 'x'.repeat(4100) } })).statusCode).toBe(400);
     const many = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, i]));
     expect((await heartbeat(app, 'reg-b', { status: 'x', metrics: many })).statusCode).toBe(400);
@@ -221,9 +243,9 @@ describe('DELETE /registry/deregister/{id}', () => {
     const again = await app.inject({ method: 'DELETE', url: '/registry/deregister/reg-gone' });
     expect(again.statusCode).toBe(404);
     expect(again.headers['content-type']).toMatch(/application\/json/);
-    expect(again.json()).toMatchObject({ code: 'instance_not_found', error: expect.stringContaining('reg-gone') });
-    const list = (await app.inject({ url: '/registry/agents' })).json();
-    expect(list.instances.map((i: { instance_id: string }) => i.instance_id)).not.toContain('reg-gone');
+    expect(again.json<ErrorBody>()).toMatchObject({ code: 'instance_not_found', error: match.stringContaining('reg-gone') });
+    const list = (await app.inject({ url: '/registry/agents' })).json<AgentsResponse>();
+    expect(list.instances.map((i) => i.instance_id)).not.toContain('reg-gone');
     expect(await mesh.redis.exists(mesh.keys.inst('reg-gone'))).toBe(0);
   });
 });
@@ -232,17 +254,20 @@ describe('health', () => {
   it('/health, /livez, /readyz', async () => {
     const h = await app.inject({ url: '/health' });
     expect(h.statusCode).toBe(200);
-    const body = h.json();
-    expect(body).toMatchObject({ status: 'ok', version: expect.any(String), active_sessions: 3 });
+    const body = h.json<HealthResponse>();
+    expect(body).toMatchObject({ status: 'ok', version: match.any(String), active_sessions: 3 });
     expect(typeof body.uptime_seconds).toBe('number');
     expect((await app.inject({ url: '/livez' })).statusCode).toBe(200);
     // The eviction check's details ride along (test/integration/eviction-check.test.ts has the rest).
-    expect((await app.inject({ url: '/readyz' })).json()).toEqual({ status: 'ready', eviction: expect.objectContaining({ result: 'ok', mode: 'enforce' }) });
+    expect((await app.inject({ url: '/readyz' })).json<unknown>()).toEqual({
+      status: 'ready',
+      eviction: match.objectContaining({ result: 'ok', mode: 'enforce' }),
+    });
   });
 
   it('unknown routes are JSON 404s', async () => {
     const res = await app.inject({ url: '/nope' });
     expect(res.statusCode).toBe(404);
-    expect(res.json().code).toBe('not_found');
+    expect(res.json<ErrorBody>().code).toBe('not_found');
   });
 });

@@ -10,6 +10,7 @@ import { buildApp, createLogger } from '../../src/app.js';
 import { configFrom } from '../../src/config.js';
 import { meshKeys } from '../../src/redis/keys.js';
 import { eventually, heartbeat, register, registerBody } from '../helpers/app.js';
+import { asHttpAnswer, rejectionOf } from '../helpers/domain-errors.js';
 import { expectError, fetchMessages, sendBody } from '../helpers/messages.js';
 import { uniqueNamespace } from '../helpers/ns.js';
 import { addClusterReplica, startPrimaryReplica, type ClusterReplica, type PrimaryReplica } from '../helpers/replication.js';
@@ -140,14 +141,18 @@ describe('REDIS_SYNC_REPLICAS=1 on a master with one replica', () => {
     } finally {
       await pr.replica.resume();
     }
-    const retried = await eventually(async () => {
-      const r = await sendReq(synced, 'i-a', 'i-b', { k: 'ambiguous' }, 'retry-key-1');
-      return r.statusCode === 200 ? r : null;
-    }, 15_000, 200);
+    const retried = await eventually(
+      async () => {
+        const r = await sendReq(synced, 'i-a', 'i-b', { k: 'ambiguous' }, 'retry-key-1');
+        return r.statusCode === 200 ? r : null;
+      },
+      15_000,
+      200,
+    );
     expect(retried.headers['idempotent-replayed']).toBe('true');
     const msgs = await fetchMessages(synced, 'i-b');
     expect(msgs).toHaveLength(1);
-    expect((retried.json() as { message_id: string }).message_id).toBe(msgs[0]!.message_id);
+    expect(retried.json<{ message_id: string }>().message_id).toBe(msgs[0]!.message_id);
     // The replayed answer was confirmed: the message and its record are on the replica.
     const k = meshKeys(ns);
     expect(await pr.replicaClient.xlen(k.inbox('i-b'))).toBe(1);
@@ -160,8 +165,8 @@ describe('REDIS_SYNC_REPLICAS=1 on a master with one replica', () => {
     // Kill the writes connection (a reconnect, as after a Sentinel switch): ioredis reconnects.
     await pr.masterClient.client('KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
     await eventually(async () => sync.epoch > since, 5000);
-    const err = await sync.confirm(since).then(() => null, (e: unknown) => e);
-    expect(err).toMatchObject({ statusCode: 503, code: 'not_replicated' });
+    const err = await rejectionOf(sync.confirm(since));
+    expect(asHttpAnswer(err)).toMatchObject({ statusCode: 503, code: 'not_replicated' });
     // A write after the reconnect is confirmed as usual.
     await eventually(async () => (await register(synced, 'after-kill')).leader_term >= 0, 10_000, 100);
   });
@@ -174,7 +179,7 @@ describe('REDIS_SYNC_REPLICAS=1 on a master with one replica', () => {
     await pr.masterClient.config('SET', 'maxmemory', '1');
     try {
       expectError(await sendReq(synced, 'o-a', 'o-b', { k: 'full' }), 507, 'insufficient_storage');
-      const ids = [(sent.json() as { message_id: string }).message_id];
+      const ids = [sent.json<{ message_id: string }>().message_id];
       const acked = await synced.inject({ method: 'POST', url: '/messages/ack/o-b', payload: { message_ids: ids } });
       expect(acked.statusCode, acked.body).toBe(204);
     } finally {
@@ -193,7 +198,10 @@ describe('REDIS_SYNC_REPLICAS above the replicas there are', () => {
       const two = await app({ ...env, REDIS_SYNC_REPLICAS: 2 }, ns, lines);
       const plain = await app(env, ns);
       // Said at startup: the replicas do not confirm (the option is above what there is).
-      const warning = await eventually(async () => lines.find((l) => /REDIS_SYNC_REPLICAS: the replicas did not confirm/.test(l.msg)), 5000);
+      const warning = await eventually(
+        async () => lines.find((l) => /REDIS_SYNC_REPLICAS: the replicas did not confirm/.test(l.msg)),
+        5000,
+      );
       expect(warning).toMatchObject({ level: 40, replicas: 2, timeoutMs: 300 });
       const reg = await two.inject({ method: 'POST', url: '/registry/register', payload: registerBody('t-a') });
       const body = expectError(reg, 503, 'not_replicated');
@@ -224,7 +232,10 @@ describe('Cluster: the WAIT reaches the master owning the namespace', () => {
     const ns = uniqueNamespace('syncc');
     // Only the master holding this namespace's slot gets a replica; the other two have none.
     replica = await addClusterReplica(cluster, meshKeys(ns).syncMark);
-    const a = await app({ ...cluster.env, REDIS_SYNC_REPLICAS: 1, REDIS_SYNC_TIMEOUT_MS: 500, REDIS_COMMAND_TIMEOUT_MS: COMMAND_TIMEOUT_MS }, ns);
+    const a = await app(
+      { ...cluster.env, REDIS_SYNC_REPLICAS: 1, REDIS_SYNC_TIMEOUT_MS: 500, REDIS_COMMAND_TIMEOUT_MS: COMMAND_TIMEOUT_MS },
+      ns,
+    );
     clusterApp = a;
     await register(a, 'c-a');
     await register(a, 'c-b');

@@ -8,8 +8,18 @@ import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SKILL_INDEX_MAX } from '../../src/a2a/agent-card.js';
-import { loadScriptSource, SCRIPT_KEYS, type ScriptName } from '../../src/redis/scripts.js';
-import { eventually, heartbeat, meshesClosedAfterAll, register, registerBody, sleep, startMesh, type TestMesh } from '../helpers/app.js';
+import { loadScriptSource, SCRIPT_NAMES, type ScriptName } from '../../src/redis/script-runner.js';
+import {
+  eventually,
+  heartbeat,
+  meshesClosedAfterAll,
+  meshPerSuite,
+  register,
+  registerBody,
+  sleep,
+  startMesh,
+  type TestMesh,
+} from '../helpers/app.js';
 import { startRedisProcess, type RedisProcessHandle } from '../helpers/redis.js';
 
 const startMeshOnce = meshesClosedAfterAll();
@@ -43,7 +53,9 @@ async function keyedSend(app: FastifyInstance, source: string, body: object, key
 
 async function registerMany(app: FastifyInstance, ids: string[], capabilities: string[] = [], agentCard?: object): Promise<void> {
   const one = (id: string) =>
-    agentCard ? json(app, '/registry/register', { method: 'POST', payload: { ...registerBody(id, { capabilities }), agent_card: agentCard } }) : register(app, id, { capabilities });
+    agentCard
+      ? json(app, '/registry/register', { method: 'POST', payload: { ...registerBody(id, { capabilities }), agent_card: agentCard } })
+      : register(app, id, { capabilities });
   for (let i = 0; i < ids.length; i += 100) {
     await Promise.all(ids.slice(i, i + 100).map(one));
   }
@@ -64,10 +76,9 @@ function workCard(skills: string[]): object {
 }
 
 describe('listings are pages of bounded work with consistent order', () => {
-  let mesh: TestMesh;
+  const mesh = meshPerSuite({ STALE_TIMEOUT_MS: 600_000, HEARTBEAT_INTERVAL_MS: 1000 });
   let app: FastifyInstance;
   beforeAll(async () => {
-    mesh = await startMeshOnce({ STALE_TIMEOUT_MS: 600_000, HEARTBEAT_INTERVAL_MS: 1000 });
     app = mesh.apps[0]!;
     for (let i = 0; i < 7; i++) await register(app, `pg-${i}`, { capabilities: i % 2 === 0 ? ['even'] : ['odd'] });
   });
@@ -76,7 +87,10 @@ describe('listings are pages of bounded work with consistent order', () => {
     const pages: string[][] = [];
     let cursor: string | null = null;
     do {
-      const page: Listing = await json<Listing>(app, `${base}${base.includes('?') ? '&' : '?'}limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`);
+      const page: Listing = await json<Listing>(
+        app,
+        `${base}${base.includes('?') ? '&' : '?'}limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`,
+      );
       expect(page.instances.length).toBeLessThanOrEqual(limit);
       pages.push(page.instances.map((i) => i.instance_id));
       cursor = page.next_cursor;
@@ -108,7 +122,7 @@ describe('listings are pages of bounded work with consistent order', () => {
   it('the register answer is a bounded first page with the caller always in it', async () => {
     const small = await mesh.addApp({ REGISTER_PEERS_MAX: 3, STALE_TIMEOUT_MS: 600_000, HEARTBEAT_INTERVAL_MS: 1000 });
     const res = await small.inject({ method: 'POST', url: '/registry/register', payload: registerBody('pg-late') });
-    const body = res.json() as { peers: Instance[]; peers_truncated: boolean; peers_next_cursor: string | null; leader_id: string };
+    const body = res.json<{ peers: Instance[]; peers_truncated: boolean; peers_next_cursor: string | null; leader_id: string }>();
     expect(body.peers.map((p) => p.instance_id)).toEqual(['pg-0', 'pg-1', 'pg-2', 'pg-late']);
     expect(body.peers_truncated).toBe(true);
     // The cursor continues the listing where the page ended.
@@ -134,7 +148,7 @@ describe('fetch answers are bounded in bytes', () => {
     const answers: number[][] = [];
     for (let round = 0; round < 10 && seen.length < sent.length; round++) {
       const res = await app.inject({ url: '/messages/fb-dst?limit=1000' });
-      const { messages } = res.json() as { messages: Message[] };
+      const { messages } = res.json<{ messages: Message[] }>();
       expect(messages.length).toBeGreaterThan(0);
       answers.push(messages.map((m) => String(m.payload).length - 2));
       const bodyBytes = messages.reduce((n, m) => n + JSON.stringify(m).length, 0);
@@ -185,7 +199,10 @@ describe('broadcast to many members', () => {
   it('the per-member backlog bound answers 429 naming the full members, whatever the mesh size', async () => {
     const mesh = await startMeshOnce({ INBOX_MAX: 3, STALE_TIMEOUT_MS: 600_000, HEARTBEAT_INTERVAL_MS: 1000 });
     const app = mesh.apps[0]!;
-    await registerMany(app, Array.from({ length: 50 }, (_, i) => `bl-${i}`));
+    await registerMany(
+      app,
+      Array.from({ length: 50 }, (_, i) => `bl-${i}`),
+    );
     // bl-1..49 read and ack everything; bl-49 never reads.
     for (let n = 0; n < 3; n++) {
       await send(app, 'bl-0', { payload: n });
@@ -194,11 +211,19 @@ describe('broadcast to many members', () => {
         await json(app, `/messages/ack/bl-${i}`, { method: 'POST', payload: { message_ids: messages.map((m) => m.message_id) } });
       }
     }
-    const res = await app.inject({ method: 'POST', url: '/messages/send/bl-0', payload: { target_instance: null, message_type: 'Query', payload: 'more', correlation_id: null } });
+    const res = await app.inject({
+      method: 'POST',
+      url: '/messages/send/bl-0',
+      payload: { target_instance: null, message_type: 'Query', payload: 'more', correlation_id: null },
+    });
     expect(res.statusCode).toBe(429);
     expect(res.json()).toMatchObject({ code: 'inbox_full', full: ['bl-49'] });
     // The sender's own broadcasts never count against it: it can still receive.
-    const toSender = await app.inject({ method: 'POST', url: '/messages/send/bl-1', payload: { target_instance: 'bl-0', message_type: 'Query', payload: 1, correlation_id: null } });
+    const toSender = await app.inject({
+      method: 'POST',
+      url: '/messages/send/bl-1',
+      payload: { target_instance: 'bl-0', message_type: 'Query', payload: 1, correlation_id: null },
+    });
     expect(toSender.statusCode).toBe(200);
   });
 });
@@ -227,7 +252,7 @@ describe('re-register storm', () => {
 
 // ---- work per script call --------------------------------------------------------------------
 
-const leaderOf = async (app: FastifyInstance) => (await app.inject({ url: '/registry/leader' })).json() as { leader_id: string | null };
+const leaderOf = async (app: FastifyInstance) => (await app.inject({ url: '/registry/leader' })).json<{ leader_id: string | null }>();
 /** An election call: the listing page of one row, the leader check and ELECTION_SCAN (128) lapsed members examined. */
 const ELECTION_BUDGET = 30 + 2 * 128;
 
@@ -246,7 +271,7 @@ class ScriptWork {
   private lines: { args: string[]; lua: boolean }[] = [];
 
   constructor(private readonly url: string) {
-    for (const name of Object.keys(SCRIPT_KEYS) as ScriptName[]) {
+    for (const name of SCRIPT_NAMES) {
       this.bySha.set(createHash('sha1').update(loadScriptSource(name)).digest('hex'), name);
     }
   }
@@ -307,12 +332,24 @@ describe('no script call does work that grows with the mesh', () => {
 
   /** The commands each kind of call runs, for a mesh of `population` members. */
   async function measure(population: number): Promise<Record<string, number>> {
-    // Only the private Redis, whatever this run's topology (its Sentinel or Cluster settings would win).
-    const privateRedis = { REDIS_URL: redis.url, REDIS_SENTINELS: '', REDIS_CLUSTER_NODES: '' };
-    const mesh = await startMesh({ ...privateRedis, REGISTER_PEERS_MAX: 50, STALE_TIMEOUT_MS: 600_000, HEARTBEAT_INTERVAL_MS: 1000 });
+    // On the private Redis whatever TEST_TOPOLOGY is (empty = unset: no Sentinel, no Cluster).
+    const mesh = await startMesh({
+      REDIS_URL: redis.url,
+      REDIS_SENTINELS: '',
+      REDIS_CLUSTER_NODES: '',
+      REGISTER_PEERS_MAX: 50,
+      STALE_TIMEOUT_MS: 600_000,
+      HEARTBEAT_INTERVAL_MS: 1000,
+    });
     meshes.push(mesh);
     const app = mesh.apps[0]!;
-    const short = await mesh.addApp({ ...privateRedis, STALE_TIMEOUT_MS: 300, HEARTBEAT_INTERVAL_MS: 100 });
+    const short = await mesh.addApp({
+      REDIS_URL: redis.url,
+      REDIS_SENTINELS: '',
+      REDIS_CLUSTER_NODES: '',
+      STALE_TIMEOUT_MS: 300,
+      HEARTBEAT_INTERVAL_MS: 100,
+    });
     // A fifth of the members lapse first (they lead the line, so elections must skip them), then
     // the rest join and stay; all hold a capability, and an A2A card whose skills are tagged with
     // the same name (routing to it reads both indexes).
@@ -320,10 +357,12 @@ describe('no script call does work that grows with the mesh', () => {
     const staying = Array.from({ length: population - lapsing.length }, (_, i) => `m-${i}`);
     await registerMany(short, lapsing, ['work'], workCard(['lapsing-skill']));
     await registerMany(app, staying, ['work'], workCard(['staying-skill']));
-    await eventually(async () => (await app.inject({ url: '/registry/agents/lap-0' })).statusCode === 404, 5000, 50);
-    // The leader (lap-0, the first to join) has lapsed with all the lap-* behind it: each election
-    // call examines at most ELECTION_SCAN of them and raises the floor, so a few calls settle it.
-    // Measure those calls now, so that no call measured below happens to run an election.
+    // Every lapsing member gone (the last registered lapses last: on a busy machine registering
+    // them takes longer than their 300 ms). The leader (lap-0, the first to join) lapsed with all
+    // the lap-* behind it: each election call examines at most ELECTION_SCAN of them and raises the
+    // floor, so a few calls settle it. Measure those calls now, so that no call measured below
+    // happens to run an election.
+    await eventually(async () => (await app.inject({ url: `/registry/agents/${lapsing.at(-1)!}` })).statusCode === 404, 5000, 50);
     await work.start();
     let elections = 0;
     while ((await leaderOf(app)).leader_id === null && elections++ < 50);
@@ -390,7 +429,10 @@ describe('no script call does work that grows with the mesh', () => {
       'expire-messages': 400,
     };
     for (const [name, max] of Object.entries(budget)) {
-      for (const [population, counts] of [[500, small], [2500, large]] as const) {
+      for (const [population, counts] of [
+        [500, small],
+        [2500, large],
+      ] as const) {
         expect(counts[name], `${name} at ${population} members`).toBeDefined();
         expect(counts[name]!, `${name}: ${counts[name]} commands at ${population} members`).toBeLessThanOrEqual(max);
       }

@@ -1,8 +1,9 @@
 // A client that knows only the seed's wire types (spec-ai's MeshClient, strict: every field present
 // with the right type; unknown fields ignored like serde does) works unchanged over real HTTP.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { startMesh, type TestMesh } from '../helpers/app.js';
+import { meshPerSuite } from '../helpers/app.js';
+import { match } from '../helpers/match.js';
 
 const timestamp = z.string().refine((s) => /Z$/.test(s) && !Number.isNaN(Date.parse(s)), 'RFC 3339 UTC');
 const u16 = z.number().int().min(0).max(65535);
@@ -87,14 +88,12 @@ class SeedClient {
   }
 }
 
-let mesh: TestMesh;
+const mesh = meshPerSuite();
 let client: SeedClient;
 beforeAll(async () => {
-  mesh = await startMesh();
   const address = await mesh.apps[0]!.listen({ port: 0, host: '127.0.0.1' });
   client = new SeedClient(address);
 });
-afterAll(async () => mesh.close());
 
 describe('seed wire compatibility', () => {
   it('register two, list, heartbeat, message, deregister', async () => {
@@ -111,13 +110,18 @@ describe('seed wire compatibility', () => {
     expect(list.data?.leader_id).toBe(id1);
 
     const hb = await client.heartbeat(id2);
-    expect(hb).toEqual({ status: 200, data: expect.objectContaining({ acknowledged: true, leader_id: id1, should_sync: false }) });
+    expect(hb).toEqual({ status: 200, data: match.objectContaining({ acknowledged: true, leader_id: id1, should_sync: false }) });
 
     const sent = await client.send(id1, id2, { task: 'x' });
     expect(sent.data).toMatchObject({ status: 'queued', delivered_to: [id2] });
     const inbox = await client.messages(id2);
     expect(inbox.data?.messages).toHaveLength(1);
-    expect(inbox.data?.messages[0]).toMatchObject({ source_instance: id1, target_instance: id2, message_type: 'TaskDelegation', payload: { task: 'x' } });
+    expect(inbox.data?.messages[0]).toMatchObject({
+      source_instance: id1,
+      target_instance: id2,
+      message_type: 'TaskDelegation',
+      payload: { task: 'x' },
+    });
     expect((await client.ack(id2, [sent.data!.message_id])).status).toBe(204);
     expect((await client.messages(id2)).data?.messages).toEqual([]);
 

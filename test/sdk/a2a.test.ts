@@ -65,7 +65,9 @@ describe('SDK', () => {
   it('sendToCapability and request reach the holder of a skill', async () => {
     const worker = await pool.join({ agentCard: translator() });
     const got: AgentMessage[] = [];
-    worker.on('Query', (m, ctx) => ctx.respond({ translated: String(m.payload).toUpperCase() }));
+    worker.on('Query', (m, ctx) =>
+      ctx.respond({ translated: (typeof m.payload === 'string' ? m.payload : JSON.stringify(m.payload)).toUpperCase() }),
+    );
     worker.on('Notification', (m) => {
       got.push(m);
     });
@@ -93,7 +95,10 @@ describe('mesh CLI', () => {
     expect(lines.at(-1)).toMatch(/^1 instance\(s\)/);
     const j = await mesh(server.url, 'agents', '--skill', 'translate', '--json');
     expect((JSON.parse(j.stdout) as { instances: { instance_id: string }[] }).instances.map((i) => i.instance_id)).toEqual([agent.id]);
-    expect(await mesh(server.url, 'agents', '--skill', 'nothing')).toMatchObject({ code: 0, stdout: "no live instances with skill 'nothing'\n" });
+    expect(await mesh(server.url, 'agents', '--skill', 'nothing')).toMatchObject({
+      code: 0,
+      stdout: "no live instances with skill 'nothing'\n",
+    });
     const both = await mesh(server.url, 'agents', '--skill', 'x', '--capability', 'y');
     expect(both.code).toBe(2);
     expect(both.stderr).toMatch(/either --capability or --skill/);
@@ -108,7 +113,9 @@ describe('mesh CLI', () => {
     expect(text.stdout).toMatch(/^interfaces\s+JSONRPC 1\.0 https:\/\/georoute-agent\.example\.com\/a2a\/v1$/m);
     expect(text.stdout).toMatch(/^capabilities\s+streaming, pushNotifications, extendedAgentCard$/m);
     expect(text.stdout).toMatch(/^SKILL\s+NAME\s+TAGS$/m);
-    expect(text.stdout).toMatch(/^route-optimizer-traffic\s+Traffic-Aware Route Optimizer\s+maps, routing, navigation, directions, traffic$/m);
+    expect(text.stdout).toMatch(
+      /^route-optimizer-traffic\s+Traffic-Aware Route Optimizer\s+maps, routing, navigation, directions, traffic$/m,
+    );
     const json = await mesh(server.url, 'agent', agent.id, '--card', '--json');
     expect(json.code).toBe(0);
     expect(JSON.stringify(JSON.parse(json.stdout))).toBe(JSON.stringify(sample));

@@ -14,6 +14,10 @@ import {
 } from '../../sdk/src/index.js';
 import { AgentPool, deferred, eventually, sleep, startServer, type TestServer } from './support.js';
 
+/** The URL a fetch call asks for, whichever form it was given in. */
+const urlOf = (input: string | URL | Request): string =>
+  typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+
 // Fast liveness: an instance is stale 600 ms after its last heartbeat; agents beat every 150 ms.
 const FAST = { STALE_TIMEOUT_MS: 600, HEARTBEAT_INTERVAL_MS: 150 };
 
@@ -178,13 +182,17 @@ describe('leadership', () => {
       // The feed starts "from now": wait until b's watcher is connected (it sees a join).
       const probe = new MeshClient({ url: slow.url });
       let n = 0;
-      await eventually(async () => {
-        const id = `feed-probe-${n++}`;
-        await probe.register({ instance_id: id, hostname: 'probe.local', port: 1, capabilities: [], agent_profiles: [] });
-        await sleep(100);
-        await probe.deregister(id);
-        return membership.some((e) => e.type === 'joined' && e.instance_id === id);
-      }, 10_000, 0);
+      await eventually(
+        async () => {
+          const id = `feed-probe-${n++}`;
+          await probe.register({ instance_id: id, hostname: 'probe.local', port: 1, capabilities: [], agent_profiles: [] });
+          await sleep(100);
+          await probe.deregister(id);
+          return membership.some((e) => e.type === 'joined' && e.instance_id === id);
+        },
+        10_000,
+        0,
+      );
       const termBefore = b.leaderTerm;
       const became = record<LeaderChange>(b, 'leader');
       const t0 = Date.now();
@@ -205,7 +213,7 @@ describe('leadership', () => {
     let stale: { leader_id: string; leader_term: number } | null = null;
     const staleFetch: typeof fetch = async (input, init) => {
       const res = await fetch(input, init);
-      if (!stale || !String(input).includes('/registry/heartbeat/')) return res;
+      if (!stale || !urlOf(input).includes('/registry/heartbeat/')) return res;
       await res.text();
       return new Response(JSON.stringify({ acknowledged: true, should_sync: false, ...stale }), {
         status: 200,
@@ -234,7 +242,7 @@ describe('leadership', () => {
   it('a leader whose heartbeats fail steps down locally after its lease', async () => {
     let cut = false;
     const flaky: typeof fetch = async (input, init) => {
-      if (cut && String(input).includes('/registry/heartbeat/')) throw new TypeError('fetch failed');
+      if (cut && urlOf(input).includes('/registry/heartbeat/')) throw new TypeError('fetch failed');
       return fetch(input, init);
     };
     const solo = await pool.join({ instanceId: 'lease-1', leaderLeaseMs: 400, client: { fetch: flaky, retries: 0 } });
@@ -387,7 +395,12 @@ describe('request/response', () => {
       await ctx.respond({ summary: text.split(' ')[0] ?? '' });
     });
     const byCap = await requester.request({ capability: 'summarize' }, { text: 'alpha beta gamma' }, { timeoutMs: 5000 });
-    expect(byCap).toMatchObject({ message_type: 'Response', source_instance: 'rr-w', target_instance: 'rr-r', payload: { summary: 'alpha' } });
+    expect(byCap).toMatchObject({
+      message_type: 'Response',
+      source_instance: 'rr-w',
+      target_instance: 'rr-r',
+      payload: { summary: 'alpha' },
+    });
     expect(byCap.correlation_id).toBe(queries[0]!.correlation_id);
     const byId = await requester.request('rr-w', { text: 'delta epsilon' });
     expect(byId.payload).toEqual({ summary: 'delta' });

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MeshClient } from '../../sdk/src/index.js';
 import { freePort } from '../helpers/ports.js';
 import { CLI, eventually, mesh, run, startServer, type TestServer } from './support.js';
+import { match } from '../helpers/match.js';
 
 let server: TestServer;
 let client: MeshClient;
@@ -117,9 +118,14 @@ describe('mesh CLI', () => {
     expect(await mesh(server.url, 'inbox', 'snd-b')).toMatchObject({ code: 0, stdout: 'no messages\n' });
 
     // --wait returns at once when something is pending...
-    const now = JSON.parse((await mesh(server.url, 'inbox', 'snd-c', '--wait', '20', '--json')).stdout) as { messages: { message_id: string; payload: unknown }[] };
+    const now = JSON.parse((await mesh(server.url, 'inbox', 'snd-c', '--wait', '20', '--json')).stdout) as {
+      messages: { message_id: string; payload: unknown }[];
+    };
     expect(now.messages.map((m) => m.payload)).toEqual(['all']);
-    await client.ack('snd-c', now.messages.map((m) => m.message_id));
+    await client.ack(
+      'snd-c',
+      now.messages.map((m) => m.message_id),
+    );
     // ...and otherwise parks until a message arrives.
     const waiting2 = mesh(server.url, 'inbox', 'snd-c', '--wait', '20', '--json');
     await new Promise((r) => setTimeout(r, 300));
@@ -161,7 +167,8 @@ describe('mesh CLI', () => {
     const help = await mesh(server.url, '--help');
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/^Usage: mesh <command> \[options\]/);
-    for (const cmd of ['agents', 'agent', 'leader', 'send', 'request', 'inbox', 'evict', 'watch', 'health']) expect(help.stdout).toContain(`\n  ${cmd} `);
+    for (const cmd of ['agents', 'agent', 'leader', 'send', 'request', 'inbox', 'evict', 'watch', 'health'])
+      expect(help.stdout).toContain(`\n  ${cmd} `);
     expect(help.stdout).toMatch(/Exit codes: 0 ok, 1 the server answered with an error, 2 usage error, 3 could not reach the server/);
     // Every command has its own help, with examples and the global options.
     for (const cmd of ['agents', 'agent', 'leader', 'send', 'request', 'inbox', 'evict', 'watch', 'health']) {
@@ -209,13 +216,17 @@ describe('mesh CLI', () => {
     const ids: string[] = [];
     try {
       // The feed starts "from now": keep registering until the watcher shows one (it is connected).
-      await eventually(async () => {
-        const id = `watch-${ids.length}`;
-        ids.push(id);
-        await reg(id);
-        await new Promise((r) => setTimeout(r, 200));
-        return watch.stdout().includes(`"instance_id":"${id}"`);
-      }, 15_000, 0);
+      await eventually(
+        async () => {
+          const id = `watch-${ids.length}`;
+          ids.push(id);
+          await reg(id);
+          await new Promise((r) => setTimeout(r, 200));
+          return watch.stdout().includes(`"instance_id":"${id}"`);
+        },
+        15_000,
+        0,
+      );
       const events = watch
         .stdout()
         .trim()
@@ -235,14 +246,27 @@ describe('mesh CLI', () => {
     const readable = spawnWatch(server.url, ['--since', '0']);
     const lines = spawnWatch(server.url, ['--since', '0', '--json']);
     try {
-      await eventually(async () => /left +since-a/.test(readable.stdout()) && lines.stdout().includes('"type":"left","instance_id":"since-a"'), 10_000);
-      const joined = readable.stdout().split('\n').find((l) => /joined +since-a/.test(l))!;
+      await eventually(
+        async () => /left +since-a/.test(readable.stdout()) && lines.stdout().includes('"type":"left","instance_id":"since-a"'),
+        10_000,
+      );
+      const joined = readable
+        .stdout()
+        .split('\n')
+        .find((l) => /joined +since-a/.test(l))!;
       // The registry's own time of the change, and no `reason=null`-style noise.
       expect(joined).toMatch(/^\d{4}-\d\d-\d\dT\S+Z {2}joined {4}since-a$/);
       expect(readable.stdout()).not.toMatch(/null/);
       expect(readable.stdout()).toMatch(/left {6}since-a {2}reason=deregistered/);
-      const records = lines.stdout().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-      expect(records.find((r) => r.instance_id === 'since-a' && r.type === 'left')).toMatchObject({ reason: 'deregistered', id: expect.stringMatching(/^\d+-\d+$/) });
+      const records = lines
+        .stdout()
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(records.find((r) => r.instance_id === 'since-a' && r.type === 'left')).toMatchObject({
+        reason: 'deregistered',
+        id: match.stringMatching(/^\d+-\d+$/),
+      });
       // Resuming after an event id starts right after it.
       const firstId = records[0]!.id as string;
       const resumed = spawnWatch(server.url, ['--since', firstId, '--json']);
@@ -259,7 +283,9 @@ describe('mesh CLI', () => {
   });
 
   it('watch: a server without the feed is an API error with a clear message', async () => {
-    const none = http.createServer((_req, res) => res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"Route GET /registry/events not found","code":"not_found"}'));
+    const none = http.createServer((_req, res) =>
+      res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"Route GET /registry/events not found","code":"not_found"}'),
+    );
     await new Promise<void>((r) => none.listen(0, '127.0.0.1', r));
     try {
       const r = await mesh(`http://127.0.0.1:${(none.address() as AddressInfo).port}`, 'watch');
@@ -276,7 +302,12 @@ describe('mesh CLI', () => {
     await reg('rq-b', ['echo']);
     const answering = (async () => {
       const [q] = await client.fetchMessages('rq-b', { wait: 20 });
-      await client.send('rq-b', { target_instance: q!.source_instance, message_type: 'Response', payload: { echo: q!.payload }, correlation_id: q!.correlation_id });
+      await client.send('rq-b', {
+        target_instance: q!.source_instance,
+        message_type: 'Response',
+        payload: { echo: q!.payload },
+        correlation_id: q!.correlation_id,
+      });
       await client.ack('rq-b', [q!.message_id]);
     })();
     const r = await mesh(server.url, 'request', 'rq-a', '--capability', 'echo', 'Query', '{"q":1}', '--wait', '20');
@@ -294,9 +325,14 @@ describe('mesh CLI', () => {
     await reg('fl-a');
     await reg('fl-b');
     await client.send('fl-a', { target_instance: 'fl-b', message_type: 'Query', payload: { n: 1 }, correlation_id: 'c-1' });
-    const follow = spawnMesh(server.url, ['inbox', 'fl-b', '--follow', '--ack']);
+    // The follower that does not ack starts first and shows the first message before the acking
+    // one starts: otherwise a slow process start (a busy machine) lets the ack win the race and the
+    // JSON follower never sees that message.
     const asJson = spawnMesh(server.url, ['inbox', 'fl-b', '--follow', '--json']);
+    let acking: ReturnType<typeof spawnMesh> | undefined;
     try {
+      await eventually(async () => asJson.stdout().includes('"payload":{"n":1}'), 10_000);
+      const follow = (acking = spawnMesh(server.url, ['inbox', 'fl-b', '--follow', '--ack']));
       await eventually(async () => follow.stdout().includes('{"n":1}'), 10_000);
       await client.send('fl-a', { target_instance: 'fl-b', message_type: { Custom: 'late' }, payload: 'two', correlation_id: null });
       await eventually(async () => follow.stdout().includes('"two"'), 10_000);
@@ -311,7 +347,7 @@ describe('mesh CLI', () => {
       const seen = lines().map((l) => (JSON.parse(l) as { payload: unknown }).payload);
       expect(seen).toEqual([{ n: 1 }, 'two']);
     } finally {
-      await follow.interrupt();
+      await acking?.interrupt();
       await asJson.interrupt();
     }
     for (const id of ['fl-a', 'fl-b']) await client.deregister(id);
@@ -379,7 +415,10 @@ function spawnWatch(url: string, args: string[]) {
 
 /** A long-running `mesh` command (watch, inbox --follow), stopped with Ctrl-C (SIGINT). */
 function spawnMesh(url: string, args: string[], env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, MESH_URL: url, MESH_TOKEN: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { ...process.env, MESH_URL: url, MESH_TOKEN: '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));

@@ -67,22 +67,46 @@ describe('MeshClient against a real server', () => {
     await client.register(reg('m-a'));
     await client.register(reg('m-b', ['echo']));
 
-    const sent = await client.send('m-a', { target_instance: 'm-b', message_type: { Custom: 'ping' }, payload: { n: 1 }, correlation_id: 'c1' });
+    const sent = await client.send('m-a', {
+      target_instance: 'm-b',
+      message_type: { Custom: 'ping' },
+      payload: { n: 1 },
+      correlation_id: 'c1',
+    });
     expect(sent).toMatchObject({ status: 'queued', delivered_to: ['m-b'] });
     const inbox = await client.fetchMessages('m-b');
     expect(inbox).toHaveLength(1);
-    expect(inbox[0]).toMatchObject({ message_id: sent.message_id, source_instance: 'm-a', message_type: { Custom: 'ping' }, payload: { n: 1 }, correlation_id: 'c1' });
+    expect(inbox[0]).toMatchObject({
+      message_id: sent.message_id,
+      source_instance: 'm-a',
+      message_type: { Custom: 'ping' },
+      payload: { n: 1 },
+      correlation_id: 'c1',
+    });
     await client.ack('m-b', [sent.message_id]);
     expect(await client.fetchMessages('m-b')).toEqual([]);
 
     // Long-poll: parked until a message arrives.
     const t0 = Date.now();
     const waiting = client.fetchMessages('m-b', { wait: 10 });
-    setTimeout(() => void client.send('m-a', { target_instance: null, target_capability: 'echo', message_type: 'Notification', payload: null, correlation_id: null }), 150);
+    setTimeout(
+      () =>
+        void client.send('m-a', {
+          target_instance: null,
+          target_capability: 'echo',
+          message_type: 'Notification',
+          payload: null,
+          correlation_id: null,
+        }),
+      150,
+    );
     const woke = await waiting;
     expect(woke).toHaveLength(1);
     expect(Date.now() - t0).toBeLessThan(5000);
-    await client.ack('m-b', woke.map((m) => m.message_id));
+    await client.ack(
+      'm-b',
+      woke.map((m) => m.message_id),
+    );
 
     // SSE stream: each un-acked message once.
     const controller = new AbortController();
@@ -97,12 +121,20 @@ describe('MeshClient against a real server', () => {
     await client.send('m-a', { target_instance: 'm-b', message_type: 'Query', payload: 'two', correlation_id: null });
     await reading;
     expect(got.map((m) => m.payload)).toEqual(['one', 'two']);
-    await client.ack('m-b', got.map((m) => m.message_id));
+    await client.ack(
+      'm-b',
+      got.map((m) => m.message_id),
+    );
 
     // Server-side request/response: m-b answers from its own loop.
     const answering = (async () => {
       const [q] = await client.fetchMessages('m-b', { wait: 10 });
-      await client.send('m-b', { target_instance: q!.source_instance, message_type: 'Response', payload: { echo: q!.payload }, correlation_id: q!.correlation_id });
+      await client.send('m-b', {
+        target_instance: q!.source_instance,
+        message_type: 'Response',
+        payload: { echo: q!.payload },
+        correlation_id: q!.correlation_id,
+      });
       await client.ack('m-b', [q!.message_id]);
     })();
     const rr = await client.request('m-a', { target_instance: 'm-b', payload: 'hi', timeout_ms: 10_000 });
@@ -142,17 +174,25 @@ describe('MeshClient against a real server', () => {
     try {
       // The feed starts "from now": register until the watcher has seen one (it is connected).
       const ids: string[] = [];
-      await eventually(async () => {
-        const id = `feed-${ids.length}`;
-        ids.push(id);
-        await client.register(reg(id));
-        await sleep(100);
-        return seen.some((e) => e.instance_id === id);
-      }, 10_000, 0);
+      await eventually(
+        async () => {
+          const id = `feed-${ids.length}`;
+          ids.push(id);
+          await client.register(reg(id));
+          await sleep(100);
+          return seen.some((e) => e.instance_id === id);
+        },
+        10_000,
+        0,
+      );
       for (const id of ids) await client.deregister(id);
       await eventually(async () => ids.every((id) => seen.some((e) => e.type === 'left' && e.instance_id === id)));
       const last = ids.at(-1)!;
-      expect(seen.find((e) => e.instance_id === last && e.type === 'joined')).toMatchObject({ type: 'joined', instance_id: last, term: null });
+      expect(seen.find((e) => e.instance_id === last && e.type === 'joined')).toMatchObject({
+        type: 'joined',
+        instance_id: last,
+        term: null,
+      });
       expect(seen.every((e) => typeof e.id === 'string' && e.id.length > 0)).toBe(true);
       const leaders = seen.filter((e) => e.type === 'leader');
       expect(leaders.length).toBeGreaterThan(0);
@@ -250,7 +290,9 @@ describe('MeshClient retry rules', () => {
 
   it('gives up after the configured retries with the last MeshApiError', async () => {
     const srv = await serve((_req, res) => jsonReply(res, 503, { error: 'not ready', code: 'unavailable' }, { 'retry-after': '0' }));
-    const err = await fast(srv.url, { retries: 2 }).health().catch((e: unknown) => e);
+    const err = await fast(srv.url, { retries: 2 })
+      .health()
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(MeshApiError);
     expect(err).toMatchObject({ status: 503, code: 'unavailable', attempts: 3, retryAfterMs: 0 });
     expect(srv.hits).toHaveLength(3);
@@ -267,7 +309,8 @@ describe('MeshClient retry rules', () => {
     const srv = await serve((req, res, n) => {
       if (n === 1) jsonReply(res, 503, { error: 'not confirmed', code: 'not_replicated' }, { 'retry-after': '0' });
       else if (n === 2) req.socket.destroy();
-      else if (n === 3) return; // never answers: times out
+      else if (n === 3)
+        return; // never answers: times out
       else jsonReply(res, 200, { message_id: 'm1', status: 'queued', delivered_to: ['b'] });
     });
     const client = fast(srv.url, { timeoutMs: 300 });
@@ -284,7 +327,11 @@ describe('MeshClient retry rules', () => {
 
   it('sends a given Idempotency-Key as it is; 422 idempotency_key_mismatch is not retried', async () => {
     const srv = await serve((_req, res) => jsonReply(res, 422, { error: 'used', code: 'idempotency_key_mismatch' }));
-    await expect(fast(srv.url).send('a', SEND, { idempotencyKey: 'order-42' })).rejects.toMatchObject({ status: 422, code: 'idempotency_key_mismatch', attempts: 1 });
+    await expect(fast(srv.url).send('a', SEND, { idempotencyKey: 'order-42' })).rejects.toMatchObject({
+      status: 422,
+      code: 'idempotency_key_mismatch',
+      attempts: 1,
+    });
     expect(srv.keys).toEqual(['order-42']);
   });
 
@@ -295,13 +342,17 @@ describe('MeshClient retry rules', () => {
     expect(s503.keys).toEqual([undefined]);
 
     const reset = await serve((req) => req.socket.destroy());
-    const broke = await fast(reset.url).send('a', SEND, { idempotencyKey: null }).catch((e: unknown) => e);
+    const broke = await fast(reset.url)
+      .send('a', SEND, { idempotencyKey: null })
+      .catch((e: unknown) => e);
     expect(broke).toBeInstanceOf(MeshNetworkError);
     expect(broke).toMatchObject({ kind: 'network', attempts: 1 });
     expect(reset.hits).toHaveLength(1);
 
     const silent = await serve(() => undefined);
-    const slow = await fast(silent.url, { timeoutMs: 150 }).send('a', SEND, { idempotencyKey: null }).catch((e: unknown) => e);
+    const slow = await fast(silent.url, { timeoutMs: 150 })
+      .send('a', SEND, { idempotencyKey: null })
+      .catch((e: unknown) => e);
     expect(slow).toMatchObject({ kind: 'timeout', attempts: 1 });
     expect(silent.hits).toHaveLength(1);
   });
@@ -328,7 +379,8 @@ describe('MeshClient retry rules', () => {
   it('retries idempotent POSTs (heartbeat, register, ack) after a broken connection or timeout', async () => {
     const srv = await serve((req, res, n) => {
       if (n === 1) req.socket.destroy();
-      else if (n === 2) return; // never answers: times out
+      else if (n === 2)
+        return; // never answers: times out
       else jsonReply(res, 200, { acknowledged: true, leader_id: null, should_sync: false, leader_term: 0 });
     });
     const hb = await fast(srv.url, { timeoutMs: 200 }).heartbeat('a');
@@ -392,7 +444,9 @@ describe('MeshClient retry rules', () => {
 
   it('a non-JSON error page still becomes a MeshApiError', async () => {
     const srv = await serve((_req, res) => res.writeHead(502, { 'content-type': 'text/html' }).end('<html>bad gateway</html>'));
-    const err = await fast(srv.url, { retries: 0 }).leader().catch((e: unknown) => e);
+    const err = await fast(srv.url, { retries: 0 })
+      .leader()
+      .catch((e: unknown) => e);
     expect(err).toMatchObject({ status: 502, code: 'http_502', body: null });
   });
 
@@ -425,18 +479,24 @@ describe('client bundle', () => {
     const { readdirSync, readFileSync, existsSync } = await import('node:fs');
     const path = await import('node:path');
     const sdk = path.join(import.meta.dirname, '..', '..', 'sdk');
-    const deps = Object.keys((JSON.parse(readFileSync(path.join(sdk, 'package.json'), 'utf8')) as { dependencies: Record<string, string> }).dependencies);
+    const deps = Object.keys(
+      (JSON.parse(readFileSync(path.join(sdk, 'package.json'), 'utf8')) as { dependencies: Record<string, string> }).dependencies,
+    );
     expect(deps.sort()).toEqual(['commander', 'eventsource-parser', 'p-retry']);
     const offenders: string[] = [];
     for (const dir of ['esm', 'esm/cli', 'cjs']) {
       const root = path.join(sdk, 'dist', dir);
-      if (!existsSync(path.join(root, dir === 'esm/cli' ? 'main.js' : 'index.js'))) throw new Error(`sdk/dist/${dir} is missing: run \`npm run build\` first`);
+      if (!existsSync(path.join(root, dir === 'esm/cli' ? 'main.js' : 'index.js')))
+        throw new Error(`sdk/dist/${dir} is missing: run \`npm run build\` first`);
       for (const file of readdirSync(root).filter((f) => f.endsWith('.js'))) {
         const src = readFileSync(path.join(root, file), 'utf8');
-        for (const m of src.matchAll(/(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|import\(['"]([^'"]+)['"]\)|require\(['"]([^'"]+)['"]\)/g)) {
+        for (const m of src.matchAll(
+          /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|import\(['"]([^'"]+)['"]\)|require\(['"]([^'"]+)['"]\)/g,
+        )) {
           const spec = m[1] ?? m[2] ?? m[3] ?? '';
           const inPackage = spec.startsWith('./') || (dir === 'esm/cli' && spec.startsWith('../') && !spec.startsWith('../../'));
-          const ok = spec.startsWith('node:') || inPackage || deps.includes(spec) || (dir === 'esm/cli' && spec === '../../../package.json');
+          const ok =
+            spec.startsWith('node:') || inPackage || deps.includes(spec) || (dir === 'esm/cli' && spec === '../../../package.json');
           if (!ok) offenders.push(`${dir}/${file}: ${spec}`);
         }
       }

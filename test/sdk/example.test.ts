@@ -10,7 +10,8 @@ import { REPO_ROOT, run, startServer, type TestServer } from './support.js';
 
 let server: TestServer;
 beforeAll(async () => {
-  if (!existsSync(path.join(REPO_ROOT, 'sdk', 'dist', 'esm', 'index.js'))) throw new Error('sdk/dist is missing: run `npm run build` first');
+  if (!existsSync(path.join(REPO_ROOT, 'sdk', 'dist', 'esm', 'index.js')))
+    throw new Error('sdk/dist is missing: run `npm run build` first');
   server = await startServer();
 });
 afterAll(async () => {
@@ -25,7 +26,11 @@ it('examples/two-agents.ts compiles strict against the package and answers a req
   const r = await run(process.execPath, [path.join('examples', 'dist', 'two-agents.js')], { MESH_URL: server.url, MESH_TOKEN: '' }, 60_000);
   expect(r.stderr).not.toMatch(/Error/);
   expect(r.code).toBe(0);
-  expect(r.stdout).toMatch(/^summary \(routed by capability\): \{"summary":"Agents register with the mesh\. \(15 words\)","by":"worker\.example-[0-9a-f-]{36}"\}$/m);
-  expect(r.stdout).toMatch(/^summary \(direct to worker\.example-[0-9a-f-]{36}\): \{"summary":"Direct requests name the target instance\. \(9 words\)"/m);
+  expect(r.stdout).toMatch(
+    /^summary \(routed by capability\): \{"summary":"Agents register with the mesh\. \(15 words\)","by":"worker\.example-[0-9a-f-]{36}"\}$/m,
+  );
+  expect(r.stdout).toMatch(
+    /^summary \(direct to worker\.example-[0-9a-f-]{36}\): \{"summary":"Direct requests name the target instance\. \(9 words\)"/m,
+  );
   expect((await new MeshClient({ url: server.url }).listAgents()).instances).toEqual([]);
 }, 180_000);

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { REPO_ROOT, run, startServer, type TestServer } from './support.js';
+import { match } from '../helpers/match.js';
 
 const SDK = path.join(REPO_ROOT, 'sdk');
 let server: TestServer;
@@ -67,7 +68,18 @@ beforeAll(async () => {
   const [info] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as { filename: string; files: { path: string }[] }[];
   tarball = path.join(dir, info!.filename);
   const files = info!.files.map((f) => f.path);
-  expect(files).toEqual(expect.arrayContaining(['package.json', 'README.md', 'LICENSE', 'dist/esm/index.js', 'dist/esm/index.d.ts', 'dist/cjs/index.js', 'dist/cjs/package.json', 'dist/esm/cli/main.js']));
+  expect(files).toEqual(
+    match.arrayContaining([
+      'package.json',
+      'README.md',
+      'LICENSE',
+      'dist/esm/index.js',
+      'dist/esm/index.d.ts',
+      'dist/cjs/index.js',
+      'dist/cjs/package.json',
+      'dist/esm/cli/main.js',
+    ]),
+  );
   // No sources, maps or tests in the package.
   expect(files.filter((f) => !/^(package\.json|README\.md|LICENSE|dist\/(esm|cjs)\/.*\.(js|d\.ts|json))$/.test(f))).toEqual([]);
   await writeFile(path.join(dir, 'package.json'), JSON.stringify({ name: 'pack-consumer', version: '1.0.0', private: true }));

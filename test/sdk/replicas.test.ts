@@ -115,5 +115,7 @@ it('agents keep heartbeating and exchanging messages across kill -9 and restarts
     expect(Date.now() - Date.parse(inst.last_heartbeat)).toBeLessThan(2000);
   }
   // For the record (not asserted: a POST in flight on a killed replica may fail once).
-  console.info(`replica-kill run: ${sent.length} notifications, ${answered} requests, ${retriedSends} app-level retries, ${transportErrors.length} transport errors`);
+  console.info(
+    `replica-kill run: ${sent.length} notifications, ${answered} requests, ${retriedSends} app-level retries, ${transportErrors.length} transport errors`,
+  );
 }, 120_000);

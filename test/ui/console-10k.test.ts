@@ -89,16 +89,23 @@ describe('console with 10,000 agents', () => {
     // One more join, seen through a search (the table re-filters 10,200 agents per keystroke).
     await page.getByTestId('search').fill('late-joiner');
     const t2 = Date.now();
-    await app.mesh.instances.register({ instance_id: 'late-joiner', hostname: 'late.local', port: 1, capabilities: [], agent_profiles: [] });
+    await app.mesh.instances.register({
+      instance_id: 'late-joiner',
+      hostname: 'late.local',
+      port: 1,
+      capabilities: [],
+      agent_profiles: [],
+    });
     await page.locator('.table-body [data-agent-id="late-joiner"]').waitFor();
     const joinMs = Date.now() - t2;
 
     // Responsiveness: how long the main thread takes to answer while 10,200 agents are loaded.
     const frameMs = await page.evaluate(
-      () => new Promise<number>((resolve) => {
-        const start = performance.now();
-        requestAnimationFrame(() => resolve(performance.now() - start));
-      }),
+      () =>
+        new Promise<number>((resolve) => {
+          const start = performance.now();
+          requestAnimationFrame(() => resolve(performance.now() - start));
+        }),
     );
     const heapMb = await page.evaluate(() => {
       const m = (performance as unknown as { memory?: { usedJSHeapSize: number } }).memory;

@@ -22,7 +22,10 @@ beforeAll(async () => {
     STALE_TIMEOUT_MS: '600000',
     SSE_KEEPALIVE_MS: '2000',
   });
-  lb = await startLoadBalancer(replicas.map((r) => r.port), { checkIntervalMs: 200 });
+  lb = await startLoadBalancer(
+    replicas.map((r) => r.port),
+    { checkIntervalMs: 200 },
+  );
   browser = await launchChromium();
 }, 120_000);
 afterAll(async () => {

@@ -80,7 +80,12 @@ async function replicaPair(overrides: Record<string, string | number> = {}) {
 describe('console, AUTH_MODE=none (page on one replica, changes through another)', () => {
   it('lists the agents registered before it opened, with address, capabilities, profiles, status and metrics', async () => {
     const { actor, base } = await replicaPair();
-    await register(actor, 'pre-1', { capabilities: ['summarize', 'search'], agent_profiles: ['default'], hostname: '10.1.0.1', port: 7001 });
+    await register(actor, 'pre-1', {
+      capabilities: ['summarize', 'search'],
+      agent_profiles: ['default'],
+      hostname: '10.1.0.1',
+      port: 7001,
+    });
     await register(actor, 'pre-2', { capabilities: ['code-review'], agent_profiles: ['reviewer'], hostname: 'pre-2.internal', port: 7002 });
     await heartbeat(actor, 'pre-1', 'healthy', { load: 0.25, tasks: 12 });
     const { page, log } = await openConsole(base);
@@ -127,7 +132,12 @@ describe('console, AUTH_MODE=none (page on one replica, changes through another)
     await expect.poll(() => page.getByTestId('leader-id').textContent()).toBe('pre-2');
     await expect.poll(() => page.getByTestId('leader-term').textContent()).toBe(`term ${termBefore + 1}`);
     await page.locator('[data-event-type="leader"][data-instance-id="pre-2"]').waitFor();
-    expect(await page.getByTestId('leader-history').locator(`[data-term="${termBefore + 1}"]`).textContent()).toContain('pre-2');
+    expect(
+      await page
+        .getByTestId('leader-history')
+        .locator(`[data-term="${termBefore + 1}"]`)
+        .textContent(),
+    ).toContain('pre-2');
     await row(page, 'pre-2').getByTestId('leader-badge').waitFor();
 
     expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(42);
@@ -151,7 +161,9 @@ describe('console, AUTH_MODE=none (page on one replica, changes through another)
     const detail = page.getByTestId('detail');
     await detail.waitFor();
     expect(await detail.getAttribute('data-agent-id')).toBe('inbox-owner');
-    await expect.poll(() => detail.locator('[data-message-id]').evaluateAll((els) => els.map((e) => e.getAttribute('data-message-id')))).toEqual(sent);
+    await expect
+      .poll(() => detail.locator('[data-message-id]').evaluateAll((els) => els.map((e) => e.getAttribute('data-message-id'))))
+      .toEqual(sent);
     // An ack shows without reopening.
     const ack = await actor.inject({ method: 'POST', url: '/messages/ack/inbox-owner', payload: { message_ids: [sent[0]] } });
     expect(ack.statusCode).toBe(204);
@@ -177,7 +189,11 @@ describe('console, AUTH_MODE=none (page on one replica, changes through another)
         { id: 'detect-language', name: 'Detect language', description: 'Which language', tags: ['i18n'] },
       ],
     };
-    const reg = await actor.inject({ method: 'POST', url: '/registry/register', payload: { instance_id: 'a2a-1', hostname: 'a2a-1.local', port: 7001, capabilities: [], agent_profiles: [], agent_card: card } });
+    const reg = await actor.inject({
+      method: 'POST',
+      url: '/registry/register',
+      payload: { instance_id: 'a2a-1', hostname: 'a2a-1.local', port: 7001, capabilities: [], agent_profiles: [], agent_card: card },
+    });
     expect(reg.statusCode, reg.body).toBe(200);
     await register(actor, 'plain-1');
     const { page, log, requests } = await openConsole(base);
@@ -203,7 +219,9 @@ describe('console, AUTH_MODE=none (page on one replica, changes through another)
     const { page, log } = await openConsole(base);
     await row(page, 'cap-b').waitFor();
     await page.getByTestId('capability-filter').selectOption('vision');
-    await expect.poll(() => page.locator('.table-body [data-agent-id]').evaluateAll((els) => els.map((e) => e.getAttribute('data-agent-id')))).toEqual(['cap-a', 'cap-b']);
+    await expect
+      .poll(() => page.locator('.table-body [data-agent-id]').evaluateAll((els) => els.map((e) => e.getAttribute('data-agent-id'))))
+      .toEqual(['cap-a', 'cap-b']);
     await page.getByTestId('search').fill('CAP-B');
     await expect.poll(() => page.locator('.table-body [data-agent-id]').count()).toBe(1);
     expect(await page.getByTestId('agent-count').textContent()).toBe('1 of 3 agents');
@@ -284,7 +302,14 @@ describe('console with auth', () => {
     const mesh = await startMesh({ UI_DIR: built.dir, AUTH_MODE: 'token', AUTH_TOKENS: TOKEN, STALE_TIMEOUT_MS: 600_000 });
     const app = mesh.apps[0]!;
     const base = await listen(app);
-    expect((await call(app, 'POST', '/registry/register', { token: TOKEN, body: { instance_id: 'guarded', hostname: 'g.local', port: 1, capabilities: [], agent_profiles: [] } })).statusCode).toBe(200);
+    expect(
+      (
+        await call(app, 'POST', '/registry/register', {
+          token: TOKEN,
+          body: { instance_id: 'guarded', hostname: 'g.local', port: 1, capabilities: [], agent_profiles: [] },
+        })
+      ).statusCode,
+    ).toBe(200);
 
     const { page, log, requests } = await openConsole(base, { wait: false });
     await page.getByTestId('token-prompt').waitFor();
@@ -299,14 +324,21 @@ describe('console with auth', () => {
     await row(page, 'guarded').waitFor();
     await page.locator('[data-connection="live"]').waitFor();
     // The stream works with the token: a join shows live.
-    expect((await call(app, 'POST', '/registry/register', { token: TOKEN, body: { instance_id: 'guarded-2', hostname: 'g2.local', port: 2, capabilities: [], agent_profiles: [] } })).statusCode).toBe(200);
+    expect(
+      (
+        await call(app, 'POST', '/registry/register', {
+          token: TOKEN,
+          body: { instance_id: 'guarded-2', hostname: 'g2.local', port: 2, capabilities: [], agent_profiles: [] },
+        })
+      ).statusCode,
+    ).toBe(200);
     await row(page, 'guarded-2').waitFor();
 
     expect(requests.some((r) => r.url().includes(TOKEN))).toBe(false);
     const feed = requests.filter((r) => r.url().endsWith('/registry/events'));
     expect(feed.at(-1)!.headers().authorization).toBe(`Bearer ${TOKEN}`);
     // Kept for this tab only.
-    expect(await page.evaluate(() => Object.values(sessionStorage))).toEqual([TOKEN]);
+    expect(await page.evaluate(() => Object.keys(sessionStorage).map((k) => sessionStorage.getItem(k)))).toEqual([TOKEN]);
     expect(await page.evaluate(() => localStorage.length)).toBe(0);
     // Forgetting it asks again.
     await page.getByTestId('forget-token').click();
@@ -320,16 +352,25 @@ describe('console with auth', () => {
   it("instance mode: an inbox's pending ids need that instance's token or an admin token (403 shown)", async () => {
     const REG = 'console-registration';
     const ADMIN = 'console-admin';
-    const mesh = await startMesh({ UI_DIR: built.dir, AUTH_MODE: 'instance', AUTH_TOKENS: REG, ADMIN_TOKENS: ADMIN, STALE_TIMEOUT_MS: 600_000 });
+    const mesh = await startMesh({
+      UI_DIR: built.dir,
+      AUTH_MODE: 'instance',
+      AUTH_TOKENS: REG,
+      ADMIN_TOKENS: ADMIN,
+      STALE_TIMEOUT_MS: 600_000,
+    });
     const app = mesh.apps[0]!;
     const base = await listen(app);
     const tokens: Record<string, string> = {};
     for (const id of ['inst-a', 'inst-b']) {
-      const res = await call(app, 'POST', '/registry/register', { token: REG, body: { instance_id: id, hostname: `${id}.local`, port: 1, capabilities: [], agent_profiles: [] } });
-      tokens[id] = (res.json() as { instance_token: string }).instance_token;
+      const res = await call(app, 'POST', '/registry/register', {
+        token: REG,
+        body: { instance_id: id, hostname: `${id}.local`, port: 1, capabilities: [], agent_profiles: [] },
+      });
+      tokens[id] = res.json<{ instance_token: string }>().instance_token;
     }
     const m = await call(app, 'POST', '/messages/send/inst-a', { token: tokens['inst-a'], body: sendBody('inst-b', 'hi') });
-    const mid = (m.json() as { message_id: string }).message_id;
+    const mid = m.json<{ message_id: string }>().message_id;
 
     // Signed in with inst-a's own token: the registry is readable, inst-b's inbox is not.
     const { page, log } = await openConsole(base, { wait: false });
@@ -359,7 +400,13 @@ describe('console screenshot', () => {
     const mesh = await startMesh(
       // A 30 s stale timeout: translator-1 (which stops heartbeating) is in its warning window
       // (20-30 s) for long enough to be caught by the shot on a slow machine.
-      { UI_DIR: built.dir, HEARTBEAT_INTERVAL_MS: 10_000, STALE_TIMEOUT_MS: 30_000, CLEANUP_INTERVAL_MS: 1000, MESH_NAMESPACE: uniqueNamespace('prod') },
+      {
+        UI_DIR: built.dir,
+        HEARTBEAT_INTERVAL_MS: 10_000,
+        STALE_TIMEOUT_MS: 30_000,
+        CLEANUP_INTERVAL_MS: 1000,
+        MESH_NAMESPACE: uniqueNamespace('prod'),
+      },
       { apps: 2, maintenance: true },
     );
     const [viewer, actor] = mesh.apps as [FastifyInstance, FastifyInstance];
@@ -377,7 +424,12 @@ describe('console screenshot', () => {
       ['speech-1', ['speech'], 'idle', { load: 0.02, tasks_done: 12 }],
     ];
     for (const [i, [id, caps, status, metrics]] of fleet.entries()) {
-      await register(actor, id, { capabilities: caps, agent_profiles: i % 3 === 0 ? ['default', 'lead'] : ['default'], hostname: `10.20.0.${11 + i}`, port: 8400 + i });
+      await register(actor, id, {
+        capabilities: caps,
+        agent_profiles: i % 3 === 0 ? ['default', 'lead'] : ['default'],
+        hostname: `10.20.0.${11 + i}`,
+        port: 8400 + i,
+      });
       await heartbeat(actor, id, status, metrics);
     }
     const { page, log } = await openConsole(base);
@@ -394,14 +446,27 @@ describe('console screenshot', () => {
       await expect.poll(samples, { timeout: WAIT }).toBeGreaterThan(at);
     }
     await send(actor, 'planner-1', sendBody('reviewer-1', { task: 'review' }));
-    const ack = (await call(actor, 'GET', '/messages/search-1')).json() as { messages: { message_id: string }[] };
-    await actor.inject({ method: 'POST', url: '/messages/ack/search-1', payload: { message_ids: ack.messages.slice(0, 2).map((x) => x.message_id) } });
+    const ack = (await call(actor, 'GET', '/messages/search-1')).json<{ messages: { message_id: string }[] }>();
+    await actor.inject({
+      method: 'POST',
+      url: '/messages/ack/search-1',
+      payload: { message_ids: ack.messages.slice(0, 2).map((x) => x.message_id) },
+    });
     await actor.inject({ method: 'DELETE', url: '/registry/deregister/planner-1' });
-    await register(actor, 'planner-2', { capabilities: ['plan', 'delegate'], agent_profiles: ['default', 'lead'], hostname: '10.20.0.30', port: 8430 });
+    await register(actor, 'planner-2', {
+      capabilities: ['plan', 'delegate'],
+      agent_profiles: ['default', 'lead'],
+      hostname: '10.20.0.30',
+      port: 8430,
+    });
     await heartbeat(actor, 'planner-2', 'healthy', { load: 0.05, tasks_done: 0 });
     await row(page, 'planner-2').waitFor();
     // The shot shows the settled state: depths after the ack, totals after the last send.
-    for (const [id, n] of [['coder-1', '6'], ['search-1', '6'], ['reviewer-1', '1']]) {
+    for (const [id, n] of [
+      ['coder-1', '6'],
+      ['search-1', '6'],
+      ['reviewer-1', '1'],
+    ]) {
       await expect.poll(() => row(page, id!).getByTestId('pending').textContent(), { timeout: WAIT }).toBe(n);
     }
     await expect.poll(() => page.getByTestId('stat-inbox').textContent(), { timeout: WAIT }).toBe('13');

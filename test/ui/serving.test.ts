@@ -26,12 +26,17 @@ beforeAll(async () => {
 });
 afterAll(() => built?.remove());
 
-const csp = (headers: Record<string, unknown>) =>
+const header = (headers: Record<string, unknown>, name: string): string => {
+  const v = headers[name];
+  return typeof v === 'string' ? v : '';
+};
+
+const csp = (headers: Record<string, unknown>): Record<string, string> =>
   Object.fromEntries(
-    String(headers['content-security-policy'])
+    header(headers, 'content-security-policy')
       .split(';')
       .map((d) => d.trim().split(/\s+/))
-      .map(([k, ...v]) => [k, v.join(' ')]),
+      .map(([k = '', ...v]): [string, string] => [k, v.join(' ')]),
   );
 
 describe('GET /ui', () => {

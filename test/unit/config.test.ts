@@ -53,7 +53,9 @@ describe('config', () => {
     expect(c.REDIS_SYNC_TIMEOUT_MS).toBe(1000);
     expect(c.IDEMPOTENCY_TTL_MS).toBe(600_000);
     expect(loadConfig({ REDIS_SYNC_REPLICAS: '1', REDIS_SYNC_TIMEOUT_MS: '1999' }).REDIS_SYNC_REPLICAS).toBe(1);
-    expect(() => loadConfig({ REDIS_SYNC_REPLICAS: '1', REDIS_SYNC_TIMEOUT_MS: '2000' })).toThrow(/REDIS_SYNC_TIMEOUT_MS: must be below REDIS_COMMAND_TIMEOUT_MS \(2000\)/);
+    expect(() => loadConfig({ REDIS_SYNC_REPLICAS: '1', REDIS_SYNC_TIMEOUT_MS: '2000' })).toThrow(
+      /REDIS_SYNC_TIMEOUT_MS: must be below REDIS_COMMAND_TIMEOUT_MS \(2000\)/,
+    );
     expect(() => loadConfig({ REDIS_SYNC_REPLICAS: '1', REDIS_COMMAND_TIMEOUT_MS: '500' })).toThrow(/REDIS_SYNC_TIMEOUT_MS/);
     // Without the option the timeout is unused, so it is not checked.
     expect(loadConfig({ REDIS_COMMAND_TIMEOUT_MS: '500' }).REDIS_SYNC_REPLICAS).toBe(0);

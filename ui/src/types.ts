@@ -41,7 +41,8 @@ export interface AgentsPage {
 
 export interface MeshEvent {
   id: string;
-  type: 'joined' | 'left' | 'leader' | 'updated' | string;
+  /** joined | left | leader | updated; others are skipped (more may come). */
+  type: string;
   instance_id: string;
   reason: string | null;
   term: number | null;

@@ -12,7 +12,10 @@ export function cardSummary(card: AgentCard, c: Colors): string {
   if (card.provider) rows.push(['provider', `${card.provider.organization} (${card.provider.url})`]);
   if (card.documentationUrl) rows.push(['documentation', card.documentationUrl]);
   card.supportedInterfaces.forEach((i, n) =>
-    rows.push([n === 0 ? 'interfaces' : '', `${i.protocolBinding} ${i.protocolVersion} ${i.url}${i.tenant ? ` (tenant ${i.tenant})` : ''}`]),
+    rows.push([
+      n === 0 ? 'interfaces' : '',
+      `${i.protocolBinding} ${i.protocolVersion} ${i.url}${i.tenant ? ` (tenant ${i.tenant})` : ''}`,
+    ]),
   );
   const caps = Object.entries(card.capabilities)
     .filter(([, v]) => v === true)

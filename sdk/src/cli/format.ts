@@ -1,16 +1,16 @@
 // Output of the `mesh` CLI: tables, one-line renderings of messages and membership events, and
 // colour that follows the NO_COLOR convention (https://no-color.org): only on a terminal, never
 // when NO_COLOR is set to anything non-empty; FORCE_COLOR forces it (for tests and pagers).
-import type { AgentMessage, Json, MeshEvent, MeshInstance } from '../types.js';
+import type { AgentMessage, MeshEvent, MeshInstance } from '../types.js';
 import { messageTypeName } from '../message-types.js';
 
 export interface Colors {
-  bold(s: string): string;
-  dim(s: string): string;
-  green(s: string): string;
-  red(s: string): string;
-  yellow(s: string): string;
-  cyan(s: string): string;
+  bold: (s: string) => string;
+  dim: (s: string) => string;
+  green: (s: string) => string;
+  red: (s: string) => string;
+  yellow: (s: string) => string;
+  cyan: (s: string) => string;
 }
 
 export function colorsFor(env: Record<string, string | undefined>, isTty: boolean): Colors {
@@ -44,7 +44,7 @@ export function ago(iso: string, now = Date.now()): string {
   return `${Math.round(ms / 60_000)}m ago`;
 }
 
-export function compact(value: Json | unknown, max = 60): string {
+export function compact(value: unknown, max = 60): string {
   const s = JSON.stringify(value) ?? 'null';
   return s.length > max ? `${s.slice(0, max - 1)}…` : s;
 }

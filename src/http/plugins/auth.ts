@@ -7,41 +7,12 @@
 // Routes call forRegister/forRead/forInstance; on top of that, plugins/security.ts runs guard() on
 // every route (so a route that forgets its check is still closed): probes stay open, token mode
 // needs a shared/admin bearer, instance mode needs some valid bearer except for register.
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { Config } from '../../config.js';
 import { errors } from '../../errors.js';
 import type { InstanceService, OwnershipCheck } from '../../registry/instances.js';
-
-export const hashToken = (token: string): string => createHash('sha256').update(token).digest('hex');
-
-function digest(token: string): Buffer {
-  return createHash('sha256').update(token).digest();
-}
-
-function bearerOf(request: FastifyRequest): string | null {
-  const h = request.headers.authorization;
-  if (!h) return null;
-  const m = /^Bearer\s+(\S{1,512})\s*$/i.exec(h);
-  return m ? m[1]! : null;
-}
-
-class TokenSet {
-  private readonly digests: Buffer[];
-  constructor(tokens: string[]) {
-    this.digests = tokens.map(digest);
-  }
-  get size(): number {
-    return this.digests.length;
-  }
-  has(token: string): boolean {
-    const d = digest(token);
-    let found = false;
-    // No early exit: the time taken does not depend on which token matched.
-    for (const candidate of this.digests) found = timingSafeEqual(candidate, d) || found;
-    return found;
-  }
-}
+import { bearerOf, hashToken, TokenSet } from '../bearer.js';
 
 export interface RegisterGrant {
   ownership: OwnershipCheck;

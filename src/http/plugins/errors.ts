@@ -1,25 +1,13 @@
-// Every error leaves as JSON `{ error, code, ... }` with a 4xx/503 status: validation failures name
-// the offending field, Redis outages become 503 + Retry-After, and only true bugs are 500 (logged,
-// without stack traces in the body).
+// Every error leaves as JSON `{ error, code, ... }` with a 4xx/5xx status: domain errors by their
+// code (status and headers from error-status.ts), validation failures naming the offending field,
+// Redis outages as 503 + Retry-After; only true bugs are 500 (logged, without stack traces in the
+// body).
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { errors, MeshError } from '../../errors.js';
-import { isRedisOutOfMemory } from '../../redis/eviction.js';
-
-const REDIS_UNAVAILABLE_REPLY = /^(READONLY|LOADING|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|BUSY|NOREPLICAS)\b/;
-const REDIS_UNAVAILABLE_MESSAGE =
-  /Connection is closed|Command aborted due to connection close|Command timed out|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|Stream isn't writeable|None of startup nodes is available|Failed to refresh slots cache|All sentinels are unreachable/;
-const REDIS_UNAVAILABLE_NAMES = new Set(['MaxRetriesPerRequestError', 'ClusterAllFailedError']);
-
-export function isRedisUnavailable(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  return (
-    REDIS_UNAVAILABLE_NAMES.has(err.name) ||
-    REDIS_UNAVAILABLE_REPLY.test(err.message) ||
-    REDIS_UNAVAILABLE_MESSAGE.test(err.message)
-  );
-}
+import { MeshDomainError } from '../../errors.js';
+import { redisFailure } from '../../registry/failures.js';
+import { httpError } from '../error-status.js';
 
 interface ZodIssueLike {
   path?: (string | number)[];
@@ -46,23 +34,23 @@ function send(reply: FastifyReply, status: number, body: Record<string, unknown>
 }
 
 async function errorsPlugin(app: FastifyInstance): Promise<void> {
-  const sendMeshError = (reply: FastifyReply, err: MeshError) =>
-    send(reply, err.statusCode, { error: err.message, code: err.code, ...err.extra }, err.headers);
+  const sendDomainError = (reply: FastifyReply, err: MeshDomainError) => {
+    const { status, body, headers } = httpError(err);
+    return send(reply, status, body, headers);
+  };
 
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-    if (err instanceof MeshError) return sendMeshError(reply, err);
+    if (err instanceof MeshDomainError) return sendDomainError(reply, err);
     if (hasZodFastifySchemaValidationErrors(err)) {
-      const { message, issues } = describeValidation(err as FastifyError & { validation: unknown[] });
+      const { message, issues } = describeValidation(err);
       return send(reply, 400, { error: message, code: 'invalid_request', issues });
     }
-    if (isRedisUnavailable(err)) {
-      request.log.warn({ err }, 'redis unavailable');
-      return sendMeshError(reply, errors.unavailable());
-    }
-    if (isRedisOutOfMemory(err)) {
+    const redis = redisFailure(err);
+    if (redis) {
+      if (redis.kind === 'unavailable') request.log.warn({ err }, 'redis unavailable');
       // The message only: the error's command would put the whole script source in the log line.
-      request.log.warn({ redisError: err.message }, 'redis out of memory: write refused');
-      return sendMeshError(reply, errors.insufficientStorage());
+      else request.log.warn({ redisError: err.message }, 'redis out of memory: write refused');
+      return sendDomainError(reply, redis.error);
     }
     switch (err.code) {
       case 'FST_ERR_CTP_BODY_TOO_LARGE':

@@ -9,15 +9,13 @@
 //    REDIS at scrape time by one read-only script, so every replica reports the same truth.
 // With METRICS_TOKEN set, a scrape needs `Authorization: Bearer <METRICS_TOKEN>` (401 otherwise);
 // without it, a scrape needs what a registry read needs (nothing in AUTH_MODE=none).
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { z } from 'zod';
 import type { Config } from '../../config.js';
-import { MeshError } from '../../errors.js';
-import type { Scripts } from '../../redis/scripts.js';
+import { errors } from '../../errors.js';
 import type { InstanceService } from '../../registry/instances.js';
 import type { Maintenance } from '../../registry/maintenance.js';
 import type { MessageService } from '../../registry/messages.js';
@@ -25,6 +23,8 @@ import type { ReplicaSync } from '../../registry/replica-sync.js';
 import type { RegistryStats } from '../../registry/stats.js';
 import type { WakeBus } from '../../registry/wakeups.js';
 import type { DataLossMonitor } from '../../registry/data-loss.js';
+import type { ScriptLatency } from '../../registry/script-latency.js';
+import { bearerOf, TokenSet } from '../bearer.js';
 import type { Auth } from './auth.js';
 import { errorBody } from '../schemas.js';
 
@@ -36,7 +36,8 @@ export interface MetricsDeps {
   messages: MessageService;
   maintenance: Maintenance | null;
   wake: WakeBus;
-  scripts: Scripts;
+  /** Latency of the script calls this replica makes. */
+  scriptLatency: ScriptLatency;
   /** REDIS_SYNC_REPLICAS > 0: the barrier confirming acknowledged writes. */
   sync?: ReplicaSync | null;
   stats: RegistryStats;
@@ -66,15 +67,6 @@ export function processMetricsRegistry(): Registry {
   return processRegistry;
 }
 
-const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
-
-function bearerMatches(request: FastifyRequest, expected: Buffer): boolean {
-  const h = request.headers.authorization;
-  const m = h ? /^Bearer\s+(\S{1,512})\s*$/i.exec(h) : null;
-  // Compare digests: constant time whatever the lengths.
-  return m !== null && timingSafeEqual(digest(m[1]!), expected);
-}
-
 /** Routes whose replies are hijacked for server-sent events. */
 const STREAM_ROUTES: ReadonlySet<string> = new Set(['/registry/events', '/messages/:id/stream']);
 
@@ -83,7 +75,7 @@ const received = new WeakMap<FastifyRequest, number>();
 const startedAt = (request: FastifyRequest): number => received.get(request) ?? performance.now();
 
 async function metricsPlugin(app: FastifyInstance, deps: MetricsDeps): Promise<void> {
-  const { instances, messages, maintenance, wake, scripts, stats } = deps;
+  const { instances, messages, maintenance, wake, scriptLatency, stats } = deps;
   const registry = new Registry();
   const registers = [registry];
   app.decorate('metricsRegistry', registry);
@@ -106,7 +98,7 @@ async function metricsPlugin(app: FastifyInstance, deps: MetricsDeps): Promise<v
   app.addHook('onRequest', async (request, reply) => {
     received.set(request, performance.now());
     // Hijacked replies (the SSE streams) never reach onResponse: they are measured when their
-    // socket closes. Only those routes pay for a listener (it was ~1% of a heartbeat's CPU).
+    // socket closes. Only those routes pay for a listener (a measurable share of a heartbeat's CPU).
     if (!STREAM_ROUTES.has(request.routeOptions.url ?? '')) return;
     reply.raw.once('close', () => {
       if (observed.has(request)) return;
@@ -129,7 +121,7 @@ async function metricsPlugin(app: FastifyInstance, deps: MetricsDeps): Promise<v
     buckets: REDIS_BUCKETS,
     registers,
   });
-  const unobserve = scripts.observe((name, ms, err) => {
+  const unobserve = scriptLatency.subscribe((name, ms, err) => {
     scriptDuration.observe({ script: name, outcome: err === null ? 'ok' : 'error' }, ms / 1000);
   });
   app.addHook('onClose', async () => unobserve());
@@ -189,18 +181,38 @@ async function metricsPlugin(app: FastifyInstance, deps: MetricsDeps): Promise<v
   simple('mesh_messages_delivered_total', 'Message copies queued for recipients (broadcasts count each recipient)', () => mc.delivered);
   simple('mesh_messages_acked_total', 'Message copies acknowledged by their recipient', () => mc.acked);
   simple('mesh_messages_expired_total', 'Message copies dropped after MESSAGE_TTL_MS', () => mc.expired);
-  simple('mesh_messages_rejected_total', 'Sends refused (unknown source/target, inbox full, too large, no capable instance)', () => mc.rejected);
-  simple('mesh_messages_replayed_total', 'Sends and requests answered with the first result of their Idempotency-Key (nothing queued)', () => mc.replayed);
+  simple(
+    'mesh_messages_rejected_total',
+    'Sends refused (unknown source/target, inbox full, too large, no capable instance)',
+    () => mc.rejected,
+  );
+  simple(
+    'mesh_messages_replayed_total',
+    'Sends and requests answered with the first result of their Idempotency-Key (nothing queued)',
+    () => mc.replayed,
+  );
 
   // REDIS_SYNC_REPLICAS (zero when off): writes confirmed by replicas, per barrier (one WAIT each).
   const sc = deps.sync?.counters;
-  byResult('mesh_redis_sync_writes_total', 'Acknowledged writes by replica confirmation: confirmed, not_replicated (503: too few replicas in time), failed (503 not_replicated: the barrier hit a Redis error)', {
-    confirmed: () => sc?.confirmed ?? 0,
-    not_replicated: () => sc?.notReplicated ?? 0,
-    failed: () => sc?.failed ?? 0,
-  });
-  simple('mesh_redis_sync_barriers_total', 'Replica-sync barriers run (one WAIT each, shared by the writes of one event-loop turn)', () => sc?.barriers ?? 0);
-  simple('mesh_redis_sync_wait_seconds_total', 'Time spent in replica-sync barriers (divide by barriers for the mean)', () => sc?.waitSeconds ?? 0);
+  byResult(
+    'mesh_redis_sync_writes_total',
+    'Acknowledged writes by replica confirmation: confirmed, not_replicated (503: too few replicas in time), failed (503 not_replicated: the barrier hit a Redis error)',
+    {
+      confirmed: () => sc?.confirmed ?? 0,
+      not_replicated: () => sc?.notReplicated ?? 0,
+      failed: () => sc?.failed ?? 0,
+    },
+  );
+  simple(
+    'mesh_redis_sync_barriers_total',
+    'Replica-sync barriers run (one WAIT each, shared by the writes of one event-loop turn)',
+    () => sc?.barriers ?? 0,
+  );
+  simple(
+    'mesh_redis_sync_wait_seconds_total',
+    'Time spent in replica-sync barriers (divide by barriers for the mean)',
+    () => sc?.waitSeconds ?? 0,
+  );
 
   const ms = maintenance?.stats;
   simple('mesh_cleanup_runs_total', 'Maintenance ticks run by this replica (exactly one replica runs each tick)', () => ms?.runs ?? 0);
@@ -261,7 +273,19 @@ async function metricsPlugin(app: FastifyInstance, deps: MetricsDeps): Promise<v
   const inboxTruncated = g('mesh_inbox_scan_truncated', '1 when more inboxes hold messages than a scrape scans (depths are lower bounds)');
   const broadcastLen = g('mesh_broadcast_stream_length', 'Entries in the broadcast stream (not yet consumed by every member or expired)');
   const eventsLen = g('mesh_events_stream_length', 'Entries retained in the membership events stream (capped at EVENTS_MAXLEN)');
-  const fromRedis = [live, registered, lapsed, leaderPresent, term, inboxTotal, inboxMax, inboxScanned, inboxTruncated, broadcastLen, eventsLen];
+  const fromRedis = [
+    live,
+    registered,
+    lapsed,
+    leaderPresent,
+    term,
+    inboxTotal,
+    inboxMax,
+    inboxScanned,
+    inboxTruncated,
+    broadcastLen,
+    eventsLen,
+  ];
 
   async function readRedis(): Promise<void> {
     try {
@@ -289,7 +313,7 @@ async function metricsPlugin(app: FastifyInstance, deps: MetricsDeps): Promise<v
     }
   }
 
-  const expected = deps.config.METRICS_TOKEN ? digest(deps.config.METRICS_TOKEN) : null;
+  const metricsToken = deps.config.METRICS_TOKEN ? new TokenSet([deps.config.METRICS_TOKEN]) : null;
   const proc = processMetricsRegistry();
 
   app.withTypeProvider<ZodTypeProvider>().get(
@@ -299,7 +323,8 @@ async function metricsPlugin(app: FastifyInstance, deps: MetricsDeps): Promise<v
       schema: {
         operationId: 'metrics',
         summary: 'Prometheus metrics (text exposition format 0.0.4)',
-        description: 'With METRICS_TOKEN set, needs `Authorization: Bearer <METRICS_TOKEN>`; otherwise the same bearer as a registry read (none in AUTH_MODE=none).',
+        description:
+          'With METRICS_TOKEN set, needs `Authorization: Bearer <METRICS_TOKEN>`; otherwise the same bearer as a registry read (none in AUTH_MODE=none).',
         tags: ['operations'],
         response: {
           200: {
@@ -311,13 +336,14 @@ async function metricsPlugin(app: FastifyInstance, deps: MetricsDeps): Promise<v
       },
     },
     async (request, reply) => {
-      if (expected && !bearerMatches(request, expected)) {
-        throw new MeshError(401, 'unauthorized', 'Missing or invalid metrics bearer token (METRICS_TOKEN)', {}, {
-          'www-authenticate': 'Bearer realm="metrics"',
-        });
+      const bearer = metricsToken ? bearerOf(request) : null;
+      if (metricsToken && !(bearer !== null && metricsToken.has(bearer))) {
+        // The error handler keeps headers set before the throw.
+        reply.header('www-authenticate', 'Bearer realm="metrics"');
+        throw errors.unauthorized('Missing or invalid metrics bearer token (METRICS_TOKEN)');
       }
       // The metrics name the leader and count the mesh: never more open than /registry/leader.
-      if (!expected) await deps.auth.forRead(request);
+      if (!metricsToken) await deps.auth.forRead(request);
       await readRedis();
       const body = (await registry.metrics()) + (await proc.metrics());
       return reply.type(registry.contentType).send(body);

@@ -109,7 +109,7 @@ async function openapiPlugin(app: FastifyInstance, { config, version }: OpenApiD
       tags: [
         { name: 'registry', description: 'Membership, heartbeats, leader and the membership feed' },
         { name: 'messages', description: 'Targeted, broadcast and capability-routed messages' },
-        { name: 'a2a', description: 'A2A v1.0 Agent Cards: each live agent\'s card, and the registry\'s own at the well-known URI' },
+        { name: 'a2a', description: "A2A v1.0 Agent Cards: each live agent's card, and the registry's own at the well-known URI" },
         { name: 'health', description: 'Liveness and readiness' },
         { name: 'operations', description: 'Metrics for Prometheus' },
       ],

@@ -15,7 +15,10 @@ import { UI_ASSETS_ROUTE, UI_PATH } from '../routes/ui.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** 'public': no bearer needed in any AUTH_MODE (probes; the route does its own check, if any). */
+    /**
+     * 'public': no bearer needed in any AUTH_MODE (the registry's A2A card: discovery comes before
+     * authentication). Probes, /metrics and the console are listed in PUBLIC_ROUTES instead.
+     */
     auth?: 'public';
   }
 }
@@ -84,7 +87,8 @@ const toDirectives = (csp: Record<string, string>) => Object.fromEntries(Object.
 /**
  * The security headers helmet sets for a given CSP. They do not depend on the request, so they
  * are computed once per process by running helmet against a recording response: rebuilding them
- * per request (what @fastify/helmet does) cost about 30% of a heartbeat's CPU.
+ * per request (what @fastify/helmet does) was the largest single cost of a heartbeat
+ * (docs/performance.md).
  */
 function helmetHeaders(csp: Record<string, string>): Record<string, string> {
   const headers: Record<string, string> = {};
@@ -107,7 +111,7 @@ function helmetHeaders(csp: Record<string, string>): Record<string, string> {
   middleware({} as IncomingMessage, recorder as unknown as ServerResponse, (err?: unknown) => {
     failed = err;
   });
-  if (failed) throw failed instanceof Error ? failed : new Error(String(failed));
+  if (failed) throw failed instanceof Error ? failed : new Error(`helmet failed: ${JSON.stringify(failed)}`);
   return headers;
 }
 
@@ -216,4 +220,3 @@ async function securityPlugin(app: FastifyInstance, { config, auth }: SecurityOp
 }
 
 export default fp(securityPlugin, { name: 'security', dependencies: ['errors'] });
-

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { agentCard } from '../../a2a/agent-card.js';
 import { registryAgentCard } from '../../a2a/registry-card.js';
 import type { Config } from '../../config.js';
-import { errors, MeshError } from '../../errors.js';
+import { errors } from '../../errors.js';
 import type { AgentCardService } from '../../registry/agent-cards.js';
 import type { Auth } from '../plugins/auth.js';
 import { errorBody, idParams } from '../schemas.js';
@@ -49,7 +49,7 @@ function sendCard(request: FastifyRequest, reply: FastifyReply, json: string, ca
   reply.header('etag', etag).header('cache-control', cacheControl);
   if (matches(request, etag)) return reply.code(304).send();
   // Already JSON: Fastify sends a string with a JSON content type as it is.
-  return reply.type(JSON_TYPE).send(json as never);
+  return reply.type(JSON_TYPE).send(json);
 }
 
 export const a2aRoutes: FastifyPluginAsyncZod<A2aRouteDeps> = async (app, { config, auth, cards, version }) => {
@@ -73,9 +73,7 @@ export const a2aRoutes: FastifyPluginAsyncZod<A2aRouteDeps> = async (app, { conf
       const { id } = request.params;
       const found = await cards.get(id);
       if (found.found === 'not-live') throw errors.instanceNotFound(id);
-      if (found.found === 'no-card') {
-        throw new MeshError(404, 'agent_card_not_found', `Instance '${id}' registered without an A2A Agent Card`, { instance_id: id });
-      }
+      if (found.found === 'no-card') throw errors.agentCardNotFound(id);
       // Revalidate on every use: the instance may leave or re-register with another card any time.
       return sendCard(request, reply, found.json, 'no-cache');
     },

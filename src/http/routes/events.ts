@@ -23,46 +23,6 @@ export interface EventRouteDeps {
 /** Events read per XRANGE while streaming (a watcher resuming far back catches up in pages). */
 const SSE_BATCH = 500;
 
-/** A waiter for the next events notice; `arm` before each read, `sleep` after an empty one. */
-class EventsWaiter {
-  private woken = false;
-  private wakeUp: (() => void) | null = null;
-  private readonly off: () => void;
-
-  constructor(private readonly wake: WakeBus) {
-    this.off = wake.onEvents(() => this.poke());
-  }
-
-  poke(): void {
-    this.woken = true;
-    this.wakeUp?.();
-  }
-
-  arm(): void {
-    this.woken = false;
-  }
-
-  /** Resolves on a notice (possibly one that came since `arm`), at `deadline`, or on shutdown. */
-  sleep(deadline = Number.POSITIVE_INFINITY): Promise<void> {
-    if (this.woken || this.wake.isClosed) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      let timer: NodeJS.Timeout | undefined;
-      const done = () => {
-        if (timer) clearTimeout(timer);
-        this.wakeUp = null;
-        resolve();
-      };
-      if (Number.isFinite(deadline)) timer = setTimeout(done, Math.max(0, deadline - Date.now()));
-      this.wakeUp = done;
-    });
-  }
-
-  close(): void {
-    this.off();
-    this.wakeUp?.();
-  }
-}
-
 export const eventRoutes: FastifyPluginAsyncZod<EventRouteDeps> = async (app, { feed, wake, auth, config }) => {
   app.get(
     '/registry/events',
@@ -100,7 +60,7 @@ export const eventRoutes: FastifyPluginAsyncZod<EventRouteDeps> = async (app, { 
       const q = request.query;
       // An EventSource reconnects to the same URL (same ?since=) plus Last-Event-ID: the header wins.
       const resumeFrom = request.headers['last-event-id'] ?? q.since;
-      const waiter = new EventsWaiter(wake);
+      const waiter = wake.eventsWaiter();
       try {
         // The waiter exists before the cursor is read: a change right after it still wakes us.
         let cursor = resumeFrom ?? (await feed.lastId());
@@ -119,9 +79,7 @@ export const eventRoutes: FastifyPluginAsyncZod<EventRouteDeps> = async (app, { 
               waiter.arm();
               const events = await feed.read(cursor, q.limit);
               if (events.length > 0 || Date.now() >= deadline || wake.isClosed || gone) {
-                return reply
-                  .type('application/json; charset=utf-8')
-                  .send({ events, last_id: events.at(-1)?.id ?? cursor, gap });
+                return reply.type('application/json; charset=utf-8').send({ events, last_id: events.at(-1)?.id ?? cursor, gap });
               }
               await waiter.sleep(deadline);
             }
@@ -148,7 +106,7 @@ export const eventRoutes: FastifyPluginAsyncZod<EventRouteDeps> = async (app, { 
         } catch (err) {
           request.log.warn({ err }, 'events stream ended by error');
           // The cause stays in the log: Redis' own error text is not for clients.
-        sse.send({ event: 'error', data: { error: 'The stream failed; reconnect to resume', code: 'stream_error' } });
+          sse.send({ event: 'error', data: { error: 'The stream failed; reconnect to resume', code: 'stream_error' } });
         } finally {
           sse.end();
         }

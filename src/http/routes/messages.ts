@@ -48,7 +48,16 @@ export const messageRoutes: FastifyPluginAsyncZod<MessageRouteDeps> = async (app
         params: sourceParams,
         headers: idempotencyHeaders,
         body: sendBody,
-        response: { 200: sendResponse, 400: errorBody, 401: errorBody, 403: errorBody, 404: errorBody, 413: errorBody, 422: errorBody, 429: errorBody },
+        response: {
+          200: sendResponse,
+          400: errorBody,
+          401: errorBody,
+          403: errorBody,
+          404: errorBody,
+          413: errorBody,
+          422: errorBody,
+          429: errorBody,
+        },
       },
       // Hot path: fast-json-stringify compiled from the zod schema (src/http/serializer.ts).
       serializerCompiler: fastSerializerCompiler,
@@ -65,7 +74,13 @@ export const messageRoutes: FastifyPluginAsyncZod<MessageRouteDeps> = async (app
         correlation_id: b.correlation_id ?? null,
         target_capability: b.target_capability ?? null,
       };
-      const idem = idempotencyOf(request.headers, 'send', [input.target_instance, input.target_capability, input.message_type, input.payload, input.correlation_id]);
+      const idem = idempotencyOf(request.headers, 'send', [
+        input.target_instance,
+        input.target_capability,
+        input.message_type,
+        input.payload,
+        input.correlation_id,
+      ]);
       const out = await messages.submit(source, input, idem);
       if (out.replayed) reply.header(REPLAYED_HEADER, 'true');
       return out.result;
@@ -82,7 +97,16 @@ export const messageRoutes: FastifyPluginAsyncZod<MessageRouteDeps> = async (app
         params: sourceParams,
         headers: idempotencyHeaders,
         body: requestBody,
-        response: { 200: requestResponse, 400: errorBody, 401: errorBody, 403: errorBody, 404: errorBody, 422: errorBody, 429: errorBody, 504: errorBody },
+        response: {
+          200: requestResponse,
+          400: errorBody,
+          401: errorBody,
+          403: errorBody,
+          404: errorBody,
+          422: errorBody,
+          429: errorBody,
+          504: errorBody,
+        },
       },
     },
     async (request, reply) => {
@@ -97,7 +121,12 @@ export const messageRoutes: FastifyPluginAsyncZod<MessageRouteDeps> = async (app
         payload: b.payload as never,
       };
       // The wait (timeout_ms) is how long this attempt waits, not what is sent: not in the fingerprint.
-      const idem = idempotencyOf(request.headers, 'request', [input.target_instance, input.target_capability, input.message_type, input.payload]);
+      const idem = idempotencyOf(request.headers, 'request', [
+        input.target_instance,
+        input.target_capability,
+        input.message_type,
+        input.payload,
+      ]);
       const { request: sent, response, replayed } = await messages.request(source, input, b.timeout_ms, idem);
       if (replayed) reply.header(REPLAYED_HEADER, 'true');
       return { request: sent, response };
@@ -149,11 +178,15 @@ export const messageRoutes: FastifyPluginAsyncZod<MessageRouteDeps> = async (app
     await ack(request.params.id, request.body.message_ids);
     return reply.code(204).send(null);
   });
-  app.post('/messages/:id/ack', { schema: { ...ackSchema, operationId: 'ackAlias', summary: 'Alias of /messages/ack/{id}' } }, async (request, reply) => {
-    await auth.forInstance(request, request.params.id);
-    await ack(request.params.id, request.body.message_ids);
-    return reply.code(204).send(null);
-  });
+  app.post(
+    '/messages/:id/ack',
+    { schema: { ...ackSchema, operationId: 'ackAlias', summary: 'Alias of /messages/ack/{id}' } },
+    async (request, reply) => {
+      await auth.forInstance(request, request.params.id);
+      await ack(request.params.id, request.body.message_ids);
+      return reply.code(204).send(null);
+    },
+  );
 
   app.get(
     '/messages/:id/stream',
@@ -191,22 +224,17 @@ export const messageRoutes: FastifyPluginAsyncZod<MessageRouteDeps> = async (app
       // Subscribe before the first read: a message sent after that read but before the stream
       // waits must still wake it (the notice would otherwise reach no listener and the message
       // would sit undelivered until some later wake-up).
-      let woken = false;
-      let wakeUp: (() => void) | null = null;
-      const off = wake.onInbox(id, () => {
-        woken = true;
-        wakeUp?.();
-      });
+      const waiter = wake.inboxWaiter(id);
       let page: FetchPage;
       try {
         // Fail before hijacking when the instance is unknown, so the client gets a JSON 404.
         page = await messages.fetchPage(id, STREAM_BATCH);
       } catch (err) {
-        off();
+        waiter.close();
         throw err;
       }
       const sse = openSse(request, reply, config.SSE_KEEPALIVE_MS);
-      sse.signal.addEventListener('abort', () => wakeUp?.());
+      sse.signal.addEventListener('abort', () => waiter.poke());
       try {
         // Each page continues after the previous one (new messages always come after it), so
         // every pending message is sent once per connection and nothing is read twice.
@@ -217,17 +245,9 @@ export const messageRoutes: FastifyPluginAsyncZod<MessageRouteDeps> = async (app
             if (!sse.sendJson({ id: m.message_id, event: 'message', json: m.json })) await sse.drained();
             if (sse.closed) break;
           }
-          if (!page.more) {
-            if (!woken) {
-              await new Promise<void>((resolve) => {
-                wakeUp = resolve;
-                if (woken || sse.closed) resolve();
-              });
-            }
-            woken = false;
-            wakeUp = null;
-          }
+          if (!page.more) await waiter.sleep();
           if (sse.closed || wake.isClosed) break;
+          waiter.arm();
           page = await messages.fetchPage(id, STREAM_BATCH, page.next);
         }
       } catch (err) {
@@ -235,7 +255,7 @@ export const messageRoutes: FastifyPluginAsyncZod<MessageRouteDeps> = async (app
         // The cause stays in the log: Redis' own error text is not for clients.
         sse.send({ event: 'error', data: { error: 'The stream failed; reconnect to resume', code: 'stream_error' } });
       } finally {
-        off();
+        waiter.close();
         sse.end();
       }
     },

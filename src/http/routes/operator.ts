@@ -4,7 +4,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Config } from '../../config.js';
 import { errors } from '../../errors.js';
-import { isoFromMs } from '../../registry/context.js';
+import { isoFromMs } from '../../registry/iso-time.js';
 import type { MeshCounters } from '../../registry/counters.js';
 import type { InboxInspector } from '../../registry/inspect.js';
 import type { AgentCardService } from '../../registry/agent-cards.js';
@@ -106,8 +106,7 @@ export const operatorRoutes: FastifyPluginAsyncZod<OperatorRouteDeps> = async (a
         summary: "Ids of the messages waiting in an instance's inbox, a page at a time",
         operationId: 'listPendingMessageIds',
         description:
-          "AUTH_MODE=instance: needs that instance's token or an admin token. Targeted messages only (not the " +
-          'broadcast backlog).',
+          "AUTH_MODE=instance: needs that instance's token or an admin token. Targeted messages only (not the " + 'broadcast backlog).',
         tags: ['registry'],
         params: idParams,
         querystring: pendingQuery,

@@ -123,7 +123,12 @@ export const registryRoutes: FastifyPluginAsyncZod<RegistryRouteDeps> = async (a
   app.get(
     '/registry/leader',
     {
-      schema: { operationId: 'getLeader', summary: 'Current leader and term', tags: ['registry'], response: { 200: leaderResponse, 401: errorBody } },
+      schema: {
+        operationId: 'getLeader',
+        summary: 'Current leader and term',
+        tags: ['registry'],
+        response: { 200: leaderResponse, 401: errorBody },
+      },
     },
     async (request) => {
       await auth.forRead(request);
@@ -144,8 +149,9 @@ export const registryRoutes: FastifyPluginAsyncZod<RegistryRouteDeps> = async (a
       },
       serializerCompiler: fastSerializerCompiler,
       // The hottest route (every agent, every few seconds): its two info lines per request
-      // ("incoming request", "request completed") were ~10% of the replica's CPU and most of the
-      // log volume. Warnings and errors on this route are still logged; counts are in /metrics.
+      // ("incoming request", "request completed") were a large share of the replica's CPU and
+      // most of the log volume (docs/performance.md). Warnings and errors on this route are still
+      // logged; counts are in /metrics.
       logLevel: 'warn',
     },
     async (request, reply) => {

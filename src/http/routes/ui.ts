@@ -12,7 +12,7 @@ import { gzipSync } from 'node:zlib';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { MeshError } from '../../errors.js';
+import { errors } from '../../errors.js';
 import { errorBody } from '../schemas.js';
 
 export const UI_PATH = '/ui';
@@ -82,8 +82,7 @@ function send(request: FastifyRequest, reply: FastifyReply, a: Asset) {
   return reply.type(a.type).send(gzipOk ? a.gzip : a.body);
 }
 
-const notBuilt = () =>
-  new MeshError(404, 'console_not_built', 'The console has not been built: run `npm run build` (it writes dist/ui)');
+const notBuilt = errors.consoleNotBuilt;
 
 export interface UiRouteDeps {
   /** The built console; default DEFAULT_UI_DIR. */
@@ -135,7 +134,7 @@ export const uiRoutes: FastifyPluginAsyncZod<UiRouteDeps> = async (app, { dir })
     async (request, reply) => {
       if (!files) throw notBuilt();
       const a = files.assets.get(request.params.file);
-      if (!a) throw new MeshError(404, 'not_found', `No console asset '${request.params.file}'`);
+      if (!a) throw errors.notFound(`No console asset '${request.params.file}'`);
       return send(request, reply, a);
     },
   );

@@ -4,8 +4,9 @@
   ignored, so nobody can remove someone else's messages. Bounded by the number of ids (the service
   sends at most a page per call).
 
-  KEYS[1] bcidx
-  (derived: inbox:<id>, inboxidx:<id>, inboxb:<id>, bpend:<id>, inst:<id>, bload, bfloor, counters)
+  KEYS[1] bcidx   KEYS[2] inbox:<id>   KEYS[3] inboxidx:<id>   KEYS[4] inboxb:<id>   KEYS[5] bpend:<id>
+  KEYS[6] inst:<id>   KEYS[7] counters
+  (through the includes: bload, bfloor)
   ARGV[1] prefix  ARGV[2] id  ARGV[3..] message ids
 
   Returns the number of copies acknowledged.
@@ -13,8 +14,7 @@
 -- @include "base"
 
 local P, id = ARGV[1], ARGV[2]
-local inbox, idx, bodies = P .. 'inbox:' .. id, P .. 'inboxidx:' .. id, P .. 'inboxb:' .. id
-local pendKey = P .. 'bpend:' .. id
+local inbox, idx, bodies, pendKey = KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local n, acked = 0, 0
 for i = 3, #ARGV do
   local mid = ARGV[i]
@@ -32,7 +32,7 @@ for i = 3, #ARGV do
     end
   end
 end
-if acked > 0 and redis.call('EXISTS', P .. 'inst:' .. id) == 1 then syncBroadcastState(P, id) end
+if acked > 0 and redis.call('EXISTS', KEYS[6]) == 1 then syncBroadcastState(P, id) end
 -- Mesh-wide acked count (the console's acked/s): one hash, the same on every replica.
-if n > 0 then redis.call('HINCRBY', P .. 'counters', 'acked', n) end
+if n > 0 then redis.call('HINCRBY', KEYS[7], 'acked', n) end
 return n

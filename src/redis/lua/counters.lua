@@ -7,7 +7,8 @@
 
   Returns { now_ms, sent, acked, cleanup_runs }
 ]]
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+-- @include "time"
+
+local now = nowMs()
 local c = redis.call('HMGET', KEYS[2], 'acked', 'cleanup_runs')
 return { now, tonumber(redis.call('GET', KEYS[1]) or '0'), tonumber(c[1] or '0'), tonumber(c[2] or '0') }

@@ -9,8 +9,8 @@
   New broadcasts taken by this page become pending and the cursor moves past them (and past the
   member's own broadcasts and expired ones before them).
 
-  KEYS[1] deadlines   KEYS[2] bcast
-  (derived: inst:<id>, inbox:<id>, inboxidx:<id>, inboxb:<id>, bpend:<id>, bload, bfloor)
+  KEYS[1] deadlines   KEYS[2] bcast   KEYS[3] inst:<id>   KEYS[4] bpend:<id>   KEYS[5] inbox:<id>
+  (through the includes: inboxidx:<id>, inboxb:<id>, bload, bfloor)
   ARGV[1] prefix  ARGV[2] id  ARGV[3] entries at most  ARGV[4] byte budget
   ARGV[5] message TTL ms (0 = keep)  ARGV[6] inbox cursor: stream id, exclusive ('' = start)
   ARGV[7] broadcast cursor: bseq, exclusive ('' = start)
@@ -18,7 +18,7 @@
 
   Returns { code, expired_count, more(0/1), next_inbox_cursor, next_broadcast_cursor, item... }
     item = { kind 'i'|'b', message_id, ref (stream id | bseq), q, bytes, created_ms }
-    code 1 ok, -1 id not live
+    code OK, or NOT_LIVE (includes/codes.lua)
 ]]
 -- @include "base"
 -- @include "messages"
@@ -28,7 +28,7 @@ local limit, budget, ttl = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5
 local afterSid, afterB = ARGV[6], tonumber(ARGV[7] ~= '' and ARGV[7] or '0')
 local force = ARGV[8] == '1'
 local now = nowMs()
-if not isLive(P, id, now) then return { -1, 0, 0, '', '' } end
+if not isLive(P, id, now) then return { NOT_LIVE, 0, 0, '', '' } end
 local cutoff = ttl > 0 and (now - ttl) or -1
 
 local expired = expireInbox(P, id, now, ttl, 100)
@@ -37,8 +37,8 @@ local expired = expireInbox(P, id, now, ttl, 100)
 -- messages does not read a hundred entries it will not take), each at most `limit` entries:
 -- the inbox, the broadcasts taken but not acked (pending), then the new ones after the cursor.
 local CHUNK = 16
-local inst = P .. 'inst:' .. id
-local pendKey = P .. 'bpend:' .. id
+local inst = KEYS[3]
+local pendKey = KEYS[4]
 local state = redis.call('HMGET', inst, 'bc', 'bown')
 local bc, bown = tonumber(state[1] or '0'), tonumber(state[2] or '0')
 local changed = false
@@ -46,7 +46,7 @@ local changed = false
 local inbox, ii, inboxAfter, inboxDone, inboxSeen = {}, 1, afterSid, false, 0
 local function nextInbox()
   if ii > #inbox and not inboxDone then
-    inbox, ii = redis.call('XRANGE', P .. 'inbox:' .. id, inboxAfter == '' and '-' or ('(' .. inboxAfter), '+', 'COUNT', CHUNK), 1
+    inbox, ii = redis.call('XRANGE', KEYS[5], inboxAfter == '' and '-' or ('(' .. inboxAfter), '+', 'COUNT', CHUNK), 1
     inboxSeen = inboxSeen + #inbox
     if #inbox < CHUNK or inboxSeen >= limit then inboxDone = true end
     if #inbox > 0 then inboxAfter = inbox[#inbox][1] end
@@ -141,6 +141,6 @@ end
 if changed then syncBroadcastState(P, id) end
 
 local more = (ii <= #inbox or bi <= #bcands or not inboxDone or not pendDone or not newDone) and 1 or 0
-local reply = { 1, expired, more, lastSid, lastB > 0 and tostring(lastB) or '' }
+local reply = { OK, expired, more, lastSid, lastB > 0 and tostring(lastB) or '' }
 for _, item in ipairs(out) do reply[#reply + 1] = item end
 return reply

@@ -15,8 +15,8 @@
   The record's key expires (PEXPIREAT) a grace period after the member's deadline: a backstop so
   that no record outlives its deadline by more than that even if maintenance never runs.
 
-  KEYS[1] deadlines   KEYS[2] leader   KEYS[3] term   KEYS[4] events
-  (derived from ARGV[1]: inst:<id>; joined, via ensureLeader)
+  KEYS[1] deadlines   KEYS[2] leader   KEYS[3] term   KEYS[4] events   KEYS[5] epoch
+  (derived from ARGV[1]: inst:<id> of each heartbeat; through the includes: joined, electfloor)
 
   ARGV[1] prefix  ARGV[2] stale timeout ms  ARGV[3] events maxlen  ARGV[4] status-event interval ms
   ARGV[5] record grace ms (the record key expires this long after the deadline)
@@ -24,7 +24,7 @@
 
   Returns { leader|false, term, leader_changed(0/1), epoch|false, then per heartbeat: code,
             status_announced(0/1) }   (epoch: see register.lua)
-    code 1 ok, 0 unknown or lapsed
+    code OK, or NOT_LIVE (unknown or lapsed; includes/codes.lua)
 ]]
 -- @include "base"
 
@@ -32,7 +32,7 @@ local P = ARGV[1]
 local deadlineOffset, maxlen = tonumber(ARGV[2]), tonumber(ARGV[3])
 local eventInterval, grace = tonumber(ARGV[4]), tonumber(ARGV[5])
 local now = nowMs()
-local out = { false, 0, 0, redis.call('GET', P .. 'epoch') }
+local out = { false, 0, 0, redis.call('GET', KEYS[5]) }
 local anyLive = false
 for i = 6, #ARGV, 3 do
   local id, status = ARGV[i], ARGV[i + 1]
@@ -50,10 +50,10 @@ for i = 6, #ARGV, 3 do
       redis.call('HSET', inst, 'sev', status, 'sevt', now)
       addEvent(P, maxlen, 'type', 'updated', 'instance_id', id, 'what', 'status', 'status', status)
     end
-    out[#out + 1] = 1
+    out[#out + 1] = OK
     out[#out + 1] = statusChanged
   else
-    out[#out + 1] = 0
+    out[#out + 1] = NOT_LIVE
     out[#out + 1] = 0
   end
 end

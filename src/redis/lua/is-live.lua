@@ -8,7 +8,8 @@
 
   Returns 1 live, 0 not (unknown, deregistered or lapsed)
 ]]
+-- @include "time"
+
 local d = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if not d then return 0 end
-local t = redis.call('TIME')
-return tonumber(d) > tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) and 1 or 0
+return tonumber(d) > nowMs() and 1 or 0

@@ -5,7 +5,9 @@
   more follow the cursor with more calls.
 
   KEYS[1] joined   KEYS[2] deadlines   KEYS[3] leader   KEYS[4] term   KEYS[5] events
-  (derived: inst:<id>, capz:<name>, skillz:<value>, electfloor)
+  KEYS[6] <index>   the zset the page is read from, scored by join sequence: joined (modes 'all'
+          and 'one'), capz:<name> (mode 'cap') or skillz:<value> (mode 'skill')
+  (derived from ARGV[1]: inst:<id> of each row; through the includes: electfloor)
 
   ARGV[1] prefix  ARGV[2] events maxlen
   ARGV[3] mode: 'all' | 'cap' (ARGV[4] = capability) | 'skill' (ARGV[4] = A2A skill id or tag)
@@ -28,12 +30,8 @@ local rows, nextCursor = {}, false
 
 if mode == 'one' then
   if isLive(P, arg, now) then rows[1] = instanceRow(P, arg) end
-elseif mode == 'cap' then
-  rows, nextCursor = liveRowsAfter(P, P .. 'capz:' .. arg, ARGV[5], limit, budget, now)
-elseif mode == 'skill' then
-  rows, nextCursor = liveRowsAfter(P, P .. 'skillz:' .. arg, ARGV[5], limit, budget, now)
 else
-  rows, nextCursor = liveRowsAfter(P, KEYS[1], ARGV[5], limit, budget, now)
+  rows, nextCursor = liveRowsAfter(P, KEYS[6], ARGV[5], limit, budget, now)
 end
 
 local out = { leader, term, changed and 1 or 0, nextCursor, #rows }

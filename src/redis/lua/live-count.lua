@@ -3,6 +3,7 @@
   KEYS[1] deadlines
   Returns an integer.
 ]]
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+-- @include "time"
+
+local now = nowMs()
 return redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf')

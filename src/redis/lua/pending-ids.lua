@@ -8,8 +8,9 @@
   Returns { live(0/1), pending, stream_id_1, message_id_1, stream_id_2, message_id_2, ... }
     live 0: the member is unknown or its heartbeat lapsed (nothing else follows).
 ]]
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+-- @include "time"
+
+local now = nowMs()
 local d = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if not d or tonumber(d) <= now then return { 0, 0 } end
 

@@ -11,9 +11,10 @@
   (`skills`) and the card's digest (`cardh`), so a refresh or a purge removes exactly those.
 
   KEYS[1] inst:<id>   KEYS[2] deadlines   KEYS[3] joined   KEYS[4] leader   KEYS[5] term
-  KEYS[6] seq         KEYS[7] events
-  (derived from ARGV[1]: capz:<name>, skillz:<value>, card:<id>, cardin, tokens, electfloor, bseq,
-   bload, bfloor, and a lapsed record's queues)
+  KEYS[6] seq         KEYS[7] events      KEYS[8] tokens   KEYS[9] card:<id>   KEYS[10] cardin
+  KEYS[11] epoch
+  (derived from ARGV[1]: capz:<name> and skillz:<value> of the old and new registration; through
+   the includes: electfloor, bseq, bload, bfloor, inbox_oldest and a lapsed record's queues)
 
   ARGV[1] prefix  ARGV[2] id  ARGV[3] hostname  ARGV[4] port  ARGV[5] capabilities (JSON array)
   ARGV[6] agent_profiles (JSON array)  ARGV[7] stale timeout ms  ARGV[8] events maxlen
@@ -28,7 +29,7 @@
            involved, and a card of an earlier registration of this id is removed)
 
   Returns { code, leader|false, term, created(0/1), join_seq, leader_changed(0/1), row, epoch }
-    code 1 ok, -1 id in use (live, token missing or wrong)
+    code OK, or ID_IN_USE (live, token missing or wrong; includes/codes.lua)
     row = the caller's own instance row (see instanceRow), for read-your-writes in the answer
     epoch = the namespace's epoch (see below)
 
@@ -49,8 +50,8 @@ local live = isLive(P, id, now)
 if live and ARGV[11] == '1' then
   local tok = redis.call('HGET', inst, 'tok')
   if not tok or tok ~= ARGV[10] then
-    if cardh ~= '' then redis.call('DEL', P .. 'cardin') end
-    return { -1, false, 0, 0, 0, 0, false, false }
+    if cardh ~= '' then redis.call('DEL', KEYS[10]) end
+    return { ID_IN_USE, false, 0, 0, 0, 0, false, false }
   end
 end
 
@@ -78,7 +79,7 @@ else
   redis.call('HSET', inst, 'created', now, 'seq', seq)
   if ARGV[9] ~= '' then
     redis.call('HSET', inst, 'tok', ARGV[9])
-    redis.call('HSET', P .. 'tokens', ARGV[9], id)
+    redis.call('HSET', KEYS[8], ARGV[9], id)
   end
   joinBroadcasts(P, id)
   addEvent(P, maxlen, 'type', 'joined', 'instance_id', id, 'seq', seq, 'card', cardh ~= '' and '1' or '0')
@@ -95,15 +96,15 @@ end
 if cardh ~= '' then
   -- The staged copy carries a short TTL (a MULTI whose script never ran must not leave it behind
   -- for long); the card lives as long as the member and goes with it (purgeMember).
-  redis.call('RENAME', P .. 'cardin', P .. 'card:' .. id)
-  redis.call('PERSIST', P .. 'card:' .. id)
+  redis.call('RENAME', KEYS[10], KEYS[9])
+  redis.call('PERSIST', KEYS[9])
 else
-  redis.call('DEL', P .. 'card:' .. id)
+  redis.call('DEL', KEYS[9])
 end
 local deadline = now + tonumber(ARGV[7])
 redis.call('ZADD', KEYS[2], deadline, id)
 redis.call('PEXPIREAT', inst, deadline + tonumber(ARGV[12]))
 
-redis.call('SET', P .. 'epoch', now, 'NX')
+redis.call('SET', KEYS[11], now, 'NX')
 local leader, term, changed = ensureLeader(P, now, maxlen)
-return { 1, leader, term, created, tonumber(seq), changed and 1 or 0, instanceRow(P, id), redis.call('GET', P .. 'epoch') }
+return { OK, leader, term, created, tonumber(seq), changed and 1 or 0, instanceRow(P, id), redis.call('GET', KEYS[11]) }

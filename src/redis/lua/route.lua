@@ -13,23 +13,24 @@
   window, the budget, the rotation and the least-loaded choice are the same as with one index.
 
   KEYS[1] capz:<capability>   KEYS[2] rr   KEYS[3] skillz:<capability>
-  (derived: deadlines, inst:<id>, inbox:<id>)
+  (derived from ARGV[1]: inbox:<id> of each candidate; through the includes: deadlines)
   ARGV[1] prefix  ARGV[2] source id  ARGV[3] inbox max pending  ARGV[4] window  ARGV[5] scan budget
 
-  Returns { code, target|false }
-    code 1 ok, -1 source not live, -3 every candidate's inbox is full, -4 no live holder,
-    -6 no live holder among the entries examined (lapsed members not yet cleaned up): retry
+  Returns { code, target|false }    (codes: includes/codes.lua)
+    code OK, NOT_LIVE source not live, INBOX_FULL every candidate's inbox is full, NO_HOLDER no
+    live holder, HOLDERS_LAPSED no live holder among the entries examined (lapsed members not
+    yet cleaned up): clean up and retry
 ]]
 -- @include "base"
 
 local P, source = ARGV[1], ARGV[2]
 local max, window, budget = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local now = nowMs()
-if not isLive(P, source, now) then return { -1, false } end
+if not isLive(P, source, now) then return { NOT_LIVE, false } end
 
 local ncap = redis.call('ZCARD', KEYS[1])
 local n = ncap + redis.call('ZCARD', KEYS[3])
-if n == 0 then return { -4, false } end
+if n == 0 then return { NO_HOLDER, false } end
 
 -- Appends the entries at ranks [from, to] (inclusive, 0 <= from <= to < n) of capz ++ skillz.
 local function appendRanks(out, from, to)
@@ -61,9 +62,9 @@ for offset, id in ipairs(ids) do
   end
 end
 if bestLen == nil then
-  if #cands > 0 then return { -3, false } end
-  if #ids < n then return { -6, false } end
-  return { -4, false }
+  if #cands > 0 then return { INBOX_FULL, false } end
+  if #ids < n then return { HOLDERS_LAPSED, false } end
+  return { NO_HOLDER, false }
 end
 -- Equally loaded holders take turns: in a stable (rank) order, the counter picks one.
 local ties = {}
@@ -71,4 +72,4 @@ for _, c in ipairs(cands) do
   if c.len == bestLen then ties[#ties + 1] = c end
 end
 table.sort(ties, function(a, b) return a.rank < b.rank end)
-return { 1, ties[r % #ties + 1].id }
+return { OK, ties[r % #ties + 1].id }

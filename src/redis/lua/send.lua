@@ -12,30 +12,34 @@
                that joined before (join sequence <= the returned `join_seq`), live now, except the
                sender. This script returns what the replica needs to name them without listing
                every member here: the join sequence, the events position, and the members lapsed
-               now (at most ARGV[9]; more is code -5, the caller runs cleanup and retries).
+               now (at most ARGV[9]; more is TOO_MANY_LAPSED, the caller runs cleanup and retries).
 
   KEYS[1] deadlines   KEYS[2] bcast   KEYS[3] bcidx   KEYS[4] bbody   KEYS[5] bseq   KEYS[6] seq
-  KEYS[7] events      KEYS[8] bload
-  (derived: inbox:<id>, inboxidx:<id>, inboxb:<id>, inbox_oldest, inst:<id>, bpend:<id>,
-   bfloor, msgseq)
+  KEYS[7] events      KEYS[8] bload   KEYS[9] idem:<source>/<key> (read and written only with a key)
+  KEYS[10] inst:<source>   KEYS[11] inbox:<target>   KEYS[12] inboxb:<target>
+          (a broadcast has no target: these two are then named with an empty id and never
+          touched)
+  (derived from ARGV[1]: each live member's record for the backlog bound; through the includes:
+   inboxidx:<target>, inbox_oldest, msgseq, bpend:<source>, bfloor)
 
   ARGV[1] prefix  ARGV[2] mode 'direct'|'broadcast'  ARGV[3] source id  ARGV[4] target id ('' for
   broadcast)  ARGV[5] message_id  ARGV[6] body bytes  ARGV[7] inbox max pending
   ARGV[8] message TTL ms (0 = keep)  ARGV[9] lapsed members reported at most (broadcast)
   ARGV[10] Idempotency-Key ('' = none)  ARGV[11] its request fingerprint  ARGV[12] its window ms
   ARGV[13] what to remember with it ('' or a server-side request's correlation id)
-  (derived with a key: idem:<source>/<key>)
 
-  Returns
+  Returns (codes: includes/codes.lua)
     direct:    { code, expired_count, target }
     broadcast: { code, 0, bseq, join_seq, events_last_id, lapsed_count, lapsed id... }
-               code 2: stored nothing, nobody else is live
-    code 1 ok, -1 source not live, -2 target not live, -3 inbox full (broadcast: followed by the
-    ids of the recipients whose backlog is full), -5 too many lapsed members awaiting cleanup
+               code NOBODY_ELSE_LIVE: stored nothing, nobody else is live
+    code OK, NOT_LIVE source not live, TARGET_NOT_LIVE, INBOX_FULL (broadcast: followed by the
+    ids of the recipients whose backlog is full), TOO_MANY_LAPSED members awaiting cleanup
+    (followed by their count)
     With a key already used by this source within its window nothing is queued:
-      code 0 (replay): { 0, 0, first message_id, its ARGV[13], its mode, first success reply... }
-      code -7: the key was used for a different request (fingerprint)
-    A success (code 1, or 2 for a broadcast) stores that reply under the key (idempotency.ts).
+      REPLAYED: { REPLAYED, 0, first message_id, its ARGV[13], its mode, first success reply... }
+      KEY_MISMATCH: the key was used for a different request (fingerprint)
+    A success (OK, or NOBODY_ELSE_LIVE for a broadcast) stores that reply under the key
+    (src/registry/idempotency.ts).
 ]]
 -- @include "base"
 -- @include "messages"
@@ -46,15 +50,15 @@ local max, ttl, lapsedMax = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[
 local now = nowMs()
 
 -- Idempotency first: a retry returns the first result even if the target has left since.
-local idem = (ARGV[10] or '') ~= '' and (P .. 'idem:' .. source .. '/' .. ARGV[10]) or nil
+local idem = (ARGV[10] or '') ~= '' and KEYS[9] or nil
 if idem then
   local rec = redis.call('GET', idem)
   if rec then
     -- The body this attempt's MULTI wrote belongs to a message that will not exist.
-    redis.call('HDEL', mode == 'direct' and (P .. 'inboxb:' .. target) or KEYS[4], mid)
+    redis.call('HDEL', mode == 'direct' and KEYS[12] or KEYS[4], mid)
     local first = cjson.decode(rec)
-    if first.f ~= ARGV[11] then return { -7, 0 } end
-    return { 0, 0, first.m, first.x or '', first.k or 'direct', unpack(first.r) }
+    if first.f ~= ARGV[11] then return { KEY_MISMATCH, 0 } end
+    return { REPLAYED, 0, first.m, first.x or '', first.k or 'direct', unpack(first.r) }
   end
 end
 -- `stored` is what a replay answers (no expiry count: that was this call's work).
@@ -65,17 +69,17 @@ local function remember(stored)
 end
 
 if mode == 'direct' then
-  local body = P .. 'inboxb:' .. target
-  if not isLive(P, source, now) then redis.call('HDEL', body, mid); return { -1, 0 } end
-  if not isLive(P, target, now) then redis.call('HDEL', body, mid); return { -2, 0 } end
+  local body = KEYS[12]
+  if not isLive(P, source, now) then redis.call('HDEL', body, mid); return { NOT_LIVE, 0 } end
+  if not isLive(P, target, now) then redis.call('HDEL', body, mid); return { TARGET_NOT_LIVE, 0 } end
   local expired = expireInbox(P, target, now, ttl, 100)
-  if redis.call('XLEN', P .. 'inbox:' .. target) >= max then
+  if redis.call('XLEN', KEYS[11]) >= max then
     redis.call('HDEL', body, mid)
-    return { -3, expired }
+    return { INBOX_FULL, expired }
   end
   enqueue(P, target, mid, size, now)
-  remember({ 1, 0, target })
-  return { 1, expired, target }
+  remember({ OK, 0, target })
+  return { OK, expired, target }
 end
 
 -- broadcast
@@ -83,10 +87,10 @@ local function refuse(...)
   redis.call('HDEL', KEYS[4], mid)
   return { ... }
 end
-if not isLive(P, source, now) then return refuse(-1, 0) end
+if not isLive(P, source, now) then return refuse(NOT_LIVE, 0) end
 if redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf') <= 1 then
-  remember({ 2, 0 })
-  return refuse(2, 0)
+  remember({ NOBODY_ELSE_LIVE, 0 })
+  return refuse(NOBODY_ELSE_LIVE, 0)
 end
 
 -- The bound is per recipient, like an inbox: its backlog is what it took and has not acked
@@ -98,10 +102,10 @@ local full = {}
 for _, id in ipairs(redis.call('ZRANGE', KEYS[8], '-inf', head - max, 'BYSCORE', 'LIMIT', 0, 64)) do
   if id ~= source and isLive(P, id, now) then full[#full + 1] = id end
 end
-if #full > 0 then return refuse(-3, 0, unpack(full)) end
+if #full > 0 then return refuse(INBOX_FULL, 0, unpack(full)) end
 
 local lapsedCount = redis.call('ZCOUNT', KEYS[1], '-inf', now)
-if lapsedCount > lapsedMax then return refuse(-5, 0, lapsedCount) end
+if lapsedCount > lapsedMax then return refuse(TOO_MANY_LAPSED, 0, lapsedCount) end
 local lapsed = redis.call('ZRANGE', KEYS[1], '-inf', now, 'BYSCORE')
 
 local bseq = redis.call('INCR', KEYS[5])
@@ -110,7 +114,7 @@ redis.call('HSET', KEYS[3], mid, bseq)
 
 -- The sender never receives its own broadcast. When its cursor was at the newest broadcast, move
 -- it past this one now; otherwise count it, so its own broadcasts never count as its backlog.
-local inst = P .. 'inst:' .. source
+local inst = KEYS[10]
 if tonumber(redis.call('HGET', inst, 'bc') or '0') == head then
   redis.call('HSET', inst, 'bc', bseq)
 else
@@ -119,7 +123,7 @@ end
 syncBroadcastState(P, source)
 
 local last = redis.call('XREVRANGE', KEYS[7], '+', '-', 'COUNT', 1)
-local out = { 1, 0, bseq, tonumber(redis.call('GET', KEYS[6]) or '0'), last[1] and last[1][1] or '0-0', #lapsed }
+local out = { OK, 0, bseq, tonumber(redis.call('GET', KEYS[6]) or '0'), last[1] and last[1][1] or '0-0', #lapsed }
 for _, id in ipairs(lapsed) do out[#out + 1] = id end
 remember(out)
 return out

@@ -14,8 +14,9 @@
 ]]
 local P = ARGV[1]
 local maxScan = tonumber(ARGV[2])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+-- @include "time"
+
+local now = nowMs()
 
 local live = redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf')
 local lapsed = redis.call('ZCOUNT', KEYS[1], '-inf', now)

@@ -6,7 +6,7 @@ import { loadConfig, type Config } from '../../../src/config.js';
 import { serviceEnv } from './compose-validate.js';
 import { CONFIG_KEYS } from './k8s-drift.js';
 import { composeBytes, redisMemoryProblems } from './redis-memory.js';
-import { arrAt, at, isObject, objAt, PROJECT_ROOT, strAt, type Json, type JsonObject } from './yaml-util.js';
+import { arrAt, at, isObject, objAt, PROJECT_ROOT, show, strAt, type Json, type JsonObject } from './yaml-util.js';
 
 export const REGISTRY_SERVICE = /^registry-\d+$/;
 export const HAPROXY_CFG_IN_CONTAINER = '/usr/local/etc/haproxy/haproxy.cfg';
@@ -20,7 +20,7 @@ export interface PortMapping {
 export function parsePorts(ports: Json[]): PortMapping[] {
   return ports.map((p) => {
     if (isObject(p)) return { published: p.published === undefined ? null : Number(p.published), target: Number(p.target) };
-    const spec = String(p).replace(/\/(tcp|udp)$/, '');
+    const spec = show(p).replace(/\/(tcp|udp)$/, '');
     const parts = spec.split(':');
     const target = Number(parts[parts.length - 1]);
     const published = parts.length >= 2 ? Number(parts[parts.length - 2]) : null;
@@ -65,14 +65,16 @@ function serviceConfig(service: Json | undefined): { cfg: Config | null; error: 
   try {
     return { cfg: loadConfig(serviceEnv(service)), error: null };
   } catch (e: unknown) {
-    return { cfg: null, error: e instanceof Error ? e.message : String(e) };
+    return { cfg: null, error: e instanceof Error ? e.message : show(e) };
   }
 }
 
 export function composeProblems(doc: JsonObject, haproxyText: string): string[] {
   const problems: string[] = [];
   const services = objAt(doc, 'services') ?? {};
-  const registryNames = Object.keys(services).filter((n) => REGISTRY_SERVICE.test(n)).sort();
+  const registryNames = Object.keys(services)
+    .filter((n) => REGISTRY_SERVICE.test(n))
+    .sort();
   if (registryNames.length !== 3) problems.push(`expected 3 registry services registry-1..3, found ${registryNames.join(', ') || 'none'}`);
 
   // ---- redis
@@ -81,15 +83,19 @@ export function composeProblems(doc: JsonObject, haproxyText: string): string[] 
   else {
     if (!/^redis:7(\.|-|$)/.test(strAt(redis, 'image') ?? '')) problems.push('redis must use the redis:7 image');
     const cmd = at(redis, 'command');
-    const cmdText = Array.isArray(cmd) ? cmd.join(' ') : String(cmd ?? '');
+    const cmdText = Array.isArray(cmd) ? cmd.map(show).join(' ') : show(cmd ?? '');
     if (!/--appendonly yes/.test(cmdText)) problems.push('redis must run with --appendonly yes');
     const memLimit = strAt(redis, 'deploy', 'resources', 'limits', 'memory');
     problems.push(...redisMemoryProblems(cmdText, memLimit === undefined ? null : composeBytes(memLimit)));
-    const vols = arrAt(redis, 'volumes').map((v) => (typeof v === 'string' ? v : `${strAt(v, 'source') ?? ''}:${strAt(v, 'target') ?? ''}`));
+    const vols = arrAt(redis, 'volumes').map((v) =>
+      typeof v === 'string' ? v : `${strAt(v, 'source') ?? ''}:${strAt(v, 'target') ?? ''}`,
+    );
     const dataVol = vols.find((v) => v.split(':')[1] === '/data');
     const volName = dataVol?.split(':')[0] ?? '';
-    if (!dataVol || !objAt(doc, 'volumes') || !(volName in (objAt(doc, 'volumes') ?? {}))) problems.push('redis /data must be a named volume declared under volumes:');
-    if (!arrAt(redis, 'healthcheck', 'test').join(' ').includes('redis-cli ping')) problems.push('redis healthcheck must be redis-cli ping');
+    if (!dataVol || !objAt(doc, 'volumes') || !(volName in (objAt(doc, 'volumes') ?? {})))
+      problems.push('redis /data must be a named volume declared under volumes:');
+    if (!arrAt(redis, 'healthcheck', 'test').map(show).join(' ').includes('redis-cli ping'))
+      problems.push('redis healthcheck must be redis-cli ping');
   }
 
   // ---- registry replicas
@@ -105,15 +111,19 @@ export function composeProblems(doc: JsonObject, haproxyText: string): string[] 
     }
     configs.set(name, cfg);
     const url = new URL(cfg.REDIS_URL);
-    if (url.hostname !== 'redis' || Number(url.port || 6379) !== 6379) problems.push(`${name}: REDIS_URL ${cfg.REDIS_URL} is not the redis service`);
-    if (strAt(svc, 'depends_on', 'redis', 'condition') !== 'service_healthy') problems.push(`${name}: must depend on redis with condition service_healthy`);
-    const hc = arrAt(svc, 'healthcheck', 'test').join(' ');
+    if (url.hostname !== 'redis' || Number(url.port || 6379) !== 6379)
+      problems.push(`${name}: REDIS_URL ${cfg.REDIS_URL} is not the redis service`);
+    if (strAt(svc, 'depends_on', 'redis', 'condition') !== 'service_healthy')
+      problems.push(`${name}: must depend on redis with condition service_healthy`);
+    const hc = arrAt(svc, 'healthcheck', 'test').map(show).join(' ');
     if (!hc.includes('/readyz')) problems.push(`${name}: healthcheck must hit /readyz`);
-    if (!hc.includes('process.env.PORT') && !hc.includes(`:${cfg.PORT}/`)) problems.push(`${name}: healthcheck does not use the service's PORT ${cfg.PORT}`);
+    if (!hc.includes('process.env.PORT') && !hc.includes(`:${cfg.PORT}/`))
+      problems.push(`${name}: healthcheck does not use the service's PORT ${cfg.PORT}`);
     if (at(svc, 'ports') !== undefined) problems.push(`${name}: must not publish ports (only haproxy does)`);
     const dockerfile = strAt(svc, 'build', 'dockerfile') ?? 'Dockerfile';
     const context = strAt(svc, 'build', 'context') ?? strAt(svc, 'build');
-    if (!context || !existsSync(path.join(PROJECT_ROOT, context, dockerfile))) problems.push(`${name}: must be built from the project's Dockerfile`);
+    if (!context || !existsSync(path.join(PROJECT_ROOT, context, dockerfile)))
+      problems.push(`${name}: must be built from the project's Dockerfile`);
   }
   const namespaces = new Set([...configs.values()].map((c) => c.MESH_NAMESPACE));
   if (namespaces.size > 1) problems.push(`registry replicas disagree on MESH_NAMESPACE: ${[...namespaces].join(', ')}`);
@@ -125,9 +135,12 @@ export function composeProblems(doc: JsonObject, haproxyText: string): string[] 
   if (publishers.length !== 1 || publishers[0]?.[0] !== 'haproxy' || lbPorts.length !== 1) {
     problems.push(`exactly one published port, on haproxy, expected; publishing: ${publishers.map(([n]) => n).join(', ') || 'none'}`);
   }
-  const lbMount = arrAt(lb, 'volumes').map(String).find((v) => v.split(':')[1] === HAPROXY_CFG_IN_CONTAINER);
+  const lbMount = arrAt(lb, 'volumes')
+    .map(String)
+    .find((v) => v.split(':')[1] === HAPROXY_CFG_IN_CONTAINER);
   const lbSource = lbMount?.split(':')[0] ?? '';
-  if (!lbMount || path.normalize(lbSource) !== path.normalize('./deploy/haproxy.cfg')) problems.push(`haproxy must mount ./deploy/haproxy.cfg at ${HAPROXY_CFG_IN_CONTAINER}`);
+  if (!lbMount || path.normalize(lbSource) !== path.normalize('./deploy/haproxy.cfg'))
+    problems.push(`haproxy must mount ./deploy/haproxy.cfg at ${HAPROXY_CFG_IN_CONTAINER}`);
 
   // ---- haproxy.cfg
   const cfg = parseHaproxy(haproxyText);
@@ -135,15 +148,18 @@ export function composeProblems(doc: JsonObject, haproxyText: string): string[] 
   const frontends = cfg.sections.filter((s) => s.type === 'frontend' || s.type === 'listen');
   const binds = frontends.flatMap((s) => s.lines.filter((w) => w[0] === 'bind').map((w) => Number((w[1] ?? '').split(':').pop())));
   const target = lbPorts[0]?.target;
-  if (binds.length !== 1 || binds[0] !== target) problems.push(`haproxy binds ${JSON.stringify(binds)} but compose publishes container port ${String(target)}`);
+  if (binds.length !== 1 || binds[0] !== target)
+    problems.push(`haproxy binds ${JSON.stringify(binds)} but compose publishes container port ${show(target)}`);
   const backends = cfg.sections.filter((s) => s.type === 'backend' || s.type === 'listen');
   const servers = backends.flatMap((s) => s.lines.filter((w) => w[0] === 'server'));
   const serverHosts = servers.map((w) => (w[2] ?? '').split(':')[0] ?? '').sort();
-  if (JSON.stringify(serverHosts) !== JSON.stringify(registryNames)) problems.push(`haproxy servers ${serverHosts.join(', ')} are not the registry services ${registryNames.join(', ')}`);
+  if (JSON.stringify(serverHosts) !== JSON.stringify(registryNames))
+    problems.push(`haproxy servers ${serverHosts.join(', ')} are not the registry services ${registryNames.join(', ')}`);
   for (const w of servers) {
     const [host, port] = (w[2] ?? '').split(':');
     const c = configs.get(host ?? '');
-    if (c && Number(port) !== c.PORT) problems.push(`haproxy server ${host ?? ''} uses port ${port ?? '?'} but the service listens on PORT=${c.PORT}`);
+    if (c && Number(port) !== c.PORT)
+      problems.push(`haproxy server ${host ?? ''} uses port ${port ?? '?'} but the service listens on PORT=${c.PORT}`);
   }
   const be = backends.flatMap((s) => s.lines);
   const all = [...defaults, ...be];
@@ -159,7 +175,10 @@ export function composeProblems(doc: JsonObject, haproxyText: string): string[] 
   const keepAliveMs = anyCfg?.SSE_KEEPALIVE_MS ?? 15_000;
   for (const t of ['client', 'server']) {
     const v = timeout(t);
-    if (!(v >= 120_000) || v <= longPollMs || v <= keepAliveMs) problems.push(`haproxy timeout ${t} (${v} ms) must be >= 120 s and above long-poll (${longPollMs} ms) and SSE keep-alive (${keepAliveMs} ms)`);
+    if (!(v >= 120_000) || v <= longPollMs || v <= keepAliveMs)
+      problems.push(
+        `haproxy timeout ${t} (${v} ms) must be >= 120 s and above long-poll (${longPollMs} ms) and SSE keep-alive (${keepAliveMs} ms)`,
+      );
   }
   if (!(timeout('tunnel') >= 3_600_000)) problems.push('haproxy timeout tunnel must be >= 1h for long-lived streams');
   if (directive(all, 'option', 'http-buffer-request')) problems.push('haproxy must not buffer requests (long-poll/SSE)');

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
-import { isObject, PROJECT_ROOT, readYamlFile, type Json, type JsonObject } from './yaml-util.js';
+import { isObject, PROJECT_ROOT, readYamlFile, show, type Json, type JsonObject } from './yaml-util.js';
 
 function composeSchema(): JsonObject {
   // dclint's `exports` does not expose schemas/, so read the file from the package directory.
@@ -43,14 +43,17 @@ function validator(): ReturnType<Ajv['compile']> {
  */
 export function interpolate(v: Json, env: Record<string, string | undefined>): Json {
   if (typeof v === 'string') {
-    return v.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (m, braced: string | undefined, op: string | undefined, def: string | undefined, bare: string | undefined) => {
-      if (m === '$$') return '$';
-      const name = braced ?? bare ?? '';
-      const val = env[name];
-      if (op === ':-') return val === undefined || val === '' ? (def ?? '') : val;
-      if (op === '-') return val === undefined ? (def ?? '') : val;
-      return val ?? '';
-    });
+    return v.replace(
+      /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g,
+      (m, braced: string | undefined, op: string | undefined, def: string | undefined, bare: string | undefined) => {
+        if (m === '$$') return '$';
+        const name = braced ?? bare ?? '';
+        const val = env[name];
+        if (op === ':-') return val === undefined || val === '' ? (def ?? '') : val;
+        if (op === '-') return val === undefined ? (def ?? '') : val;
+        return val ?? '';
+      },
+    );
   }
   if (Array.isArray(v)) return v.map((x) => interpolate(x, env));
   if (isObject(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, interpolate(x, env)]));
@@ -70,7 +73,7 @@ export function validateCompose(doc: JsonObject): string[] {
   const validate = validator();
   if (validate(doc)) return [];
   return (validate.errors ?? []).map((e: ErrorObject) => {
-    const extra = e.keyword === 'additionalProperties' ? ` "${String(e.params.additionalProperty)}"` : '';
+    const extra = e.keyword === 'additionalProperties' ? ` "${show(e.params.additionalProperty)}"` : '';
     return `${e.instancePath || '/'}: ${e.message ?? e.keyword}${extra}`;
   });
 }
@@ -86,7 +89,7 @@ export function serviceEnv(service: Json | undefined): Record<string, string> {
       if (i > 0) out[e.slice(0, i)] = e.slice(i + 1);
     }
   } else if (isObject(env)) {
-    for (const [k, v] of Object.entries(env)) if (v !== null) out[k] = String(v);
+    for (const [k, v] of Object.entries(env)) if (v !== null) out[k] = show(v);
   }
   return out;
 }

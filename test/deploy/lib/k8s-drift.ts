@@ -5,7 +5,7 @@
 import { configSchema, loadConfig, type Config } from '../../../src/config.js';
 import { isSubset } from './k8s-validate.js';
 import { k8sBytes, redisMemoryProblems } from './redis-memory.js';
-import { arrAt, at, isObject, objAt, strAt, stringMap, type JsonObject } from './yaml-util.js';
+import { arrAt, at, isObject, objAt, show, strAt, stringMap, type JsonObject } from './yaml-util.js';
 
 export const NAMES = {
   deployment: 'agent-mesh-registry',
@@ -84,13 +84,14 @@ export function configProblems(objects: JsonObject[]): string[] {
   const envNames = arrAt(c, 'env').map((e) => strAt(e, 'name') ?? '');
   problems.push(...unknownKeys(envNames, 'Deployment env'));
   const refs = arrAt(c, 'envFrom').map((s) => strAt(s, 'configMapRef', 'name') ?? strAt(s, 'secretRef', 'name'));
-  if (!refs.includes(NAMES.configMap) || !refs.includes(NAMES.secret)) problems.push(`Deployment envFrom must reference ${NAMES.configMap} and ${NAMES.secret} (has ${refs.join(', ')})`);
+  if (!refs.includes(NAMES.configMap) || !refs.includes(NAMES.secret))
+    problems.push(`Deployment envFrom must reference ${NAMES.configMap} and ${NAMES.secret} (has ${refs.join(', ')})`);
   const { env, problems: envProblems } = podEnv(objects);
   problems.push(...envProblems);
   try {
     loadConfig(env);
   } catch (e: unknown) {
-    problems.push(`pod environment does not load: ${e instanceof Error ? e.message : String(e)}`);
+    problems.push(`pod environment does not load: ${e instanceof Error ? e.message : show(e)}`);
   }
   return problems;
 }
@@ -115,7 +116,8 @@ export function registryProblems(objects: JsonObject[]): string[] {
   const ports = arrAt(c, 'ports').filter(isObject);
   const http = ports.find((p) => p.name === 'http');
   if (!http) problems.push('container has no port named http');
-  else if (http.containerPort !== port) problems.push(`container port http is ${String(http.containerPort)}, the server listens on PORT=${port}`);
+  else if (http.containerPort !== port)
+    problems.push(`container port http is ${show(http.containerPort)}, the server listens on PORT=${port}`);
 
   const probe = (name: string): [string | undefined, unknown] => [strAt(c, name, 'httpGet', 'path'), at(c, name, 'httpGet', 'port')];
   const expectProbe = (name: string, want: string, required: boolean): void => {
@@ -125,7 +127,7 @@ export function registryProblems(objects: JsonObject[]): string[] {
       return;
     }
     if (p !== want) problems.push(`${name} path is ${p}, expected ${want}`);
-    if (prt !== 'http' && prt !== port) problems.push(`${name} port is ${String(prt)}, expected http or ${port}`);
+    if (prt !== 'http' && prt !== port) problems.push(`${name} port is ${show(prt)}, expected http or ${port}`);
   };
   expectProbe('livenessProbe', '/livez', true);
   expectProbe('readinessProbe', '/readyz', true);
@@ -138,34 +140,44 @@ export function registryProblems(objects: JsonObject[]): string[] {
   const svc = find(objects, 'Service', NAMES.service);
   if (!svc) problems.push(`Service ${NAMES.service} missing`);
   else {
-    if (!isSubset(stringMap(objAt(svc, 'spec', 'selector')), labels) || !Object.keys(stringMap(objAt(svc, 'spec', 'selector'))).length) problems.push('Service selector does not select the registry pods');
+    if (!isSubset(stringMap(objAt(svc, 'spec', 'selector')), labels) || !Object.keys(stringMap(objAt(svc, 'spec', 'selector'))).length)
+      problems.push('Service selector does not select the registry pods');
     const sp = arrAt(svc, 'spec', 'ports').filter(isObject);
     const p80 = sp.find((p) => p.port === 80);
     if (!p80) problems.push('Service has no port 80');
-    else if (p80.targetPort !== 'http' && p80.targetPort !== port) problems.push(`Service targetPort ${String(p80.targetPort)} is not the container port http`);
-    else if (typeof p80.targetPort === 'string' && !ports.some((p) => p.name === p80.targetPort)) problems.push(`Service targetPort ${p80.targetPort} is not a container port name`);
+    else if (p80.targetPort !== 'http' && p80.targetPort !== port)
+      problems.push(`Service targetPort ${show(p80.targetPort)} is not the container port http`);
+    else if (typeof p80.targetPort === 'string' && !ports.some((p) => p.name === p80.targetPort))
+      problems.push(`Service targetPort ${p80.targetPort} is not a container port name`);
   }
 
   const pdb = find(objects, 'PodDisruptionBudget', NAMES.deployment);
-  if (!pdb || !isSubset(stringMap(objAt(pdb, 'spec', 'selector', 'matchLabels')), labels)) problems.push('PodDisruptionBudget does not select the registry pods');
+  if (!pdb || !isSubset(stringMap(objAt(pdb, 'spec', 'selector', 'matchLabels')), labels))
+    problems.push('PodDisruptionBudget does not select the registry pods');
   else if (at(pdb, 'spec', 'minAvailable') !== 2) problems.push('PodDisruptionBudget minAvailable must be 2');
 
   const hpa = find(objects, 'HorizontalPodAutoscaler', NAMES.deployment);
   const ref = objAt(hpa, 'spec', 'scaleTargetRef');
-  if (!hpa || ref?.kind !== 'Deployment' || ref.name !== NAMES.deployment) problems.push('HorizontalPodAutoscaler does not target the Deployment');
+  if (!hpa || ref?.kind !== 'Deployment' || ref.name !== NAMES.deployment)
+    problems.push('HorizontalPodAutoscaler does not target the Deployment');
   const replicas = at(dep, 'spec', 'replicas');
   const min = at(hpa, 'spec', 'minReplicas');
-  if (typeof replicas !== 'number' || typeof min !== 'number' || replicas < min) problems.push(`Deployment replicas (${String(replicas)}) below HPA minReplicas (${String(min)})`);
+  if (typeof replicas !== 'number' || typeof min !== 'number' || replicas < min)
+    problems.push(`Deployment replicas (${show(replicas)}) below HPA minReplicas (${show(min)})`);
   const pdbMin = at(pdb, 'spec', 'minAvailable');
-  if (typeof min === 'number' && typeof pdbMin === 'number' && pdbMin >= min) problems.push('PDB minAvailable >= HPA minReplicas would block every node drain');
+  if (typeof min === 'number' && typeof pdbMin === 'number' && pdbMin >= min)
+    problems.push('PDB minAvailable >= HPA minReplicas would block every node drain');
 
   // SIGTERM arrives after preStop; the process then needs SHUTDOWN_TIMEOUT_MS to drain before
   // the kubelet's SIGKILL at terminationGracePeriodSeconds.
   const grace = at(dep, 'spec', 'template', 'spec', 'terminationGracePeriodSeconds');
   const pre = arrAt(c, 'lifecycle', 'preStop', 'exec', 'command');
-  const preSleep = pre[0] === 'sleep' && typeof pre[1] === 'string' ? Number(pre[1]) : Number(at(c, 'lifecycle', 'preStop', 'sleep', 'seconds') ?? 0);
+  const preSleep =
+    pre[0] === 'sleep' && typeof pre[1] === 'string' ? Number(pre[1]) : Number(at(c, 'lifecycle', 'preStop', 'sleep', 'seconds') ?? 0);
   if (typeof grace !== 'number' || !cfg || preSleep + cfg.SHUTDOWN_TIMEOUT_MS / 1000 >= grace) {
-    problems.push(`terminationGracePeriodSeconds (${String(grace)}) must exceed preStop (${preSleep}s) + SHUTDOWN_TIMEOUT_MS (${cfg?.SHUTDOWN_TIMEOUT_MS ?? '?'} ms)`);
+    problems.push(
+      `terminationGracePeriodSeconds (${show(grace)}) must exceed preStop (${preSleep}s) + SHUTDOWN_TIMEOUT_MS (${cfg?.SHUTDOWN_TIMEOUT_MS ?? '?'} ms)`,
+    );
   }
 
   // Hardening the issue asks for; a regression here is a security regression.
@@ -176,7 +188,8 @@ export function registryProblems(objects: JsonObject[]): string[] {
   if (csc?.readOnlyRootFilesystem !== true) problems.push('readOnlyRootFilesystem must be true');
   if (csc?.allowPrivilegeEscalation !== false) problems.push('allowPrivilegeEscalation must be false');
   if (!arrAt(csc, 'capabilities', 'drop').includes('ALL')) problems.push('capabilities must drop ALL');
-  if ((strAt(csc, 'seccompProfile', 'type') ?? strAt(psc, 'seccompProfile', 'type')) !== 'RuntimeDefault') problems.push('seccompProfile must be RuntimeDefault');
+  if ((strAt(csc, 'seccompProfile', 'type') ?? strAt(psc, 'seccompProfile', 'type')) !== 'RuntimeDefault')
+    problems.push('seccompProfile must be RuntimeDefault');
   if (at(c, 'resources', 'requests', 'cpu') === undefined) problems.push('a CPU request is needed for the HPA utilization target');
   return problems;
 }
@@ -190,18 +203,22 @@ export function redisProblems(objects: JsonObject[]): string[] {
   if (!sts || !svc) return [`StatefulSet and Service ${NAMES.redis} are required`];
   const redisLabels = podLabels(sts);
   const c = at(sts, 'spec', 'template', 'spec', 'containers', 0);
-  const redisPort = arrAt(c, 'ports').filter(isObject).find((p) => p.name === 'redis')?.containerPort;
+  const redisPort = arrAt(c, 'ports')
+    .filter(isObject)
+    .find((p) => p.name === 'redis')?.containerPort;
   if (typeof redisPort !== 'number') problems.push('Redis container has no port named redis');
-  const args = [...arrAt(c, 'command'), ...arrAt(c, 'args')].join(' ');
+  const args = [...arrAt(c, 'command'), ...arrAt(c, 'args')].map(show).join(' ');
   if (!/--appendonly yes/.test(args)) problems.push('Redis must run with --appendonly yes');
   const limit = strAt(c, 'resources', 'limits', 'memory');
   problems.push(...redisMemoryProblems(args, limit === undefined ? null : k8sBytes(limit)));
   if (strAt(sts, 'spec', 'serviceName') !== NAMES.redis) problems.push('StatefulSet serviceName must be the headless Service');
   if (strAt(svc, 'spec', 'clusterIP') !== 'None') problems.push('Redis Service must be headless (clusterIP: None)');
-  if (!isSubset(stringMap(objAt(svc, 'spec', 'selector')), redisLabels)) problems.push('Redis Service selector does not select the Redis pods');
+  if (!isSubset(stringMap(objAt(svc, 'spec', 'selector')), redisLabels))
+    problems.push('Redis Service selector does not select the Redis pods');
   const claims = arrAt(sts, 'spec', 'volumeClaimTemplates').map((v) => strAt(v, 'metadata', 'name'));
   const mounts = arrAt(c, 'volumeMounts').map((m) => strAt(m, 'name'));
-  if (!claims.length || !claims.every((n) => mounts.includes(n))) problems.push('volumeClaimTemplates must be mounted by the Redis container');
+  if (!claims.length || !claims.every((n) => mounts.includes(n)))
+    problems.push('volumeClaimTemplates must be mounted by the Redis container');
 
   let url: URL | null = null;
   try {
@@ -211,13 +228,16 @@ export function redisProblems(objects: JsonObject[]): string[] {
   }
   const svcPort = arrAt(svc, 'spec', 'ports').filter(isObject)[0];
   if (url) {
-    if (url.hostname !== NAMES.redis && !url.hostname.startsWith(`${NAMES.redis}.`)) problems.push(`REDIS_URL host ${url.hostname} is not the Service ${NAMES.redis}`);
-    if (Number(url.port || 6379) !== svcPort?.port) problems.push(`REDIS_URL port ${url.port || 6379} is not the Service port ${String(svcPort?.port)}`);
+    if (url.hostname !== NAMES.redis && !url.hostname.startsWith(`${NAMES.redis}.`))
+      problems.push(`REDIS_URL host ${url.hostname} is not the Service ${NAMES.redis}`);
+    if (Number(url.port || 6379) !== svcPort?.port)
+      problems.push(`REDIS_URL port ${url.port || 6379} is not the Service port ${show(svcPort?.port)}`);
   }
 
   const np = find(objects, 'NetworkPolicy', NAMES.redis);
   const npSel = stringMap(objAt(np, 'spec', 'podSelector', 'matchLabels'));
-  if (!np || !Object.keys(npSel).length || !isSubset(npSel, redisLabels)) problems.push('Redis NetworkPolicy does not select the Redis pods by their labels');
+  if (!np || !Object.keys(npSel).length || !isSubset(npSel, redisLabels))
+    problems.push('Redis NetworkPolicy does not select the Redis pods by their labels');
   const rules = arrAt(np, 'spec', 'ingress');
   const regLabels = podLabels(dep);
   if (!rules.length) problems.push('Redis NetworkPolicy has no ingress rule (would deny the registry too)');
@@ -226,15 +246,18 @@ export function redisProblems(objects: JsonObject[]): string[] {
     if (!peers.length) problems.push('Redis NetworkPolicy rule without `from` admits every pod');
     for (const p of peers) {
       const pl = stringMap(objAt(p, 'podSelector', 'matchLabels'));
-      if (!objAt(p, 'podSelector') || !Object.keys(pl).length || !isSubset(pl, regLabels)) problems.push('Redis NetworkPolicy admits pods other than the registry');
+      if (!objAt(p, 'podSelector') || !Object.keys(pl).length || !isSubset(pl, regLabels))
+        problems.push('Redis NetworkPolicy admits pods other than the registry');
     }
     const rp = arrAt(r, 'ports').map((x) => at(x, 'port'));
-    if (rp.length !== 1 || (rp[0] !== redisPort && rp[0] !== 'redis')) problems.push(`Redis NetworkPolicy ports ${JSON.stringify(rp)} are not the Redis port ${String(redisPort)}`);
+    if (rp.length !== 1 || (rp[0] !== redisPort && rp[0] !== 'redis'))
+      problems.push(`Redis NetworkPolicy ports ${JSON.stringify(rp)} are not the Redis port ${show(redisPort)}`);
   }
 
   const rnp = find(objects, 'NetworkPolicy', NAMES.deployment);
   const rnpSel = stringMap(objAt(rnp, 'spec', 'podSelector', 'matchLabels'));
-  if (!rnp || !Object.keys(rnpSel).length || !isSubset(rnpSel, regLabels)) problems.push('registry NetworkPolicy does not select the registry pods');
+  if (!rnp || !Object.keys(rnpSel).length || !isSubset(rnpSel, regLabels))
+    problems.push('registry NetworkPolicy does not select the registry pods');
   let port = 8080;
   try {
     port = podConfig(objects).PORT;
@@ -242,6 +265,7 @@ export function redisProblems(objects: JsonObject[]): string[] {
     /* reported by configProblems */
   }
   const regPorts = arrAt(rnp, 'spec', 'ingress').flatMap((r) => arrAt(r, 'ports').map((x) => at(x, 'port')));
-  if (!regPorts.length || regPorts.some((p) => p !== port && p !== 'http')) problems.push(`registry NetworkPolicy ports ${JSON.stringify(regPorts)} are not the HTTP port ${port}`);
+  if (!regPorts.length || regPorts.some((p) => p !== port && p !== 'http'))
+    problems.push(`registry NetworkPolicy ports ${JSON.stringify(regPorts)} are not the HTTP port ${port}`);
   return problems;
 }

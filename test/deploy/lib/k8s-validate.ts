@@ -13,7 +13,19 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { arrAt, isObject, objAt, parseYamlDocs, PROJECT_ROOT, readYamlFile, strAt, stringMap, type Json, type JsonObject } from './yaml-util.js';
+import {
+  arrAt,
+  isObject,
+  objAt,
+  parseYamlDocs,
+  PROJECT_ROOT,
+  readYamlFile,
+  show,
+  strAt,
+  stringMap,
+  type Json,
+  type JsonObject,
+} from './yaml-util.js';
 
 export interface Problem {
   severity: 'error' | 'warning';
@@ -59,7 +71,9 @@ export function renderFallback(dir: string, seen: Set<string> = new Set()): Json
   if (!isObject(k)) throw new Error(`${kf}: not a mapping`);
   const unsupported = Object.keys(k).filter((f) => !FALLBACK_FIELDS.has(f));
   if (unsupported.length) {
-    throw new Error(`${kf}: the offline renderer (no kubectl) cannot apply: ${unsupported.join(', ')}; install kubectl or keep the base to resources only`);
+    throw new Error(
+      `${kf}: the offline renderer (no kubectl) cannot apply: ${unsupported.join(', ')}; install kubectl or keep the base to resources only`,
+    );
   }
   const out: JsonObject[] = [];
   for (const r of arrAt(k, 'resources')) {
@@ -176,7 +190,10 @@ class InterfaceIndex {
     }
     const body = s.slice(start + 1, end).replace(/\s+/g, ' ');
     const props = parseProps(body);
-    const ext = (m[2] ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+    const ext = (m[2] ?? '')
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean);
     if (ext.includes('TypeMeta')) {
       props.set('apiVersion', 'string');
       props.set('kind', 'string');
@@ -192,7 +209,12 @@ class InterfaceIndex {
   }
 
   /** Reports every property of `value` that the TypeScript type `type` does not declare. */
-  check(value: Json | undefined, type: string | Iface, at: (string | number)[], report: (at: (string | number)[], msg: string) => void): void {
+  check(
+    value: Json | undefined,
+    type: string | Iface,
+    at: (string | number)[],
+    report: (at: (string | number)[], msg: string) => void,
+  ): void {
     if (value === null || value === undefined || typeof value !== 'object') return;
     let entry: Iface | undefined;
     if (typeof type === 'string') {
@@ -279,12 +301,16 @@ export class K8sValidator {
   );
   private readonly modules = new Map<string, Record<string, unknown>>();
 
-  private async model(apiVersion: string, kind: string): Promise<{ builtin: false } | { builtin: true; error: string } | { builtin: true; Ctor: ModelCtor; dts: string }> {
+  private async model(
+    apiVersion: string,
+    kind: string,
+  ): Promise<{ builtin: false } | { builtin: true; error: string } | { builtin: true; Ctor: ModelCtor; dts: string }> {
     const [group, version] = apiVersion.includes('/') ? (apiVersion.split('/') as [string, string]) : ['', apiVersion];
     const builtin = group === '' ? true : this.groups.has(group);
     if (!builtin) return { builtin: false };
     const rel = group === '' ? version : `${group}/${version}`;
-    if (!existsSync(path.join(this.modelsDir, rel))) return { builtin: true, error: `unknown apiVersion "${apiVersion}" for built-in group "${group || 'core'}"` };
+    if (!existsSync(path.join(this.modelsDir, rel)))
+      return { builtin: true, error: `unknown apiVersion "${apiVersion}" for built-in group "${group || 'core'}"` };
     let mod = this.modules.get(rel);
     if (!mod) {
       // Loaded lazily per API group (the package is large); vite must not try to pre-resolve it.
@@ -326,7 +352,12 @@ export class K8sValidator {
     if (!strAt(doc, 'metadata', 'name') && !strAt(doc, 'metadata', 'generateName')) error('metadata.name', 'required field is missing');
     const model = await this.model(apiVersion, kind);
     if (!model.builtin) {
-      problems.push({ severity: 'warning', object: name, field: '', message: `apiVersion ${apiVersion} is not a built-in API (CRD?); not schema-validated` });
+      problems.push({
+        severity: 'warning',
+        object: name,
+        field: '',
+        message: `apiVersion ${apiVersion} is not a built-in API (CRD?); not schema-validated`,
+      });
       return problems;
     }
     if ('error' in model) {
@@ -337,7 +368,7 @@ export class K8sValidator {
       new model.Ctor(doc).validate();
     } catch (e: unknown) {
       const list = isObject(e) || e instanceof Error ? (e as { errors?: unknown }).errors : undefined;
-      if (!isAjvErrorList(list) || list.length === 0) error('', e instanceof Error ? e.message : String(e));
+      if (!isAjvErrorList(list) || list.length === 0) error('', e instanceof Error ? e.message : show(e));
       else {
         const seen = new Set<string>();
         for (const ae of list) {
@@ -363,7 +394,7 @@ function describeAjv(e: AjvError, doc: JsonObject): [string, string] {
   let field = fmtPath(parts);
   let msg = e.message ?? e.keyword;
   if (e.keyword === 'required') {
-    field = fmtPath([...parts, String(e.params.missingProperty)]);
+    field = fmtPath([...parts, show(e.params.missingProperty)]);
     msg = 'required field is missing';
   } else if (e.keyword === 'enum' && Array.isArray(e.params.allowedValues)) {
     msg = `must be one of: ${e.params.allowedValues.map(String).join(', ')}`;
@@ -389,7 +420,10 @@ export function isSubset(selector: Record<string, string>, labels: Record<string
 }
 
 function containersOf(workload: JsonObject): JsonObject[] {
-  return [...arrAt(workload, 'spec', 'template', 'spec', 'initContainers'), ...arrAt(workload, 'spec', 'template', 'spec', 'containers')].filter(isObject);
+  return [
+    ...arrAt(workload, 'spec', 'template', 'spec', 'initContainers'),
+    ...arrAt(workload, 'spec', 'template', 'spec', 'containers'),
+  ].filter(isObject);
 }
 
 function crossChecks(objects: JsonObject[]): Problem[] {
@@ -400,11 +434,12 @@ function crossChecks(objects: JsonObject[]): Problem[] {
   const warn = (object: string, field: string, message: string): void => {
     problems.push({ severity: 'warning', object, field, message });
   };
-  const groupOf = (doc: JsonObject): string => (typeof doc.apiVersion === 'string' && doc.apiVersion.includes('/') ? doc.apiVersion.split('/')[0] ?? '' : '');
+  const groupOf = (doc: JsonObject): string =>
+    typeof doc.apiVersion === 'string' && doc.apiVersion.includes('/') ? (doc.apiVersion.split('/')[0] ?? '') : '';
 
   const seen = new Set<string>();
   for (const doc of objects) {
-    const key = `${groupOf(doc)}/${String(doc.kind)}/${strAt(doc, 'metadata', 'namespace') ?? ''}/${strAt(doc, 'metadata', 'name') ?? ''}`;
+    const key = `${groupOf(doc)}/${show(doc.kind)}/${strAt(doc, 'metadata', 'namespace') ?? ''}/${strAt(doc, 'metadata', 'name') ?? ''}`;
     if (seen.has(key)) error(objectName(doc), '', 'duplicate object (same group, kind, namespace and name)');
     seen.add(key);
   }
@@ -414,13 +449,22 @@ function crossChecks(objects: JsonObject[]): Problem[] {
     const name = objectName(w);
     const labels = stringMap(objAt(w, 'spec', 'template', 'metadata', 'labels'));
     const ml = objAt(w, 'spec', 'selector', 'matchLabels');
-    if (ml && !isSubset(stringMap(ml), labels)) error(name, 'spec.selector.matchLabels', `does not match spec.template.metadata.labels ${JSON.stringify(labels)}`);
+    if (ml && !isSubset(stringMap(ml), labels))
+      error(name, 'spec.selector.matchLabels', `does not match spec.template.metadata.labels ${JSON.stringify(labels)}`);
     containersOf(w).forEach((c, ci) => {
-      const portNames = new Set(arrAt(c, 'ports').map((p) => strAt(p, 'name')).filter((n): n is string => !!n));
+      const portNames = new Set(
+        arrAt(c, 'ports')
+          .map((p) => strAt(p, 'name'))
+          .filter((n): n is string => !!n),
+      );
       for (const probe of ['readinessProbe', 'livenessProbe', 'startupProbe']) {
         const port = objAt(c, probe, 'httpGet')?.port ?? objAt(c, probe, 'tcpSocket')?.port;
         if (typeof port === 'string' && !/^\d+$/.test(port) && !portNames.has(port)) {
-          error(name, `spec.template.spec.containers[${ci}].${probe}`, `named port "${port}" is not declared in the container's ports (${[...portNames].join(', ') || 'none'})`);
+          error(
+            name,
+            `spec.template.spec.containers[${ci}].${probe}`,
+            `named port "${port}" is not declared in the container's ports (${[...portNames].join(', ') || 'none'})`,
+          );
         }
       }
     });
@@ -437,7 +481,11 @@ function crossChecks(objects: JsonObject[]): Problem[] {
       if (!hits.length) warn(name, 'spec.selector', 'matches no workload in this bundle');
       arrAt(doc, 'spec', 'ports').forEach((sp, i) => {
         const tp = objAt(sp)?.targetPort;
-        if (typeof tp === 'string' && hits.length && !hits.some((h) => containersOf(h).some((c) => arrAt(c, 'ports').some((p) => strAt(p, 'name') === tp)))) {
+        if (
+          typeof tp === 'string' &&
+          hits.length &&
+          !hits.some((h) => containersOf(h).some((c) => arrAt(c, 'ports').some((p) => strAt(p, 'name') === tp)))
+        ) {
           error(name, `spec.ports[${i}].targetPort`, `named port "${tp}" is not declared by any selected workload container`);
         }
       });
@@ -449,12 +497,13 @@ function crossChecks(objects: JsonObject[]): Problem[] {
     if (doc.kind === 'HorizontalPodAutoscaler') {
       const ref = objAt(doc, 'spec', 'scaleTargetRef');
       if (ref && !objects.some((o) => o.kind === ref.kind && strAt(o, 'metadata', 'name') === ref.name && sameNs(o, doc))) {
-        warn(name, 'spec.scaleTargetRef', `${String(ref.kind)}/${String(ref.name)} is not in this bundle`);
+        warn(name, 'spec.scaleTargetRef', `${show(ref.kind)}/${show(ref.name)} is not in this bundle`);
       }
     }
     if (doc.kind === 'NetworkPolicy') {
       const ml = objAt(doc, 'spec', 'podSelector', 'matchLabels');
-      if (ml && Object.keys(ml).length && !selected(doc, stringMap(ml)).length) warn(name, 'spec.podSelector', 'matches no workload in this bundle');
+      if (ml && Object.keys(ml).length && !selected(doc, stringMap(ml)).length)
+        warn(name, 'spec.podSelector', 'matches no workload in this bundle');
       arrAt(doc, 'spec', 'ingress').forEach((rule, ri) => {
         arrAt(rule, 'from').forEach((peer, pi) => {
           const pl = objAt(peer, 'podSelector', 'matchLabels');

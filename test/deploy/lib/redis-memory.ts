@@ -31,13 +31,18 @@ export const MAXMEMORY_SHARE_OF_LIMIT = 0.75;
 export function redisMemoryProblems(args: string, limitBytes: number | null): string[] {
   const problems: string[] = [];
   const policy = /--maxmemory-policy\s+(\S+)/.exec(args)?.[1];
-  if (policy !== 'noeviction') problems.push(`Redis must run with --maxmemory-policy noeviction (has ${policy ?? 'none: the server default'})`);
+  if (policy !== 'noeviction')
+    problems.push(`Redis must run with --maxmemory-policy noeviction (has ${policy ?? 'none: the server default'})`);
   const raw = /--maxmemory\s+(\S+)/.exec(args)?.[1];
   const bytes = raw === undefined ? null : redisBytes(raw);
   if (!bytes) {
-    problems.push(`Redis must run with a --maxmemory limit (has ${raw ?? 'none'}): without one it grows until it is OOM-killed instead of refusing writes`);
+    problems.push(
+      `Redis must run with a --maxmemory limit (has ${raw ?? 'none'}): without one it grows until it is OOM-killed instead of refusing writes`,
+    );
   } else if (limitBytes !== null && bytes > limitBytes * MAXMEMORY_SHARE_OF_LIMIT) {
-    problems.push(`--maxmemory ${raw} is more than ${MAXMEMORY_SHARE_OF_LIMIT * 100} % of the container memory limit (${limitBytes} bytes): a fork for an AOF rewrite or client buffers would get Redis OOM-killed first`);
+    problems.push(
+      `--maxmemory ${raw} is more than ${MAXMEMORY_SHARE_OF_LIMIT * 100} % of the container memory limit (${limitBytes} bytes): a fork for an AOF rewrite or client buffers would get Redis OOM-killed first`,
+    );
   }
   return problems;
 }

@@ -69,11 +69,11 @@ export class Ledger {
 
   noteReceived(agent: string, key: string, messageId?: string): void {
     let m = this.received.get(agent);
-    if (!m) this.received.set(agent, (m = new Map()));
+    if (!m) this.received.set(agent, (m = new Map<string, number>()));
     m.set(key, (m.get(key) ?? 0) + 1);
     if (messageId === undefined) return;
     let ids = this.receivedIds.get(agent);
-    if (!ids) this.receivedIds.set(agent, (ids = new Map()));
+    if (!ids) this.receivedIds.set(agent, (ids = new Map<string, Set<string>>()));
     let set = ids.get(key);
     if (!set) ids.set(key, (set = new Set()));
     set.add(messageId);
@@ -96,7 +96,8 @@ export class Ledger {
   /** Acknowledged targeted messages whose target never fetched them. */
   missingTargeted(only?: (to: string) => boolean, ackedAfter = 0): string[] {
     const out: string[] = [];
-    for (const [k, v] of this.targeted) if (v.ackedAt > ackedAfter && (!only || only(v.to)) && !this.has(v.to, k)) out.push(`${k} -> ${v.to}`);
+    for (const [k, v] of this.targeted)
+      if (v.ackedAt > ackedAfter && (!only || only(v.to)) && !this.has(v.to, k)) out.push(`${k} -> ${v.to}`);
     return out;
   }
 
@@ -113,8 +114,12 @@ export class Ledger {
   /** The most re-delivered copies (a message whose ack does not stick shows up here). */
   mostRedelivered(n = 5): string[] {
     const all: [string, number][] = [];
-    for (const [agent, m] of this.received) for (const [k, c] of m) if (c > 1) all.push([`${agent}<-${k}${this.broadcasts.has(k) ? ' (broadcast)' : ''}`, c]);
-    return all.sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, c]) => `${k} x${c}`);
+    for (const [agent, m] of this.received)
+      for (const [k, c] of m) if (c > 1) all.push([`${agent}<-${k}${this.broadcasts.has(k) ? ' (broadcast)' : ''}`, c]);
+    return all
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
+      .map(([k, c]) => `${k} x${c}`);
   }
 
   redeliveries(): number {
@@ -237,7 +242,13 @@ export class FaultAgent {
   }
 
   async heartbeatOnce(): Promise<number> {
-    const o = await this.api.call('heartbeat', 'POST', `/registry/heartbeat/${this.id}`, { status: 'healthy', metrics: { t: Date.now() } }, 5000);
+    const o = await this.api.call(
+      'heartbeat',
+      'POST',
+      `/registry/heartbeat/${this.id}`,
+      { status: 'healthy', metrics: { t: Date.now() } },
+      5000,
+    );
     this.observeLeader(`${this.id}/heartbeat`, o.body, o.sentAt, o.receivedAt);
     if (o.status === 404) await this.reregister();
     return o.status;
@@ -264,7 +275,13 @@ export class FaultAgent {
     let seq = 0;
     while (!signal.aborted) {
       if (this.reregistering) await this.reregistering.catch(() => undefined);
-      const o = await this.api.call<{ messages: WireMessage[] }>('fetch', 'GET', `/messages/${this.id}?wait=${wait}&limit=200`, undefined, (wait + 10) * 1000);
+      const o = await this.api.call<{ messages: WireMessage[] }>(
+        'fetch',
+        'GET',
+        `/messages/${this.id}?wait=${wait}&limit=200`,
+        undefined,
+        (wait + 10) * 1000,
+      );
       if (signal.aborted) return;
       if (o.status === 404) {
         await this.reregister().catch(() => undefined);
@@ -340,18 +357,31 @@ export class FaultAgent {
     const payload: Payload = { k: key, to, from: this.id };
     const headers: Record<string, string> = this.opts.idempotencyKeys ? { 'idempotency-key': key } : {};
     for (let attempt = 0; attempt < maxAttempts && !this.stopped; attempt++) {
-      const o = await this.api.call<{ message_id: string; status: string; delivered_to: string[] }>('send', 'POST', `/messages/send/${this.id}`, {
-        target_instance: to === '*' ? null : to,
-        message_type: 'Notification',
-        payload,
-        correlation_id: null,
-      }, 10_000, headers);
+      const o = await this.api.call<{ message_id: string; status: string; delivered_to: string[] }>(
+        'send',
+        'POST',
+        `/messages/send/${this.id}`,
+        {
+          target_instance: to === '*' ? null : to,
+          message_type: 'Notification',
+          payload,
+          correlation_id: null,
+        },
+        10_000,
+        headers,
+      );
       if (o.replayed) ledger.replays++;
       const tried = ledger.attempts.get(key) ?? [];
       tried.push({ status: o.status, sentAt: o.sentAt });
       ledger.attempts.set(key, tried);
       if (o.ok && o.body) {
-        if (to === '*') ledger.broadcasts.set(key, { from: this.id, deliveredTo: o.body.delivered_to, messageId: o.body.message_id, ackedAt: o.receivedAt });
+        if (to === '*')
+          ledger.broadcasts.set(key, {
+            from: this.id,
+            deliveredTo: o.body.delivered_to,
+            messageId: o.body.message_id,
+            ackedAt: o.receivedAt,
+          });
         else ledger.targeted.set(key, { to, from: this.id, messageId: o.body.message_id, ackedAt: o.receivedAt });
         return true;
       }
@@ -378,12 +408,18 @@ export class FaultAgent {
       if (attempt > 0) ledger.requestRetries++;
       const payload: Payload = { k: `${key}#${attempt}`, to, from: this.id };
       if (opts.server) {
-        const o = await this.api.call('request', 'POST', `/messages/request/${this.id}`, {
-          target_instance: to,
-          message_type: 'Query',
-          payload,
-          timeout_ms: timeoutMs,
-        }, timeoutMs + 5000);
+        const o = await this.api.call(
+          'request',
+          'POST',
+          `/messages/request/${this.id}`,
+          {
+            target_instance: to,
+            message_type: 'Query',
+            payload,
+            timeout_ms: timeoutMs,
+          },
+          timeoutMs + 5000,
+        );
         if (o.ok) {
           ledger.requestsOk++;
           return true;
@@ -399,12 +435,19 @@ export class FaultAgent {
       const answered = new Promise<void>((r) => (resolve = r));
       this.pending.set(cid, { resolve });
       try {
-        const o = await this.api.call('query', 'POST', `/messages/send/${this.id}`, {
-          target_instance: to,
-          message_type: 'Query',
-          payload,
-          correlation_id: cid,
-        }, 10_000, this.opts.idempotencyKeys ? { 'idempotency-key': payload.k.replace('#', '.') } : {});
+        const o = await this.api.call(
+          'query',
+          'POST',
+          `/messages/send/${this.id}`,
+          {
+            target_instance: to,
+            message_type: 'Query',
+            payload,
+            correlation_id: cid,
+          },
+          10_000,
+          this.opts.idempotencyKeys ? { 'idempotency-key': payload.k.replace('#', '.') } : {},
+        );
         if (o.replayed) ledger.replays++;
         if (!o.ok) {
           if (o.status === 404) await this.reregister().catch(() => undefined);
@@ -450,7 +493,8 @@ export function fifoViolations(agents: FaultAgent[], ledger: Ledger): string[] {
           if (e.createdAt > lastCreated) lastCreated = e.createdAt;
         } else {
           const c = counter(e.key);
-          if (Number.isFinite(c) && c < lastCounter) out.push(`${source} -> ${a.id}: ${e.key} fetched after a later send (#${lastCounter})`);
+          if (Number.isFinite(c) && c < lastCounter)
+            out.push(`${source} -> ${a.id}: ${e.key} fetched after a later send (#${lastCounter})`);
           if (c > lastCounter) lastCounter = c;
         }
       }

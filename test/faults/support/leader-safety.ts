@@ -75,7 +75,7 @@ export class LeaderSafety {
     const out = new Map<number, Map<number, Set<string>>>();
     const add = (epoch: number, term: number, leader: string) => {
       let m = out.get(epoch);
-      if (!m) out.set(epoch, (m = new Map()));
+      if (!m) out.set(epoch, (m = new Map<number, Set<string>>()));
       let s = m.get(term);
       if (!s) m.set(term, (s = new Set()));
       s.add(leader);
@@ -189,39 +189,43 @@ export class LeaderSafety {
         else throw err;
       }
     };
-    const follow = (opts.feed ?? 'sse') === 'sse' ? followSse() : (async () => {
-      let since = '0';
-      let epoch = opts.epoch?.() ?? 0;
-      while (!signal.aborted) {
-        const o = await api.call<{ events: FeedEvent[]; last_id: string }>(
-          'events',
-          'GET',
-          `/registry/events?format=json&since=${encodeURIComponent(since)}&wait=1&limit=1000`,
-          undefined,
-          10_000,
-        );
-        if (o.status === 404 && o.body && (o.body as unknown as { code?: string }).code === 'not_found') {
-          this.feedAvailable = false;
-          return;
-        }
-        if (!o.ok || !o.body) {
-          await sleep(200, signal);
-          continue;
-        }
-        this.feedAvailable = true;
-        const nowEpoch = opts.epoch?.() ?? 0;
-        if (nowEpoch !== epoch) {
-          // Redis was wiped: stream ids start over too.
-          epoch = nowEpoch;
-          since = '0';
-          continue;
-        }
-        for (const e of o.body.events) {
-          if (e.type === 'leader' && typeof e.term === 'number') this.feed.push({ epoch, term: e.term, leader: e.instance_id, id: e.id });
-        }
-        since = o.body.last_id;
-      }
-    })();
+    const follow =
+      (opts.feed ?? 'sse') === 'sse'
+        ? followSse()
+        : (async () => {
+            let since = '0';
+            let epoch = opts.epoch?.() ?? 0;
+            while (!signal.aborted) {
+              const o = await api.call<{ events: FeedEvent[]; last_id: string }>(
+                'events',
+                'GET',
+                `/registry/events?format=json&since=${encodeURIComponent(since)}&wait=1&limit=1000`,
+                undefined,
+                10_000,
+              );
+              if (o.status === 404 && o.body && (o.body as unknown as { code?: string }).code === 'not_found') {
+                this.feedAvailable = false;
+                return;
+              }
+              if (!o.ok || !o.body) {
+                await sleep(200, signal);
+                continue;
+              }
+              this.feedAvailable = true;
+              const nowEpoch = opts.epoch?.() ?? 0;
+              if (nowEpoch !== epoch) {
+                // Redis was wiped: stream ids start over too.
+                epoch = nowEpoch;
+                since = '0';
+                continue;
+              }
+              for (const e of o.body.events) {
+                if (e.type === 'leader' && typeof e.term === 'number')
+                  this.feed.push({ epoch, term: e.term, leader: e.instance_id, id: e.id });
+              }
+              since = o.body.last_id;
+            }
+          })();
     await Promise.all([poll, follow]);
   }
 

@@ -20,14 +20,30 @@ export function recordingFetch(log: CallLog): typeof fetch {
     try {
       const res = await fetch(input, init);
       // Streams (SSE) are recorded when their headers arrive; the body is left to the SDK.
-      const o: Outcome = { ok: res.ok, status: res.status, body: null, retryAfter: res.headers.get('retry-after'), error: null, sentAt, receivedAt: Date.now() };
+      const o: Outcome = {
+        ok: res.ok,
+        status: res.status,
+        body: null,
+        retryAfter: res.headers.get('retry-after'),
+        error: null,
+        sentAt,
+        receivedAt: Date.now(),
+      };
       log.record(op, o);
       return res;
     } catch (err) {
       const e = err as Error & { cause?: { code?: string } };
       // An abort by the SDK itself (agent closing, long-poll cancelled) is not a failure.
       if (e.name !== 'AbortError') {
-        log.record(op, { ok: false, status: 0, body: null, retryAfter: null, error: `${e.name}: ${e.cause?.code ?? e.message}`, sentAt, receivedAt: Date.now() });
+        log.record(op, {
+          ok: false,
+          status: 0,
+          body: null,
+          retryAfter: null,
+          error: `${e.name}: ${e.cause?.code ?? e.message}`,
+          sentAt,
+          receivedAt: Date.now(),
+        });
       }
       throw err;
     }
@@ -96,7 +112,13 @@ export class SdkCrew {
         } catch (err) {
           if (signal.aborted || err instanceof MeshClosedError) return;
           const kind =
-            err instanceof MeshApiError ? `api ${err.status} ${err.code}` : err instanceof MeshNetworkError ? `network ${err.kind}` : err instanceof MeshTimeoutError ? 'timeout' : String(err);
+            err instanceof MeshApiError
+              ? `api ${err.status} ${err.code}`
+              : err instanceof MeshNetworkError
+                ? `network ${err.kind}`
+                : err instanceof MeshTimeoutError
+                  ? 'timeout'
+                  : String(err);
           this.stats.requestErrors[kind] = (this.stats.requestErrors[kind] ?? 0) + 1;
           await sleep(100, signal);
         }

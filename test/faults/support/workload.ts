@@ -214,7 +214,11 @@ export class Fleet {
 
   /** Agents listed by GET /registry/agents (through the load balancer). */
   async listed(): Promise<{ ids: string[]; leader: string | null; term: number | null }> {
-    const o = await this.api.call<{ instances: { instance_id: string }[]; leader_id: string | null; leader_term?: number }>('list', 'GET', '/registry/agents?limit=1000');
+    const o = await this.api.call<{ instances: { instance_id: string }[]; leader_id: string | null; leader_term?: number }>(
+      'list',
+      'GET',
+      '/registry/agents?limit=1000',
+    );
     if (!o.ok || !o.body) throw new Error(`list: ${o.status} ${o.error ?? ''}`);
     this.safety.observe('list', o.body.leader_id, o.body.leader_term, o.sentAt, o.receivedAt);
     return { ids: o.body.instances.map((i) => i.instance_id), leader: o.body.leader_id, term: o.body.leader_term ?? null };
@@ -248,7 +252,10 @@ export class Fleet {
       wrongDeliveries: l.wrong.length,
       reregistrations: this.agents.reduce((n, a) => n + a.reregistrations, 0),
       leaderObservations: this.safety.count,
-      leaderHistory: this.safety.history().map((h) => `${h.epoch}/${h.term}:${h.leaders.join('|')}`).join(' '),
+      leaderHistory: this.safety
+        .history()
+        .map((h) => `${h.epoch}/${h.term}:${h.leaders.join('|')}`)
+        .join(' '),
       feedLeaderEvents: this.safety.feedEvents,
       fifoViolations: fifoViolations(this.agents, l).length,
     };

@@ -5,7 +5,8 @@ import { useEffect, useState } from 'preact/hooks';
 import { ApiError, type Api } from '../api';
 import type { AgentCard } from '../types';
 
-type CardState = { kind: 'unknown' } | { kind: 'none' } | { kind: 'loading' } | { kind: 'ok'; card: AgentCard } | { kind: 'error'; error: Error };
+type CardState =
+  { kind: 'unknown' } | { kind: 'none' } | { kind: 'loading' } | { kind: 'ok'; card: AgentCard } | { kind: 'error'; error: Error };
 
 /** `skills`: the agent's indexed skill ids and tags from inspect (undefined until inspected). */
 function useAgentCard(api: Api, id: string, skills: string[] | undefined): CardState {

@@ -46,8 +46,8 @@ function PendingList({ state }: { state: PendingState }) {
       status === 401 || status === 403
         ? 'Reading an inbox needs that instance’s own token or an admin token (AUTH_MODE=instance).'
         : status === 404
-            ? 'The agent is no longer live.'
-            : '';
+          ? 'The agent is no longer live.'
+          : '';
     return (
       <div class="alert" role="alert" data-testid="pending-error" data-status={status}>
         <strong>{status ? `${status} ${e instanceof ApiError ? e.code : ''}` : 'Error'}</strong> {e.message}
@@ -75,7 +75,7 @@ function PendingList({ state }: { state: PendingState }) {
   );
 }
 
-export function AgentDetail(props: { store: MeshStore; api: Api; id: string; now: number; onClose(): void }) {
+export function AgentDetail(props: { store: MeshStore; api: Api; id: string; now: number; onClose: () => void }) {
   const { store, id } = props;
   const a = store.agents.get(id);
   const pending = usePending(props.api, id);
@@ -117,7 +117,15 @@ export function AgentDetail(props: { store: MeshStore; api: Api; id: string; now
           <dt>Registered</dt>
           <dd>{fmtDuration(serverNow - Date.parse(a.created_at))} ago</dd>
           <dt>Capabilities</dt>
-          <dd>{a.capabilities.length ? a.capabilities.map((c) => <span key={c} class="chip">{c}</span>) : '–'}</dd>
+          <dd>
+            {a.capabilities.length
+              ? a.capabilities.map((c) => (
+                  <span key={c} class="chip">
+                    {c}
+                  </span>
+                ))
+              : '–'}
+          </dd>
           <dt>Profiles</dt>
           <dd>{a.agent_profiles.join(', ') || '–'}</dd>
           <dt>Metrics</dt>

@@ -32,7 +32,7 @@ function HeartbeatCell({ agent, store, now }: { agent: Agent; store: MeshStore; 
   );
 }
 
-function Row(props: { agent: Agent; top: number; store: MeshStore; now: number; selected: boolean; onSelect(id: string): void }) {
+function Row(props: { agent: Agent; top: number; store: MeshStore; now: number; selected: boolean; onSelect: (id: string) => void }) {
   const { agent: a, store } = props;
   const leader = store.leader.id === a.instance_id;
   const caps = a.capabilities;
@@ -70,7 +70,9 @@ function Row(props: { agent: Agent; top: number; store: MeshStore; now: number; 
       <div role="cell" class="cell profiles" title={a.agent_profiles.join(', ')}>
         {a.agent_profiles.join(', ')}
       </div>
-      <div role="cell" class="cell st">{a.status ? <span class={`status status-${a.status.toLowerCase()}`}>{a.status}</span> : <span class="muted">–</span>}</div>
+      <div role="cell" class="cell st">
+        {a.status ? <span class={`status status-${a.status.toLowerCase()}`}>{a.status}</span> : <span class="muted">–</span>}
+      </div>
       <HeartbeatCell agent={a} store={store} now={props.now} />
       <div role="cell" class={`cell pending num${a.pending ? ' has-pending' : ''}`} data-testid="pending">
         {a.pending === null ? '–' : a.pending}
@@ -87,9 +89,9 @@ export interface AgentTableProps {
   ids: string[];
   now: number;
   selected: string | null;
-  onSelect(id: string): void;
+  onSelect: (id: string) => void;
   /** The ids in view, whenever they change (the sync refreshes those rows). */
-  onVisible(ids: string[]): void;
+  onVisible: (ids: string[]) => void;
 }
 
 export function AgentTable(props: AgentTableProps) {
@@ -116,21 +118,45 @@ export function AgentTable(props: AgentTableProps) {
   return (
     <div class="table" role="table" aria-label="Agents" aria-rowcount={ids.length}>
       <div class="row head" role="row">
-        <div role="columnheader" class="cell">Agent</div>
-        <div role="columnheader" class="cell">Address</div>
-        <div role="columnheader" class="cell">Capabilities</div>
-        <div role="columnheader" class="cell">Profiles</div>
-        <div role="columnheader" class="cell">Status</div>
-        <div role="columnheader" class="cell">Last heartbeat</div>
-        <div role="columnheader" class="cell num">Pending</div>
-        <div role="columnheader" class="cell">Metrics</div>
+        <div role="columnheader" class="cell">
+          Agent
+        </div>
+        <div role="columnheader" class="cell">
+          Address
+        </div>
+        <div role="columnheader" class="cell">
+          Capabilities
+        </div>
+        <div role="columnheader" class="cell">
+          Profiles
+        </div>
+        <div role="columnheader" class="cell">
+          Status
+        </div>
+        <div role="columnheader" class="cell">
+          Last heartbeat
+        </div>
+        <div role="columnheader" class="cell num">
+          Pending
+        </div>
+        <div role="columnheader" class="cell">
+          Metrics
+        </div>
       </div>
-      <div class="table-scroll" ref={scroller} onScroll={(e) => setScrollTop((e.currentTarget as HTMLDivElement).scrollTop)} data-testid="agents-scroll">
+      <div class="table-scroll" ref={scroller} onScroll={(e) => setScrollTop(e.currentTarget.scrollTop)} data-testid="agents-scroll">
         <div class="table-body" role="rowgroup" style={{ height: `${ids.length * ROW_HEIGHT}px` }}>
           {shown.map((id, i) => {
             const a = store.agents.get(id);
             return a ? (
-              <Row key={id} agent={a} top={(first + i) * ROW_HEIGHT} store={store} now={props.now} selected={props.selected === id} onSelect={props.onSelect} />
+              <Row
+                key={id}
+                agent={a}
+                top={(first + i) * ROW_HEIGHT}
+                store={store}
+                now={props.now}
+                selected={props.selected === id}
+                onSelect={props.onSelect}
+              />
             ) : null;
           })}
         </div>

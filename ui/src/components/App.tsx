@@ -55,7 +55,10 @@ export function App() {
   const [sort, setSort] = useState<Sort>('joined');
   const [selected, setSelected] = useState<string | null>(null);
   const ids = useMemo(() => filterIds(store, capability, search, sort), [store, store.membershipVersion, capability, search, sort]);
-  const capabilities = useMemo(() => [...store.capabilityCounts.entries()].sort((a, b) => a[0].localeCompare(b[0])), [store, store.membershipVersion]);
+  const capabilities = useMemo(
+    () => [...store.capabilityCounts.entries()].sort((a, b) => a[0].localeCompare(b[0])),
+    [store, store.membershipVersion],
+  );
   const onVisible = useCallback((v: string[]) => sync.setVisible(v), [sync]);
   const close = useCallback(() => setSelected(null), []);
 
@@ -105,11 +108,16 @@ export function App() {
                   type="search"
                   placeholder="Search by id"
                   value={search}
-                  onInput={(e) => setSearch((e.currentTarget as HTMLInputElement).value)}
+                  onInput={(e) => setSearch(e.currentTarget.value)}
                   data-testid="search"
                   aria-label="Search agents by id"
                 />
-                <select value={capability} onChange={(e) => setCapability((e.currentTarget as HTMLSelectElement).value)} data-testid="capability-filter" aria-label="Filter by capability">
+                <select
+                  value={capability}
+                  onChange={(e) => setCapability(e.currentTarget.value)}
+                  data-testid="capability-filter"
+                  aria-label="Filter by capability"
+                >
                   <option value="">All capabilities</option>
                   {capabilities.map(([c, n]) => (
                     <option key={c} value={c}>
@@ -117,12 +125,14 @@ export function App() {
                     </option>
                   ))}
                 </select>
-                <select value={sort} onChange={(e) => setSort((e.currentTarget as HTMLSelectElement).value as Sort)} aria-label="Order">
+                <select value={sort} onChange={(e) => setSort(e.currentTarget.value as Sort)} aria-label="Order">
                   <option value="joined">Join order</option>
                   <option value="id">By id</option>
                 </select>
                 <span class="count muted" data-testid="agent-count">
-                  {ids.length === store.agents.size ? `${fmtInt(ids.length)} agents` : `${fmtInt(ids.length)} of ${fmtInt(store.agents.size)} agents`}
+                  {ids.length === store.agents.size
+                    ? `${fmtInt(ids.length)} agents`
+                    : `${fmtInt(ids.length)} of ${fmtInt(store.agents.size)} agents`}
                   {store.loading && ' (loading…)'}
                 </span>
               </div>

@@ -1,7 +1,7 @@
 import { fmtTime } from '../format';
 import type { MeshStore } from '../store';
 
-export function LeaderPanel({ store, onSelect }: { store: MeshStore; onSelect(id: string): void }) {
+export function LeaderPanel({ store, onSelect }: { store: MeshStore; onSelect: (id: string) => void }) {
   const { id, term } = store.leader;
   return (
     <section class="panel leader" aria-label="Leader">

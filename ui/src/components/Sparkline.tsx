@@ -10,7 +10,13 @@ export function Sparkline({ values, label }: { values: (number | null)[]; label:
   const y = (v: number) => H - 2 - (v / max) * (H - 4);
   const line = pts.map(([i, v]) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(' ');
   return (
-    <svg class="spark" viewBox={`0 0 ${W} ${H}`} preserveAspectRatio="none" role="img" aria-label={`${label}, last ${pts.length} readings, max ${max}`}>
+    <svg
+      class="spark"
+      viewBox={`0 0 ${W} ${H}`}
+      preserveAspectRatio="none"
+      role="img"
+      aria-label={`${label}, last ${pts.length} readings, max ${max}`}
+    >
       <polygon class="spark-area" points={`0,${H} ${line} ${W},${H}`} />
       <polyline class="spark-line" points={line} />
     </svg>

@@ -16,7 +16,7 @@ function detail(e: MeshEvent): string {
   }
 }
 
-export function Timeline({ store, onSelect }: { store: MeshStore; onSelect(id: string): void }) {
+export function Timeline({ store, onSelect }: { store: MeshStore; onSelect: (id: string) => void }) {
   return (
     <section class="panel timeline" aria-label="Membership events">
       <h2>Events</h2>

@@ -4,7 +4,7 @@
 import { useState } from 'preact/hooks';
 import type { AuthState } from '../store';
 
-export function TokenPrompt({ auth, onSubmit }: { auth: AuthState; onSubmit(token: string): void }) {
+export function TokenPrompt({ auth, onSubmit }: { auth: AuthState; onSubmit: (token: string) => void }) {
   const [value, setValue] = useState('');
   return (
     <form
@@ -33,7 +33,7 @@ export function TokenPrompt({ auth, onSubmit }: { auth: AuthState; onSubmit(toke
           autocomplete="off"
           spellcheck={false}
           value={value}
-          onInput={(e) => setValue((e.currentTarget as HTMLInputElement).value)}
+          onInput={(e) => setValue(e.currentTarget.value)}
           data-testid="token-input"
         />
       </label>

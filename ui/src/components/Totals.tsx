@@ -33,8 +33,20 @@ export function Totals({ store }: { store: MeshStore }) {
         note={s && s.lapsed > 0 ? `${fmtInt(s.lapsed)} lapsed, awaiting cleanup` : undefined}
         series={samples.map((x) => x.live)}
       />
-      <Card name="Sent / s" stat="sent" value={fmtRate(last?.sentPerSec ?? null)} note={s ? `${fmtInt(s.messages_sent)} total` : undefined} series={samples.map((x) => x.sentPerSec)} />
-      <Card name="Acked / s" stat="acked" value={fmtRate(last?.ackedPerSec ?? null)} note={s ? `${fmtInt(s.messages_acked)} total` : undefined} series={samples.map((x) => x.ackedPerSec)} />
+      <Card
+        name="Sent / s"
+        stat="sent"
+        value={fmtRate(last?.sentPerSec ?? null)}
+        note={s ? `${fmtInt(s.messages_sent)} total` : undefined}
+        series={samples.map((x) => x.sentPerSec)}
+      />
+      <Card
+        name="Acked / s"
+        stat="acked"
+        value={fmtRate(last?.ackedPerSec ?? null)}
+        note={s ? `${fmtInt(s.messages_acked)} total` : undefined}
+        series={samples.map((x) => x.ackedPerSec)}
+      />
       <Card
         name="Inbox depth"
         stat="inbox"

@@ -1,17 +1,17 @@
 --[[
-  Shared helpers, inlined into every script by scripts.ts at the line `-- @include "base"`.
-  P is the namespace prefix `mesh:{<ns>}:`; every key built here carries its hash tag, so a
-  script only ever touches one cluster slot.
+  Shared helpers, inlined by `-- @include "base"` (src/redis/script-runner.ts). P is the namespace
+  prefix `mesh:{<ns>}:` (ARGV[1] of every script that includes this). The helpers derive the keys
+  they touch from it - deadlines, joined, leader, term, electfloor, events, tokens, bseq, bload,
+  bfloor, inbox_oldest, the capz:/skillz: indexes and a member's inst/inbox/inboxidx/inboxb/bpend/
+  card keys - so every key carries the namespace's hash tag and a script touches one cluster slot.
 
   Bounded work: no helper here walks a structure whose size grows with the mesh. The election
   scan is bounded per call and resumes from `electfloor`, below which every member is known to
   have lapsed for good (a lapsed member never becomes live again: it must register anew, which
   gives it a new, larger join sequence).
 ]]
-local function nowMs()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
+-- @include "time"
+-- @include "codes"
 
 -- Liveness is the member's deadline in the `deadlines` zset: live iff deadline > now (Redis time).
 local function isLive(P, id, now)

@@ -1,9 +1,8 @@
 --[[
   Message helpers, inlined by `-- @include "messages"` (after "base").
 
-  Scripts never read or write message bodies: Lua copies every byte it touches (measured here:
-  ~2 us per KiB read, ~1 us per KiB passed in), so a body would make a script's cost grow with
-  payload sizes. Bodies live in plain hashes written and read by plain commands (HSET in the same
+  Scripts never read or write message bodies: Lua copies every byte it touches (figures in
+  docs/performance.md), so a body would make a script's cost grow with payload sizes. Bodies live in plain hashes written and read by plain commands (HSET in the same
   MULTI as the send script, HMGET by the fetching replica); scripts handle metadata only:
     inbox:<id>    stream, entry { m = message_id, q = send sequence, n = body bytes }
     inboxidx:<id> hash message_id -> stream id (ack finds the entry)

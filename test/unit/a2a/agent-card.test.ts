@@ -3,15 +3,9 @@
 // groups, and the registry's limits. Every invalid case must name the offending field.
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import {
-  AGENT_CARD_MAX_DEPTH,
-  agentCard,
-  SKILL_INDEX_MAX,
-  SKILL_VALUE_MAX_CHARS,
-  skillIndexValues,
-} from '../../src/a2a/agent-card.js';
+import { AGENT_CARD_MAX_DEPTH, agentCard, SKILL_INDEX_MAX, SKILL_VALUE_MAX_CHARS, skillIndexValues } from '../../../src/a2a/agent-card.js';
 
-const FIXTURES = new URL('../fixtures/a2a/', import.meta.url);
+const FIXTURES = new URL('../../fixtures/a2a/', import.meta.url);
 type Json = Record<string, unknown>;
 const load = (rel: string): Json => JSON.parse(readFileSync(new URL(rel, FIXTURES), 'utf8')) as Json;
 const clone = <T>(v: T): T => structuredClone(v);
@@ -86,7 +80,11 @@ describe('valid cards', () => {
 
   it('keeps unknown fields at every level', () => {
     const card = load('valid/everything.json');
-    const extra = withValue(withValue(withValue(card, ['skills', 0, 'x-rank'], 3), ['supportedInterfaces', 0, 'x-region'], 'eu'), ['capabilities', 'x-beta'], true);
+    const extra = withValue(
+      withValue(withValue(card, ['skills', 0, 'x-rank'], 3), ['supportedInterfaces', 0, 'x-region'], 'eu'),
+      ['capabilities', 'x-beta'],
+      true,
+    );
     const parsed = agentCard.parse(extra) as Json & { skills: Json[]; supportedInterfaces: Json[]; capabilities: Json };
     expect(parsed['x-example-vendor']).toEqual({ tier: 'gold', regions: ['eu', 'us'] });
     expect(parsed.skills[0]!['x-rank']).toBe(3);
@@ -196,7 +194,10 @@ describe('invalid cards name the field', () => {
     const card = load('valid/everything.json');
     const twoSchemes = withValue(card, ['securitySchemes', 'bearer', 'mtlsSecurityScheme'], {});
     expect(issuePaths(twoSchemes)).toEqual(['securitySchemes.bearer']);
-    const twoFlows = withValue(card, ['securitySchemes', 'oauth', 'oauth2SecurityScheme', 'flows', 'clientCredentials'], { tokenUrl: 'https://t', scopes: {} });
+    const twoFlows = withValue(card, ['securitySchemes', 'oauth', 'oauth2SecurityScheme', 'flows', 'clientCredentials'], {
+      tokenUrl: 'https://t',
+      scopes: {},
+    });
     expect(issuePaths(twoFlows)).toEqual(['securitySchemes.oauth.oauth2SecurityScheme.flows']);
     // A member this version does not know is an unknown field, not a second member.
     expect(agentCard.safeParse(withValue(card, ['securitySchemes', 'bearer', 'futureSecurityScheme'], {})).success).toBe(true);
@@ -206,7 +207,10 @@ describe('invalid cards name the field', () => {
 describe('registry limits', () => {
   it('skill ids and tags: 1-128 characters, no control characters; spaces and unicode are fine', () => {
     const card = load('valid/minimal.json');
-    expect(agentCard.safeParse(withValue(card, ['skills', 0, 'tags'], ['currency conversion', 'übersetzung', 'x'.repeat(SKILL_VALUE_MAX_CHARS)])).success).toBe(true);
+    expect(
+      agentCard.safeParse(withValue(card, ['skills', 0, 'tags'], ['currency conversion', 'übersetzung', 'x'.repeat(SKILL_VALUE_MAX_CHARS)]))
+        .success,
+    ).toBe(true);
     expect(issuePaths(withValue(card, ['skills', 0, 'id'], 'x'.repeat(SKILL_VALUE_MAX_CHARS + 1)))).toEqual(['skills.0.id']);
     expect(issuePaths(withValue(card, ['skills', 0, 'tags'], ['ok', 'new\nline']))).toEqual(['skills.0.tags.1']);
     expect(issuePaths(withValue(card, ['skills', 0, 'tags'], ['ok', '']))).toEqual(['skills.0.tags.1']);

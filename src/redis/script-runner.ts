@@ -1,7 +1,12 @@
-// Loads the Lua scripts under ./lua, inlines their `-- @include "name"` lines (files in
-// ./lua/includes), and registers them with ioredis' defineCommand. ioredis sends EVALSHA and falls
-// back to EVAL on NOSCRIPT, so a SCRIPT FLUSH or a restarted/failed-over Redis reloads them
-// transparently. The typed wrappers here are the only code that knows the scripts' reply layouts.
+// Loads the Lua scripts under ./lua and runs them. Each script's header is its contract: the
+// `KEYS[n] name` lines say how many keys it takes (the runner checks every call against them), and
+// the typed wrappers in ./scripts/ build those keys and decode the reply. Nothing else calls
+// run() or runAfter().
+//
+// `-- @include "name"` lines are replaced by ./lua/includes/<name>.lua (each include once per
+// script, nested includes allowed), so a script stays one atomic unit, as BullMQ's includes do.
+// Scripts are registered with ioredis' defineCommand, which sends EVALSHA and falls back to EVAL on
+// NOSCRIPT: a SCRIPT FLUSH or a restarted/failed-over Redis reloads them transparently.
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,42 +15,62 @@ import { shebang } from './script-flags.js';
 
 const LUA_DIR = join(dirname(fileURLToPath(import.meta.url)), 'lua');
 
-/** Script name -> number of KEYS it declares (the rest of the arguments are ARGV). */
-export const SCRIPT_KEYS = {
-  register: 7,
-  heartbeat: 4,
-  deregister: 5,
-  list: 5,
-  cleanup: 4,
-  route: 3,
-  send: 8,
-  fetch: 2,
-  ack: 1,
-  'expire-messages': 5,
-  'live-count': 1,
-  stats: 7,
-  'rate-limit': 1,
-  'token-owner': 2,
-  counters: 2,
-  'pending-ids': 2,
-  'is-live': 1,
-  'sync-mark': 1,
-} as const;
+/** Every script in ./lua (file name without `.lua`). */
+export const SCRIPT_NAMES = [
+  'register',
+  'heartbeat',
+  'deregister',
+  'list',
+  'cleanup',
+  'route',
+  'send',
+  'fetch',
+  'ack',
+  'expire-messages',
+  'live-count',
+  'stats',
+  'rate-limit',
+  'token-owner',
+  'counters',
+  'pending-ids',
+  'is-live',
+  'sync-mark',
+] as const;
 
-export type ScriptName = keyof typeof SCRIPT_KEYS;
+export type ScriptName = (typeof SCRIPT_NAMES)[number];
 
-const INCLUDE = /^-- @include "([\w-]+)"\s*$/gm;
+export type ScriptArg = string | number;
+
+const INCLUDE = /^-- @include "([\w-]+)"[ \t]*$/gm;
 
 const commandName = (name: ScriptName): string => `mesh_${name.replace(/-/g, '_')}`;
 
-export function loadScriptSource(name: string): string {
-  const raw = readFileSync(join(LUA_DIR, `${name}.lua`), 'utf8');
-  // The shebang says whether Redis may run the script when it is full (script-flags.ts).
-  return shebang(name) + raw.replace(INCLUDE, (_, inc: string) => readFileSync(join(LUA_DIR, 'includes', `${inc}.lua`), 'utf8'));
+function inlineIncludes(source: string, seen: Set<string>): string {
+  return source.replace(INCLUDE, (_, inc: string) => {
+    if (seen.has(inc)) return '';
+    seen.add(inc);
+    return inlineIncludes(readFileSync(join(LUA_DIR, 'includes', `${inc}.lua`), 'utf8'), seen);
+  });
 }
 
-type Arg = string | number;
-type ScriptFn = (...args: Arg[]) => Promise<unknown>;
+/** A script's source as Redis runs it: its shebang (script-flags.ts), then the includes inlined. */
+export function loadScriptSource(name: ScriptName): string {
+  return shebang(name) + inlineIncludes(readFileSync(join(LUA_DIR, `${name}.lua`), 'utf8'), new Set());
+}
+
+/** The key names a script's header declares (`KEYS[1] deadlines ...`), in order. */
+export function declaredKeys(name: ScriptName): string[] {
+  const raw = readFileSync(join(LUA_DIR, `${name}.lua`), 'utf8');
+  const header = /^--\[\[([\s\S]*?)\]\]/.exec(raw)?.[1] ?? '';
+  const names: string[] = [];
+  for (const [, n, key] of header.matchAll(/KEYS\[(\d+)\]\s+(\S+)/g)) {
+    if (Number(n) !== names.length + 1) throw new Error(`${name}.lua: KEYS[${n}] out of order in its header`);
+    names.push(key!);
+  }
+  return names;
+}
+
+type ScriptFn = (...args: ScriptArg[]) => Promise<unknown>;
 
 /**
  * Told about every script call once it settles (metrics: Redis latency per script). `error` is null
@@ -54,21 +79,24 @@ type ScriptFn = (...args: Arg[]) => Promise<unknown>;
 export type ScriptObserver = (name: ScriptName, durationMs: number, error: unknown) => void;
 
 /** Calls registered scripts by name; one instance per Redis client. */
-export class Scripts {
+export class ScriptRunner {
   private readonly fns = new Map<ScriptName, ScriptFn>();
+  private readonly keyCounts = new Map<ScriptName, number>();
   private readonly observers: Set<ScriptObserver>;
   private readonly sources = new Map<ScriptName, string>();
 
   /** `sibling`: share its observers (the same scripts on a second connection, see onClient). */
   constructor(
     readonly client: RedisClient,
-    sibling?: Scripts,
+    sibling?: ScriptRunner,
   ) {
     this.observers = sibling ? sibling.observers : new Set<ScriptObserver>();
-    for (const [name, numberOfKeys] of Object.entries(SCRIPT_KEYS) as [ScriptName, number][]) {
+    for (const name of SCRIPT_NAMES) {
       const command = commandName(name);
       const lua = loadScriptSource(name);
+      const numberOfKeys = declaredKeys(name).length;
       this.sources.set(name, lua);
+      this.keyCounts.set(name, numberOfKeys);
       client.defineCommand(command, { numberOfKeys, lua });
       const fn = (client as unknown as Record<string, ScriptFn>)[command];
       if (typeof fn !== 'function') throw new Error(`defineCommand did not define ${command}`);
@@ -76,12 +104,15 @@ export class Scripts {
     }
   }
 
-  run(name: ScriptName, keys: string[], args: Arg[]): Promise<unknown> {
+  private checkKeys(name: ScriptName, keys: string[]): void {
+    const want = this.keyCounts.get(name);
+    if (keys.length !== want) throw new Error(`script ${name} takes ${want} keys, got ${keys.length}`);
+  }
+
+  run(name: ScriptName, keys: string[], args: ScriptArg[]): Promise<unknown> {
     const fn = this.fns.get(name);
     if (!fn) throw new Error(`unknown script ${name}`);
-    if (keys.length !== SCRIPT_KEYS[name]) {
-      throw new Error(`script ${name} takes ${SCRIPT_KEYS[name]} keys, got ${keys.length}`);
-    }
+    this.checkKeys(name, keys);
     if (this.observers.size === 0) return fn(...keys, ...args);
     const started = performance.now();
     return fn(...keys, ...args).then(
@@ -102,10 +133,8 @@ export class Scripts {
    * to Redis with a plain HSET (cheap) while the script only handles metadata (scripts copy every
    * byte they touch). Returns the script's reply; throws the first error of the transaction.
    */
-  async runAfter(prelude: [string, ...Arg[]][], name: ScriptName, keys: string[], args: Arg[]): Promise<unknown> {
-    if (keys.length !== SCRIPT_KEYS[name]) {
-      throw new Error(`script ${name} takes ${SCRIPT_KEYS[name]} keys, got ${keys.length}`);
-    }
+  async runAfter(prelude: [string, ...ScriptArg[]][], name: ScriptName, keys: string[], args: ScriptArg[]): Promise<unknown> {
+    this.checkKeys(name, keys);
     const started = this.observers.size === 0 ? 0 : performance.now();
     let replies: [Error | null, unknown][] | null;
     try {
@@ -125,13 +154,13 @@ export class Scripts {
   }
 
   private async execWith(
-    prelude: [string, ...Arg[]][],
+    prelude: [string, ...ScriptArg[]][],
     name: ScriptName,
     keys: string[],
-    args: Arg[],
+    args: ScriptArg[],
     withSource: boolean,
   ): Promise<[Error | null, unknown][] | null> {
-    const multi = this.client.multi() as unknown as Record<string, (...a: Arg[]) => unknown> & {
+    const multi = this.client.multi() as unknown as Record<string, (...a: ScriptArg[]) => unknown> & {
       exec(): Promise<[Error | null, unknown][] | null>;
     };
     for (const [command, ...a] of prelude) multi[command]!(...a);
@@ -148,8 +177,8 @@ export class Scripts {
   }
 
   /** The same scripts on another client (connection), reported to the same observers. */
-  onClient(client: RedisClient): Scripts {
-    return new Scripts(client, this);
+  onClient(client: RedisClient): ScriptRunner {
+    return new ScriptRunner(client, this);
   }
 
   /** A script's full source (shebang and includes inlined), for EVAL inside pipelines. */

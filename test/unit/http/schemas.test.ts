@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hostname, instanceId, jsonDepthWithin, messageType, registerBody, sendBody } from '../../src/http/schemas.js';
+import { hostname, instanceId, jsonDepthWithin, messageType, registerBody, sendBody } from '../../../src/http/schemas.js';
 
 describe('wire schemas', () => {
   it('accepts ids of the documented charset and length only', () => {

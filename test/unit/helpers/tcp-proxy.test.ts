@@ -2,7 +2,7 @@
 // test is only as good as its fault, so each mode is checked to do what it says.
 import net from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { startTcpProxy, type TcpProxy } from '../../helpers/tcp-proxy.js';
 
 let echo: net.Server | undefined;
 let proxy: TcpProxy | undefined;
