@@ -148,11 +148,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   app.decorate('mesh', { config, redis, instances, messages, wake, maintenance, auth, sync: sync ?? null });
 
   let shuttingDown = false;
-  app.addHook('onSend', async (request, reply) => {
-    reply.header('x-request-id', request.id);
+  app.addHook('onSend', (_request, reply, payload, done) => {
     // A request still in flight at shutdown (a long-poll woken by close) must not leave a
     // keep-alive socket behind: server.close() would wait for it to time out.
     if (shuttingDown) reply.header('connection', 'close');
+    done(null, payload);
   });
   app.addHook('preClose', async () => {
     shuttingDown = true;

@@ -62,10 +62,14 @@ describe('security headers', () => {
   it('x-request-id: a sane caller id is echoed, a hostile one is replaced', async () => {
     const ok = await call(app, 'GET', '/livez', { headers: { 'x-request-id': 'trace-123:abc' } });
     expect(ok.headers['x-request-id']).toBe('trace-123:abc');
+    const made = new Set<string>();
     for (const bad of ['x'.repeat(200), 'has space', 'semi;colon', '']) {
       const res = await call(app, 'GET', '/livez', { headers: { 'x-request-id': bad } });
-      expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+      // The replica's own: a per-process random prefix and a counter, never the caller's value.
+      expect(res.headers['x-request-id']).toMatch(/^[0-9a-f]{24}-[0-9a-z]+$/);
+      made.add(String(res.headers['x-request-id']));
     }
+    expect(made.size).toBe(4);
   });
 
   it('/docs gets a CSP that lets Swagger UI load its own assets', async () => {
