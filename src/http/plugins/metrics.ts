@@ -89,28 +89,41 @@ async function metricsPlugin(app: FastifyInstance, deps: MetricsDeps): Promise<v
     registers,
   });
   const observed = new WeakSet<FastifyRequest>();
+  // One labelled child per (route, method, status), kept: observing through a labels object hashes
+  // it on every request, a visible share of a heartbeat's CPU.
+  const children = new Map<string, Map<string, ReturnType<typeof httpDuration.labels>>>();
   const observe = (request: FastifyRequest, status: string, ms: number) => {
     observed.add(request);
     // The route pattern, never the raw URL: ids in paths would explode the label set.
     const route = request.routeOptions.url ?? 'unmatched';
-    httpDuration.observe({ route, method: request.method, status_code: status }, ms / 1000);
+    let byStatus = children.get(route);
+    if (!byStatus) children.set(route, (byStatus = new Map<string, ReturnType<typeof httpDuration.labels>>()));
+    const key = `${request.method} ${status}`;
+    let child = byStatus.get(key);
+    if (!child) byStatus.set(key, (child = httpDuration.labels({ route, method: request.method, status_code: status })));
+    child.observe(ms / 1000);
   };
-  app.addHook('onRequest', async (request, reply) => {
+  // Callback-style hooks (no promise per request): they run on every request.
+  app.addHook('onRequest', (request, reply, done) => {
     received.set(request, performance.now());
     // Hijacked replies (the SSE streams) never reach onResponse: they are measured when their
     // socket closes. Only those routes pay for a listener (a measurable share of a heartbeat's CPU).
-    if (!STREAM_ROUTES.has(request.routeOptions.url ?? '')) return;
-    reply.raw.once('close', () => {
-      if (observed.has(request)) return;
-      observe(request, reply.raw.headersSent ? String(reply.raw.statusCode) : '499', reply.elapsedTime);
-    });
+    if (STREAM_ROUTES.has(request.routeOptions.url ?? '')) {
+      reply.raw.once('close', () => {
+        if (observed.has(request)) return;
+        observe(request, reply.raw.headersSent ? String(reply.raw.statusCode) : '499', reply.elapsedTime);
+      });
+    }
+    done();
   });
   // A client that went away before any answer: 499, as nginx logs it.
-  app.addHook('onRequestAbort', async (request) => {
+  app.addHook('onRequestAbort', (request, done) => {
     if (!observed.has(request)) observe(request, '499', performance.now() - startedAt(request));
+    done();
   });
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     if (!observed.has(request)) observe(request, String(reply.statusCode), reply.elapsedTime);
+    done();
   });
 
   // ---- Redis script latency -------------------------------------------------------------------
