@@ -57,27 +57,32 @@ end
 local bcands, bi = {}, 1
 local pendAfter, pendDone, pendSeen = afterB, false, 0
 local news, newAfter, newDone, newSeen = {}, bc, false, 0
+local pendQueue, pq = {}, 1
 local function nextBroadcast()
   while bi > #bcands do
     bcands, bi = {}, 1
-    if not pendDone then
+    if pq <= #pendQueue then
+      -- Pending broadcasts are resolved one at a time, as the merge reaches them: a page of inbox
+      -- messages older than all of them reads none of their entries.
+      local b = pendQueue[pq]
+      pq = pq + 1
+      local e = redis.call('XRANGE', KEYS[2], b .. '-0', b .. '-0')[1]
+      if not e or tonumber(fieldOf(e[2], 't')) <= cutoff then
+        -- trimmed or past the TTL: it will never be delivered
+        redis.call('ZREM', pendKey, b)
+        changed = true
+        expired = expired + 1
+      else
+        bcands[1] = { b = tonumber(b), f = e[2] }
+      end
+    elseif not pendDone then
       local ids = redis.call('ZRANGE', pendKey, '(' .. pendAfter, '+inf', 'BYSCORE', 'LIMIT', 0, CHUNK)
       pendSeen = pendSeen + #ids
       if #ids < CHUNK then pendDone = true end
       -- Pending entries not read yet come before every new one: stop here for this page.
       if pendSeen >= limit and not pendDone then pendDone, newDone = true, true end
-      for _, b in ipairs(ids) do
-        pendAfter = tonumber(b)
-        local e = redis.call('XRANGE', KEYS[2], b .. '-0', b .. '-0')[1]
-        if not e or tonumber(fieldOf(e[2], 't')) <= cutoff then
-          -- trimmed or past the TTL: it will never be delivered
-          redis.call('ZREM', pendKey, b)
-          changed = true
-          expired = expired + 1
-        else
-          bcands[#bcands + 1] = { b = tonumber(b), f = e[2] }
-        end
-      end
+      pendQueue, pq = ids, 1
+      if #ids > 0 then pendAfter = tonumber(ids[#ids]) end
     elseif not newDone then
       local ents = redis.call('XRANGE', KEYS[2], '(' .. newAfter .. '-0', '+', 'COUNT', CHUNK)
       newSeen = newSeen + #ents
@@ -140,7 +145,7 @@ if passed > 0 then
 end
 if changed then syncBroadcastState(P, id) end
 
-local more = (ii <= #inbox or bi <= #bcands or not inboxDone or not pendDone or not newDone) and 1 or 0
+local more = (ii <= #inbox or bi <= #bcands or pq <= #pendQueue or not inboxDone or not pendDone or not newDone) and 1 or 0
 local reply = { OK, expired, more, lastSid, lastB > 0 and tostring(lastB) or '' }
 for _, item in ipairs(out) do reply[#reply + 1] = item end
 return reply
