@@ -9,6 +9,8 @@ import { addRow, addTarget, fmt, type BenchContext } from '../lib/report.js';
 import { sleep, summarize, type Summary } from '../lib/stats.js';
 
 const SHORT_STALE_MS = 500;
+/** The default CLEANUP_BATCH_SIZE (what a maintenance tick uses). */
+const CLEANUP_BATCH = 100;
 
 interface Run {
   ms: number;
@@ -53,7 +55,7 @@ export async function cleanupPhase(ctx: BenchContext): Promise<void> {
       measure: `cleanup ${label}: wall time`,
       value: summarize(runs.map((x) => x.ms)),
       unit: 'ms',
-      note: `sweep in batches of ${500}`,
+      note: `sweep in batches of ${CLEANUP_BATCH}`,
     });
     addRow(ctx, {
       section: S,

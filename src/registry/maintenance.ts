@@ -12,8 +12,11 @@ import type { MeshCounters } from './counters.js';
 
 export const MAINTENANCE_QUEUE = 'maintenance';
 const SCHEDULER_ID = 'sweep';
-/** Bound on the work of one tick, so a huge backlog cannot hold the job lock for long. */
-const MAX_BATCHES_PER_TICK = 50;
+/**
+ * Bound on the work of one tick, so a huge backlog cannot hold the job lock for long: 250 calls of
+ * CLEANUP_BATCH_SIZE (100) is 25,000 members a tick, each call short (docs/DESIGN.md).
+ */
+const MAX_BATCHES_PER_TICK = 250;
 /**
  * A replica whose clock is further than this from Redis' TIME takes no part in maintenance: BullMQ
  * schedules and promotes the repeatable job with the replica's own clock (Date.now()), unlike every
