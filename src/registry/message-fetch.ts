@@ -15,8 +15,12 @@ import type { AgentMessage } from './types.js';
 
 /** Entries one fetch script call looks at, at most (per source: inbox, broadcasts). */
 export const FETCH_PAGE_ENTRIES = 100;
-/** Bytes of bodies one HMGET reads at most. */
-export const FETCH_READ_BYTES = 1024 * 1024;
+/**
+ * Bytes of bodies one HMGET reads at most. A quarter of the answer's budget: the copy into Redis'
+ * reply buffer is the whole cost of the call, and the reads of one answer go one after another,
+ * so other clients' commands run between them.
+ */
+export const FETCH_READ_BYTES = 256 * 1024;
 
 /** Where a page of pending messages ends; the next page starts after it. */
 export interface FetchCursor {

@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SKILL_INDEX_MAX } from '../../src/a2a/agent-card.js';
+import { FETCH_READ_BYTES } from '../../src/registry/message-fetch.js';
 import { loadScriptSource, SCRIPT_NAMES, type ScriptName } from '../../src/redis/script-runner.js';
 import {
   eventually,
@@ -406,6 +407,34 @@ describe('no script call does work that grows with the mesh', () => {
     if (process.env.DEBUG_SCALE) console.log(population, JSON.stringify(out));
     return out;
   }
+
+  it('reads the bodies of a fetch in HMGETs of at most FETCH_READ_BYTES each', async () => {
+    const mesh = await startMesh({ REDIS_URL: redis.url, REDIS_SENTINELS: '', REDIS_CLUSTER_NODES: '', STALE_TIMEOUT_MS: 600_000 });
+    meshes.push(mesh);
+    const app = mesh.apps[0]!;
+    await registerMany(app, ['hb-src', 'hb-dst']);
+    // 12 bodies of ~90 KB: a 1 MiB answer that no single read may carry (each HMGET fits 2).
+    const sent: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      sent.push((await send(app, 'hb-src', { target_instance: 'hb-dst', payload: `${i}:${'z'.repeat(90_000)}` })).message_id);
+    }
+    const reads: string[][] = [];
+    const client = new Redis(redis.url);
+    const monitor = await client.monitor();
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      if (args[0]?.toLowerCase() === 'hmget' && args[1]?.includes('inboxb:hb-dst')) reads.push(args.slice(2));
+    });
+    const { messages } = await json<{ messages: Message[] }>(app, '/messages/hb-dst?limit=1000');
+    await sleep(200); // MONITOR lines arrive asynchronously
+    monitor.disconnect();
+    client.disconnect();
+    expect(messages.map((m) => m.message_id)).toEqual(sent.slice(0, messages.length));
+    expect(messages.length).toBeGreaterThanOrEqual(10);
+    // Every body delivered was read exactly once, in reads of at most FETCH_READ_BYTES.
+    expect(reads.flat().sort()).toEqual(messages.map((m) => m.message_id).sort());
+    for (const fields of reads) expect(fields.length * 90_000).toBeLessThanOrEqual(FETCH_READ_BYTES);
+    expect(reads.length).toBeGreaterThanOrEqual(Math.ceil((messages.length * 90_000) / FETCH_READ_BYTES));
+  });
 
   it('counts the commands of each call at 500 and 2,500 members: bounded, and the same', async () => {
     const small = await measure(500);
