@@ -18,11 +18,18 @@ export interface ChartOptions {
 }
 
 const COLORS = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2', '#4b5563'];
-const W = 720;
+const W = 760;
 const H = 400;
-const M = { left: 64, right: 200, top: 40, bottom: 52 };
+const M = { left: 64, right: 230, top: 40, bottom: 52 };
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** A round tick step (1, 2, 2.5 or 5 times a power of ten) giving about `count` steps up to `max`. */
+function niceStep(max: number, count: number): number {
+  const raw = max / count;
+  const pow = 10 ** Math.floor(Math.log10(raw));
+  return [1, 2, 2.5, 5, 10].map((m) => m * pow).find((step) => step >= raw)!;
+}
 
 function fmtX(x: number): string {
   return x >= 1000 ? `${x / 1000}k` : String(x);
@@ -30,8 +37,13 @@ function fmtX(x: number): string {
 
 export function lineChart(o: ChartOptions): string {
   const finite = o.series.flatMap((s) => s.values).filter(Number.isFinite);
-  const yMax = Math.max(...finite, ...(o.refs ?? []).map((r) => r.y)) * 1.1;
+  // The axis ends on a round tick, so every label names exactly the height of its grid line.
+  const top = Math.max(...finite, ...(o.refs ?? []).map((r) => r.y)) * 1.05;
+  const step = niceStep(top, 5);
+  const ticks = Math.ceil(top / step);
+  const yMax = ticks * step;
   const yMin = 0;
+  const decimals = String(Number(step.toFixed(6))).split('.')[1]?.length ?? 0;
   const lx = (x: number) => Math.log10(x);
   const x0 = lx(Math.min(...o.xs));
   const x1 = lx(Math.max(...o.xs));
@@ -44,11 +56,10 @@ export function lineChart(o: ChartOptions): string {
   parts.push(`<rect width="${W}" height="${H}" fill="#fff"/>`);
   parts.push(`<text x="${W / 2 - M.right / 2}" y="22" text-anchor="middle" font-size="14" font-weight="bold">${esc(o.title)}</text>`);
   // axes and grid
-  const ticks = 5;
   for (let i = 0; i <= ticks; i++) {
-    const y = yMin + ((yMax - yMin) * i) / ticks;
+    const y = yMin + step * i;
     parts.push(`<line x1="${M.left}" x2="${W - M.right}" y1="${py(y)}" y2="${py(y)}" stroke="#e5e7eb"/>`);
-    parts.push(`<text x="${M.left - 6}" y="${py(y) + 4}" text-anchor="end">${y.toFixed(y < 10 ? 1 : 0)}</text>`);
+    parts.push(`<text x="${M.left - 6}" y="${py(y) + 4}" text-anchor="end">${y.toFixed(decimals)}</text>`);
   }
   for (const x of o.xs) {
     parts.push(`<line x1="${px(x)}" x2="${px(x)}" y1="${M.top}" y2="${H - M.bottom}" stroke="#f3f4f6"/>`);
