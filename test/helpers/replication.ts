@@ -9,7 +9,7 @@ import { freePort } from './ports.js';
 import { spawnTracked, waitUntil, which, type TrackedChild } from './procs.js';
 import { startRedisProcess, type RedisProcessHandle } from './redis.js';
 import { waitForPing } from './redis-ping.js';
-import type { ClusterTopology, HostPort } from './topology.js';
+import { clusterNodeArgs, type ClusterTopology, type HostPort } from './topology.js';
 
 const HOST = '127.0.0.1';
 
@@ -108,36 +108,7 @@ export async function addClusterReplica(cluster: ClusterTopology, key: string): 
     const port = await freePort(HOST);
     let bus = await freePort(HOST);
     while (bus === port) bus = await freePort(HOST);
-    child = spawnTracked(
-      bin,
-      [
-        '--port',
-        String(port),
-        '--bind',
-        HOST,
-        '--cluster-enabled',
-        'yes',
-        '--cluster-port',
-        String(bus),
-        '--cluster-config-file',
-        path.join(dir, `nodes-${port}.conf`),
-        '--cluster-node-timeout',
-        '3000',
-        '--cluster-announce-ip',
-        HOST,
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-        '--dir',
-        dir,
-        '--daemonize',
-        'no',
-        '--logfile',
-        '',
-      ],
-      { cwd: dir },
-    );
+    child = spawnTracked(bin, clusterNodeArgs(port, bus, dir), { cwd: dir });
     await waitForPing(HOST, port, 15_000, () => `\n${child?.logs() ?? ''}`);
     const node = admin(port);
     extra.push(node);

@@ -382,40 +382,47 @@ const SLOT_RANGES: [number, number][] = [
   [10923, 16383],
 ];
 
+/**
+ * redis-server arguments of a cluster node on 127.0.0.1 without persistence. The bus is on an
+ * explicit port (cluster-port, Redis >= 7) instead of the implicit port+10000, so both ports come
+ * from the free-port pool.
+ */
+export function clusterNodeArgs(port: number, bus: number, dir: string, nodeTimeoutMs = 3000): string[] {
+  return [
+    '--port',
+    String(port),
+    '--bind',
+    HOST,
+    '--cluster-enabled',
+    'yes',
+    '--cluster-port',
+    String(bus),
+    '--cluster-config-file',
+    path.join(dir, `nodes-${port}.conf`),
+    '--cluster-node-timeout',
+    String(nodeTimeoutMs),
+    '--cluster-announce-ip',
+    HOST,
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--dir',
+    dir,
+    '--daemonize',
+    'no',
+    '--logfile',
+    '',
+  ];
+}
+
 export async function startCluster(opts: ClusterOptions = {}): Promise<ClusterTopology> {
   const bin = await which('redis-server');
   if (!bin) throw new Error('redis-server not installed (apt-get install redis-server)');
   const dir = await mkdtemp(path.join(tmpdir(), 'mesh-cluster-'));
   const nodes: (Node & { extraPort: number })[] = [];
   try {
-    // The bus port is set explicitly (cluster-port, Redis >= 7) instead of the implicit port+10000,
-    // so both ports come from the free-port pool.
-    const args = async (port: number, bus: number) => [
-      '--port',
-      String(port),
-      '--bind',
-      HOST,
-      '--cluster-enabled',
-      'yes',
-      '--cluster-port',
-      String(bus),
-      '--cluster-config-file',
-      path.join(dir, `nodes-${port}.conf`),
-      '--cluster-node-timeout',
-      String(opts.nodeTimeoutMs ?? 3000),
-      '--cluster-announce-ip',
-      HOST,
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--dir',
-      dir,
-      '--daemonize',
-      'no',
-      '--logfile',
-      '',
-    ];
+    const args = async (port: number, bus: number) => clusterNodeArgs(port, bus, dir, opts.nodeTimeoutMs ?? 3000);
     const started = await Promise.all([1, 2, 3].map((i) => launchNode(bin, `cluster-node-${i}`, dir, args, true)));
     nodes.push(...started);
 
