@@ -34,6 +34,22 @@ export interface LoadResult {
   seconds: number;
 }
 
+/** The figures of a finished run: answer times in ms, counts, and when it started. */
+function summarizeRun(times: number[], ok: number, bad: number, errors: number, started: number): LoadResult {
+  const sorted = sortedCopy(times);
+  const seconds = (performance.now() - started) / 1000;
+  return {
+    rps: ok / seconds,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    p999: percentile(sorted, 99.9),
+    total: ok,
+    non2xx: bad,
+    errors,
+    seconds,
+  };
+}
+
 export function load(opts: LoadOptions): Promise<LoadResult> {
   const times: number[] = [];
   let ok = 0;
@@ -60,18 +76,7 @@ export function load(opts: LoadOptions): Promise<LoadResult> {
           reject(err instanceof Error ? err : new Error(`autocannon failed: ${JSON.stringify(err)}`));
           return;
         }
-        const sorted = sortedCopy(times);
-        const seconds = (performance.now() - started) / 1000;
-        resolve({
-          rps: ok / seconds,
-          p50: percentile(sorted, 50),
-          p99: percentile(sorted, 99),
-          p999: percentile(sorted, 99.9),
-          total: ok,
-          non2xx: bad,
-          errors: result.errors,
-          seconds,
-        });
+        resolve(summarizeRun(times, ok, bad, result.errors, started));
       },
     );
     instance.on('response', (_client, statusCode, _bytes, responseTime) => {
@@ -172,18 +177,7 @@ export function paced(opts: PacedOptions): Promise<LoadResult> {
       clearInterval(timer);
       clearTimeout(guard);
       for (const c of conns) c.socket.destroy();
-      const sorted = sortedCopy(times);
-      const seconds = (performance.now() - started) / 1000;
-      resolve({
-        rps: ok / seconds,
-        p50: percentile(sorted, 50),
-        p99: percentile(sorted, 99),
-        p999: percentile(sorted, 99.9),
-        total: ok,
-        non2xx: bad,
-        errors,
-        seconds,
-      });
+      resolve(summarizeRun(times, ok, bad, errors, started));
     };
     let next = 0;
     const timer = setInterval(() => {
