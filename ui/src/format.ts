@@ -31,9 +31,14 @@ export function healthOf(ageMs: number, staleMs: number): Health {
   return 'ok';
 }
 
+/** One metric value as text: strings as they are, anything else (numbers, nested objects, arrays) as JSON. */
+export function fmtMetricValue(v: unknown): string {
+  return typeof v === 'string' ? v : JSON.stringify(v);
+}
+
 export function fmtMetrics(m: Record<string, unknown> | null): string {
   if (!m) return '';
   return Object.entries(m)
-    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .map(([k, v]) => `${k}=${fmtMetricValue(v)}`)
     .join('  ');
 }

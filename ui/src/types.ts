@@ -1,20 +1,12 @@
 // The registry's wire types as the console reads them (see README "API" and /openapi.json). The
-// console is a plain API client: it declares what it reads instead of importing server code.
+// console is a plain API client: the shapes it shares with the SDK come from the SDK's types,
+// generated from the server's OpenAPI document (type-only imports: nothing of the SDK is bundled);
+// the operator routes' answers, which the SDK does not wrap, are declared here.
+import type { AgentsResponse, EventsPage, MeshEventRecord, MeshInstance } from '../../sdk/src/wire.gen';
 
-export type Metrics = Record<string, string | number | boolean | null>;
-
-export interface MeshInstance {
-  instance_id: string;
-  hostname: string;
-  port: number;
-  capabilities: string[];
-  is_leader: boolean;
-  last_heartbeat: string;
-  created_at: string;
-  agent_profiles: string[];
-  status: string | null;
-  metrics: Metrics | null;
-}
+export type { EventsPage, MeshInstance };
+export type AgentsPage = AgentsResponse;
+export type MeshEvent = MeshEventRecord;
 
 /** An agent on screen: its record plus its inbox depth (null until first inspected). */
 export interface Agent extends MeshInstance {
@@ -30,31 +22,6 @@ export interface AgentCard {
   version: string;
   supportedInterfaces: { url: string; protocolBinding: string; protocolVersion: string }[];
   skills: { id: string; name: string; description: string; tags: string[] }[];
-}
-
-export interface AgentsPage {
-  instances: MeshInstance[];
-  leader_id: string | null;
-  leader_term: number;
-  next_cursor: string | null;
-}
-
-export interface MeshEvent {
-  id: string;
-  /** joined | left | leader | updated; others are skipped (more may come). */
-  type: string;
-  instance_id: string;
-  reason: string | null;
-  term: number | null;
-  what: string | null;
-  status: string | null;
-  at: string;
-}
-
-export interface EventsPage {
-  events: MeshEvent[];
-  last_id: string;
-  gap: boolean;
 }
 
 export interface Stats {

@@ -3,7 +3,7 @@
 // AUTH_MODE=instance: a 403 is shown here, the rest of the console keeps working.
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, type Api } from '../api';
-import { fmtDuration, fmtInt, healthOf } from '../format';
+import { fmtDuration, fmtInt, fmtMetricValue, healthOf } from '../format';
 import type { MeshStore } from '../store';
 import type { PendingPage } from '../types';
 import { AgentCardView } from './AgentCardView';
@@ -136,7 +136,7 @@ export function AgentDetail(props: { store: MeshStore; api: Api; id: string; now
                   {Object.entries(a.metrics).map(([k, v]) => (
                     <tr key={k}>
                       <th>{k}</th>
-                      <td class="mono">{String(v)}</td>
+                      <td class="mono">{fmtMetricValue(v)}</td>
                     </tr>
                   ))}
                 </tbody>
