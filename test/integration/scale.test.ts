@@ -5,7 +5,6 @@
 // inside Redis are counted (MONITOR shows them) at two populations and must not grow.
 import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SKILL_INDEX_MAX } from '../../src/a2a/agent-card.js';
 import { FETCH_READ_BYTES } from '../../src/registry/message-fetch.js';
@@ -21,6 +20,7 @@ import {
   startMesh,
   type TestMesh,
 } from '../helpers/app.js';
+import { RawMonitor } from '../helpers/monitor.js';
 import { startRedisProcess, type RedisProcessHandle } from '../helpers/redis.js';
 
 const startMeshOnce = meshesClosedAfterAll();
@@ -268,7 +268,7 @@ function unrepr(s: string): string {
 /** Commands each script call ran inside Redis, by script name, from MONITOR's stream. */
 class ScriptWork {
   private readonly bySha = new Map<string, ScriptName>();
-  private monitor: Redis | null = null;
+  private monitor: RawMonitor | null = null;
   private lines: { args: string[]; lua: boolean }[] = [];
 
   constructor(private readonly url: string) {
@@ -279,18 +279,15 @@ class ScriptWork {
 
   async start(): Promise<void> {
     this.lines = [];
-    const client = new Redis(this.url);
-    this.monitor = await client.monitor();
-    this.monitor.on('monitor', (_time: string, args: string[], source: string) => {
+    this.monitor = await RawMonitor.start(this.url, ({ args, source }) => {
       this.lines.push({ args, lua: source === 'lua' });
     });
-    client.disconnect();
   }
 
   /** Stops monitoring; returns, per script name, the command count of each call. */
   async stop(): Promise<Map<ScriptName, number[]>> {
     await sleep(200); // MONITOR lines arrive asynchronously
-    this.monitor?.disconnect();
+    this.monitor?.close();
     this.monitor = null;
     const calls = new Map<ScriptName, number[]>();
     let current: number[] | null = null;
@@ -419,15 +416,12 @@ describe('no script call does work that grows with the mesh', () => {
       sent.push((await send(app, 'hb-src', { target_instance: 'hb-dst', payload: `${i}:${'z'.repeat(90_000)}` })).message_id);
     }
     const reads: string[][] = [];
-    const client = new Redis(redis.url);
-    const monitor = await client.monitor();
-    monitor.on('monitor', (_time: string, args: string[]) => {
+    const monitor = await RawMonitor.start(redis.url, ({ args }) => {
       if (args[0]?.toLowerCase() === 'hmget' && args[1]?.includes('inboxb:hb-dst')) reads.push(args.slice(2));
     });
     const { messages } = await json<{ messages: Message[] }>(app, '/messages/hb-dst?limit=1000');
     await sleep(200); // MONITOR lines arrive asynchronously
-    monitor.disconnect();
-    client.disconnect();
+    monitor.close();
     expect(messages.map((m) => m.message_id)).toEqual(sent.slice(0, messages.length));
     expect(messages.length).toBeGreaterThanOrEqual(10);
     // Every body delivered was read exactly once, in reads of at most FETCH_READ_BYTES.
